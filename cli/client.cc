@@ -1,0 +1,73 @@
+#include "cli/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace amid::cli {
+
+std::string default_socket_path() {
+  if (const char* env = std::getenv("AMID_SOCKET"); env && *env) return env;
+  if (::geteuid() == 0) return "/run/amid/amid.sock";
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  std::string base = (runtime && *runtime) ? runtime : "/tmp/amid-" + std::to_string(::getuid());
+  return base + "/amid/amid.sock";
+}
+
+Client::~Client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Client::connect() {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw UnreachableError("cannot create a socket: " + std::string(strerror(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof addr.sun_path) throw UnreachableError("socket path too long: " + path_);
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    std::string hint = err == EACCES ? " (are you in group amid?)"
+                                     : " (is amid running? start it, or pass --socket / set AMID_SOCKET)";
+    throw UnreachableError("cannot reach amid at " + path_ + ": " + strerror(err) + hint);
+  }
+}
+
+protocol::Response Client::call(const std::string& action, const protocol::Json& parameters) {
+  if (fd_ < 0) connect();
+  std::string line = protocol::encode_request({action, parameters});
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw UnreachableError("lost the connection to amid: " + std::string(strerror(errno)));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  char buf[65536];
+  for (;;) {
+    auto nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      std::string answer = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      auto parsed = protocol::parse_response(answer);
+      if (!parsed) throw UnreachableError(parsed.problem().message);
+      return std::move(parsed).value();
+    }
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw UnreachableError("amid closed the connection before answering");
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace amid::cli

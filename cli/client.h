@@ -1,0 +1,35 @@
+// amictl's side of the socket: connect, send one request, read one answer.
+// Blocking. Throws ClientError when amid cannot be reached or answers nonsense;
+// an EC2 error answer is returned, not thrown.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "common/protocol.h"
+
+namespace amid::cli {
+
+class UnreachableError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Client {
+ public:
+  explicit Client(std::string socket_path) : path_(std::move(socket_path)) {}
+  ~Client();
+  protocol::Response call(const std::string& action, const protocol::Json& parameters);
+  const std::string& socket_path() const { return path_; }
+
+ private:
+  void connect();
+  std::string path_;
+  int fd_ = -1;
+  std::string pending_;  // bytes read past the last answer
+};
+
+// AMID_SOCKET, else /run/amid/amid.sock for root, else $XDG_RUNTIME_DIR/amid/amid.sock.
+std::string default_socket_path();
+
+}  // namespace amid::cli

@@ -1,0 +1,37 @@
+// amictl's sub-commands, one file each. Each add_* declares its options on
+// `app` and sets a callback that runs it against `ctx`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "cli/output.h"
+
+namespace amid::cli {
+
+using ContextFactory = std::function<Context&()>;
+
+void add_register_image(CLI::App& app, ContextFactory ctx);
+void add_describe_images(CLI::App& app, ContextFactory ctx);
+void add_deregister_image(CLI::App& app, ContextFactory ctx);
+void add_run_instances(CLI::App& app, ContextFactory ctx);
+void add_describe_instances(CLI::App& app, ContextFactory ctx);
+void add_terminate_instances(CLI::App& app, ContextFactory ctx);
+void add_get_console_output(CLI::App& app, ContextFactory ctx);
+
+// The commands as a table, in the order help lists them.
+struct CommandEntry {
+  const char* name;
+  void (*add)(CLI::App&, ContextFactory);
+};
+inline constexpr CommandEntry kCommands[] = {
+    {"register-image", add_register_image},
+    {"describe-images", add_describe_images},
+    {"deregister-image", add_deregister_image},
+    {"run-instances", add_run_instances},
+    {"describe-instances", add_describe_instances},
+    {"get-console-output", add_get_console_output},
+    {"terminate-instances", add_terminate_instances},
+};
+
+}  // namespace amid::cli

@@ -1,0 +1,18 @@
+#include "cli/commands/commands.h"
+
+namespace amid::cli {
+
+void add_deregister_image(CLI::App& app, ContextFactory make_ctx) {
+  auto* cmd = app.add_subcommand(
+      "deregister-image", "Deregister an image; its files go once no instance uses them");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("--image-id", *id, "ami-...")->required();
+  cmd->callback([id, make_ctx] {
+    Context& ctx = make_ctx();
+    protocol::Json body;
+    if (!call(ctx, "DeregisterImage", {{"ImageId", *id}}, body)) return;
+    if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
+  });
+}
+
+}  // namespace amid::cli

@@ -1,0 +1,23 @@
+#include "cli/exit_codes.h"
+
+namespace amid::cli {
+
+ExitCode exit_code_for(const std::string& code) {
+  auto ends_with = [&](const char* s) {
+    std::string suffix(s);
+    return code.size() >= suffix.size() && code.compare(code.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".NotFound")) return kNotFound;
+  if (code == "IncorrectInstanceState" || code == "IncorrectState" || code == "InvalidAMIID.Unavailable" ||
+      code == "UnsupportedOperation") {
+    return kWrongState;
+  }
+  if (code.rfind("InvalidParameter", 0) == 0 || code == "MissingParameter" || code == "UnknownParameter" ||
+      ends_with(".Malformed") || code == "InvalidAMIName.Duplicate" || code == "InvalidAction" ||
+      code == "MalformedQueryString") {
+    return kBadArguments;
+  }
+  return kFailed;
+}
+
+}  // namespace amid::cli

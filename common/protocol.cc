@@ -1,0 +1,98 @@
+#include "common/protocol.h"
+
+namespace amid::protocol {
+
+int nesting_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '{': case '[':
+        if (++depth > deepest) deepest = depth;
+        break;
+      case '}': case ']': --depth; break;
+      default: break;
+    }
+  }
+  return deepest;
+}
+
+Result<Request> parse_request(std::string_view line, int max_depth) {
+  if (nesting_depth(line) > max_depth) {
+    return problem("request nests deeper than " + std::to_string(max_depth) + " levels",
+                   codes::kMalformedRequest);
+  }
+  Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return problem("request is not valid JSON (one JSON object per line expected)",
+                   codes::kMalformedRequest);
+  }
+  if (!doc.is_object()) return problem("request must be a JSON object", codes::kMalformedRequest);
+  Request req;
+  for (auto& [key, value] : doc.items()) {
+    if (key == "Version") {
+      if (!value.is_number_integer() || value.get<long long>() != kVersion) {
+        return problem("Version: this amid speaks protocol version " + std::to_string(kVersion),
+                       codes::kMalformedRequest);
+      }
+    } else if (key == "Action") {
+      if (!value.is_string()) return problem("Action: must be a string", codes::kMalformedRequest);
+      req.action = value.get<std::string>();
+    } else if (key == "Parameters") {
+      if (!value.is_object()) {
+        return problem("Parameters: must be a JSON object", codes::kMalformedRequest);
+      }
+      req.parameters = value;
+    } else {
+      return problem("unknown request field '" + key + "' (expected Version, Action, Parameters)",
+                     codes::kUnknownParameter);
+    }
+  }
+  if (req.action.empty()) return problem("Action: missing", codes::kMissingParameter);
+  return req;
+}
+
+std::string encode_request(const Request& request) {
+  Json doc = {{"Version", kVersion}, {"Action", request.action}, {"Parameters", request.parameters}};
+  return doc.dump() + "\n";
+}
+
+Result<Response> parse_response(std::string_view line) {
+  Json doc = Json::parse(line, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return problem("amid answered something that is not a JSON object", codes::kInternalError);
+  }
+  Response r;
+  if (auto it = doc.find("RequestId"); it != doc.end() && it->is_string()) r.request_id = *it;
+  if (auto it = doc.find("Error"); it != doc.end() && it->is_object()) {
+    r.ok = false;
+    r.error_code = it->value("Code", std::string(codes::kInternalError));
+    r.error_message = it->value("Message", std::string());
+    return r;
+  }
+  if (auto it = doc.find("Response"); it != doc.end() && it->is_object()) {
+    r.body = *it;
+    return r;
+  }
+  return problem("amid's answer has neither Response nor Error", codes::kInternalError);
+}
+
+std::string encode_ok(const std::string& request_id, const Json& body) {
+  Json doc = {{"RequestId", request_id}, {"Response", body}};
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+std::string encode_error(const std::string& request_id, const std::string& code,
+                         const std::string& message) {
+  Json doc = {{"RequestId", request_id}, {"Error", {{"Code", code}, {"Message", message}}}};
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace amid::protocol

@@ -1,0 +1,53 @@
+// amid's wire protocol: one JSON object a line over a Unix stream socket.
+//
+//   request:  {"Version":1,"Action":"DescribeImages","Parameters":{...}}\n
+//   answer:   {"RequestId":"...","Response":{...}}\n
+//        or:  {"RequestId":"...","Error":{"Code":"InvalidAMIID.NotFound","Message":"..."}}\n
+//
+// Action names, parameter names and error codes are EC2's (docs/PROTOCOL.md).
+// Pure functions, thread-safe, never throw on bad input: they return a Problem.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace amid::protocol {
+
+using Json = nlohmann::json;
+
+inline constexpr int kVersion = 1;
+inline constexpr std::size_t kDefaultMaxLine = 1024 * 1024;  // bytes, newline excluded
+inline constexpr int kMaxDepth = 32;                          // nesting of objects and arrays
+
+struct Request {
+  std::string action;
+  Json parameters = Json::object();
+};
+
+struct Response {
+  std::string request_id;
+  bool ok = true;
+  Json body = Json::object();  // the Response object when ok
+  std::string error_code;      // when !ok
+  std::string error_message;
+};
+
+Result<Request> parse_request(std::string_view line, int max_depth = kMaxDepth);
+std::string encode_request(const Request& request);  // with the trailing newline
+
+Result<Response> parse_response(std::string_view line);
+std::string encode_ok(const std::string& request_id, const Json& body);
+std::string encode_error(const std::string& request_id, const std::string& code,
+                         const std::string& message);
+
+// Deepest nesting of arrays and objects in a JSON text, counted without parsing
+// (strings are skipped), so that a hostile document is refused before the parser
+// recurses into it.
+int nesting_depth(std::string_view text);
+
+}  // namespace amid::protocol

@@ -1,0 +1,319 @@
+#include "daemon/catalog.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "common/error.h"
+
+namespace amid {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, owner TEXT NOT NULL,
+  region TEXT NOT NULL, architecture TEXT NOT NULL, virtualization_type TEXT NOT NULL,
+  root_device_type TEXT NOT NULL, state TEXT NOT NULL, state_reason TEXT NOT NULL,
+  creation_date TEXT NOT NULL, size_bytes INTEGER NOT NULL, disk_file TEXT NOT NULL,
+  source TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS images_name ON images(region, owner, name)
+  WHERE state != 'deregistered';
+CREATE TABLE IF NOT EXISTS instances (
+  id TEXT PRIMARY KEY, reservation_id TEXT NOT NULL, image_id TEXT NOT NULL, owner TEXT NOT NULL,
+  region TEXT NOT NULL, instance_type TEXT NOT NULL, vcpus INTEGER NOT NULL,
+  memory_mib INTEGER NOT NULL, state TEXT NOT NULL, state_reason TEXT NOT NULL,
+  launch_time TEXT NOT NULL, terminated_time TEXT NOT NULL, domain_uuid TEXT NOT NULL,
+  root_device_type TEXT NOT NULL, virtualization_type TEXT NOT NULL, architecture TEXT NOT NULL,
+  dir TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS instances_image ON instances(image_id);
+)sql";
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail("prepare");
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  // True while there is a row.
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_CONSTRAINT) throw AmidError("Constraint", sqlite3_errmsg(db_));
+    fail("step");
+  }
+  std::string text(int i) const {
+    auto* p = sqlite3_column_text(s_, i);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  std::int64_t integer(int i) const { return sqlite3_column_int64(s_, i); }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    throw AmidError(codes::kInternalError,
+                    std::string("catalog: ") + what + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+const char* kImageCols =
+    "id,name,description,owner,region,architecture,virtualization_type,root_device_type,state,"
+    "state_reason,creation_date,size_bytes,disk_file,source";
+
+ImageRecord read_image(const Stmt& s) {
+  ImageRecord r;
+  r.id = s.text(0);
+  r.name = s.text(1);
+  r.description = s.text(2);
+  r.owner = s.text(3);
+  r.region = s.text(4);
+  r.architecture = s.text(5);
+  r.virtualization_type = s.text(6);
+  r.root_device_type = s.text(7);
+  r.state = s.text(8);
+  r.state_reason = s.text(9);
+  r.creation_date = s.text(10);
+  r.size_bytes = static_cast<std::uint64_t>(s.integer(11));
+  r.disk_file = s.text(12);
+  r.source = s.text(13);
+  return r;
+}
+
+const char* kInstanceCols =
+    "id,reservation_id,image_id,owner,region,instance_type,vcpus,memory_mib,state,state_reason,"
+    "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir";
+
+InstanceRecord read_instance(const Stmt& s) {
+  InstanceRecord r;
+  r.id = s.text(0);
+  r.reservation_id = s.text(1);
+  r.image_id = s.text(2);
+  r.owner = s.text(3);
+  r.region = s.text(4);
+  r.instance_type = s.text(5);
+  r.vcpus = static_cast<int>(s.integer(6));
+  r.memory_mib = static_cast<std::uint64_t>(s.integer(7));
+  r.state = s.text(8);
+  r.state_reason = s.text(9);
+  r.launch_time = s.text(10);
+  r.terminated_time = s.text(11);
+  r.domain_uuid = s.text(12);
+  r.root_device_type = s.text(13);
+  r.virtualization_type = s.text(14);
+  r.architecture = s.text(15);
+  r.dir = s.text(16);
+  return r;
+}
+
+}  // namespace
+
+std::string iso_now() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  std::time_t t = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+Catalog::Catalog(const std::string& path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                              SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw AmidError(codes::kInternalError, "catalog " + path + ": cannot open: " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    Stmt ver(db_, "PRAGMA user_version");
+    ver.step();
+    std::int64_t version = ver.integer(0);
+    Stmt count(db_, "SELECT count(*) FROM sqlite_master");
+    count.step();
+    std::int64_t objects = count.integer(0);
+    if (version == 0 && objects > 0) {
+      throw AmidError(codes::kInternalError, "holds tables that are not amid's");
+    }
+    if (version > kSchemaVersion) {
+      throw AmidError(codes::kInternalError, "was written by a newer amid (schema " +
+                                                 std::to_string(version) + ")");
+    }
+    exec("BEGIN IMMEDIATE");
+    exec(kSchema);
+    exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    exec("COMMIT");
+    Stmt check(db_, "PRAGMA quick_check");
+    check.step();
+    if (check.text(0) != "ok") throw AmidError(codes::kInternalError, "is damaged: " + check.text(0));
+  } catch (const AmidError& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw AmidError(codes::kInternalError,
+                    "catalog " + path + ": " + e.what() +
+                        "; amid will not start on it (move it aside to start afresh)");
+  }
+}
+
+Catalog::~Catalog() { sqlite3_close(db_); }
+
+void Catalog::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw AmidError(codes::kInternalError, msg);
+  }
+}
+
+namespace {
+void bind_image(Stmt& s, const ImageRecord& r) {
+  s.bind(1, r.id).bind(2, r.name).bind(3, r.description).bind(4, r.owner).bind(5, r.region);
+  s.bind(6, r.architecture).bind(7, r.virtualization_type).bind(8, r.root_device_type);
+  s.bind(9, r.state).bind(10, r.state_reason).bind(11, r.creation_date);
+  s.bind(12, static_cast<std::int64_t>(r.size_bytes)).bind(13, r.disk_file).bind(14, r.source);
+}
+}  // namespace
+
+void Catalog::insert_image(const ImageRecord& r) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  bind_image(s, r);
+  s.step();
+}
+
+bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  bind_image(s, r);
+  try {
+    s.step();
+  } catch (const AmidError& e) {
+    if (e.code() == "Constraint") return false;
+    throw;
+  }
+  return true;
+}
+
+void Catalog::set_image_state(const std::string& id, const std::string& state,
+                              const std::string& reason) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET state=?, state_reason=? WHERE id=?");
+  s.bind(1, state).bind(2, reason).bind(3, id);
+  s.step();
+}
+
+std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kImageCols + " FROM images WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_image(s);
+}
+
+std::vector<ImageRecord> Catalog::list_images() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kImageCols + " FROM images ORDER BY creation_date, id").c_str());
+  std::vector<ImageRecord> out;
+  while (s.step()) out.push_back(read_image(s));
+  return out;
+}
+
+void Catalog::delete_image(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM images WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& r : list) {
+      Stmt s(db_, "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
+      s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
+      s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, r.state).bind(10, r.state_reason);
+      s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
+      s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
+      s.bind(17, r.dir);
+      s.step();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Catalog::set_instance_state(const std::string& id, const std::string& state,
+                                 const std::string& reason) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE instances SET state=?, state_reason=? WHERE id=?");
+  s.bind(1, state).bind(2, reason).bind(3, id);
+  s.step();
+}
+
+void Catalog::mark_terminated(const std::string& id, const std::string& when) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE instances SET state='terminated', terminated_time=?, "
+              "state_reason='Client.UserInitiatedShutdown: User initiated shutdown' WHERE id=?");
+  s.bind(1, when).bind(2, id);
+  s.step();
+}
+
+std::optional<InstanceRecord> Catalog::find_instance(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kInstanceCols + " FROM instances WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_instance(s);
+}
+
+std::vector<InstanceRecord> Catalog::list_instances() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kInstanceCols +
+               " FROM instances ORDER BY launch_time, id").c_str());
+  std::vector<InstanceRecord> out;
+  while (s.step()) out.push_back(read_instance(s));
+  return out;
+}
+
+void Catalog::delete_instance(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM instances WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+int Catalog::count_instances_using(const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT count(*) FROM instances WHERE image_id=? AND state != 'terminated'");
+  s.bind(1, image_id);
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+}  // namespace amid

@@ -1,0 +1,83 @@
+// The catalog: amid's metadata in SQLite (WAL), one transaction per change.
+//
+// Thread-safe: one connection guarded by a mutex (the catalog is small and its
+// statements are fast; libvirt and qemu-img work happens outside it).
+// A catalog that is not a SQLite database, or whose schema is foreign, makes the
+// constructor throw: amid never reads a broken catalog as empty.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace amid {
+
+struct ImageRecord {
+  std::string id, name, description, owner, region;
+  std::string architecture = "x86_64";
+  std::string virtualization_type = "hvm";
+  std::string root_device_type = "ebs";
+  std::string state = "pending";  // pending | available | failed | deregistered
+  std::string state_reason;
+  std::string creation_date;      // ISO 8601, UTC
+  std::uint64_t size_bytes = 0;   // virtual size of the root disk
+  std::string disk_file;          // the template's qcow2, absolute
+  std::string source;             // where it came from ("file:/path", "instance:i-...")
+};
+
+struct InstanceRecord {
+  std::string id, reservation_id, image_id, owner, region, instance_type;
+  int vcpus = 1;
+  std::uint64_t memory_mib = 512;
+  std::string state = "pending";  // pending running stopping stopped shutting-down terminated
+  std::string state_reason;
+  std::string launch_time, terminated_time;
+  std::string domain_uuid;
+  std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
+  std::string dir;                // the instance's folder in the store
+};
+
+class Catalog {
+ public:
+  explicit Catalog(const std::string& path);
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  void insert_image(const ImageRecord& image);
+  // Inserts unless a live image of the same owner and region has the name.
+  // Returns false when the name is taken (nothing written).
+  bool insert_image_if_name_free(const ImageRecord& image);
+  void set_image_state(const std::string& id, const std::string& state,
+                       const std::string& reason = {});
+  std::optional<ImageRecord> find_image(const std::string& id) const;
+  std::vector<ImageRecord> list_images() const;
+  void delete_image(const std::string& id);
+
+  void insert_instances(const std::vector<InstanceRecord>& instances);
+  void set_instance_state(const std::string& id, const std::string& state,
+                          const std::string& reason = {});
+  void mark_terminated(const std::string& id, const std::string& when);
+  std::optional<InstanceRecord> find_instance(const std::string& id) const;
+  std::vector<InstanceRecord> list_instances() const;
+  void delete_instance(const std::string& id);
+  // Instances whose disks still sit on the image (not yet terminated).
+  int count_instances_using(const std::string& image_id) const;
+
+ private:
+  void exec(const char* sql);
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+// The current time as EC2 prints it: 2026-11-27T03:20:27.000Z
+std::string iso_now();
+
+}  // namespace amid

@@ -1,0 +1,186 @@
+#include "daemon/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace amid {
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::string(v) : fallback;
+}
+
+std::string where(const std::string& file, const toml::source_region& src) {
+  std::ostringstream out;
+  out << file << ":" << src.begin.line << ":" << src.begin.column;
+  return out.str();
+}
+
+// Reads one key of a table into `out`, with type and range checks.
+struct TableReader {
+  const toml::table& table;
+  std::string file;
+  std::string prefix;  // "daemon." etc, for messages
+  std::set<std::string> known;
+  std::optional<Problem> failed;
+
+  template <typename T>
+  void get(const std::string& key, T& out) {
+    known.insert(key);
+    if (failed) return;
+    const toml::node* node = table.get(key);
+    if (!node) return;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = node->value<std::string>(); v && node->is_string()) {
+        out = *v;
+      } else {
+        fail(*node, key, "must be a string");
+      }
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (node->is_boolean()) out = *node->value<bool>();
+      else fail(*node, key, "must be true or false");
+    } else {
+      if (!node->is_integer()) return fail(*node, key, "must be an integer");
+      auto v = *node->value<std::int64_t>();
+      if (v < 1 || v > static_cast<std::int64_t>(std::numeric_limits<int>::max())) {
+        return fail(*node, key, "must be between 1 and 2147483647");
+      }
+      out = static_cast<T>(v);
+    }
+  }
+
+  void fail(const toml::node& node, const std::string& key, const std::string& what) {
+    failed = problem(where(file, node.source()) + ": " + prefix + key + ": " + what);
+  }
+
+  void refuse_unknown() {
+    if (failed) return;
+    for (auto& [k, v] : table) {
+      if (!known.count(std::string(k.str()))) {
+        failed = problem(where(file, v.source()) + ": unknown key '" + prefix +
+                         std::string(k.str()) + "' (see configs/amid.toml for the keys amid knows)");
+        return;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::string default_socket_path() {
+  if (geteuid() == 0) return "/run/amid/amid.sock";
+  std::string runtime = env_or("XDG_RUNTIME_DIR", "/tmp/amid-" + std::to_string(getuid()));
+  return runtime + "/amid/amid.sock";
+}
+
+Config default_config() {
+  Config c;
+  c.socket_path = default_socket_path();
+  if (geteuid() == 0) {
+    c.state_dir = "/var/lib/amid";
+  } else {
+    std::string home = env_or("HOME", "/tmp");
+    c.state_dir = env_or("XDG_STATE_HOME", home + "/.local/state") + "/amid";
+  }
+  return c;
+}
+
+std::string Config::effective_libvirt_uri() const {
+  if (libvirt_uri == "embedded") return "qemu:///embed?root=" + state_dir + "/libvirt";
+  return libvirt_uri;
+}
+
+Result<Config> load_config_text(const std::string& text, const std::string& source_name,
+                                Config base) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return problem(where(source_name, e.source()) + ": " + std::string(e.description()));
+  }
+  std::set<std::string> sections = {"daemon", "libvirt", "limits"};
+  for (auto& [k, v] : root) {
+    std::string key(k.str());
+    if (!sections.count(key)) {
+      return problem(where(source_name, v.source()) + ": unknown section or key '" + key +
+                     "' (amid knows [daemon], [libvirt], [limits])");
+    }
+    if (!v.is_table()) {
+      return problem(where(source_name, v.source()) + ": " + key + ": must be a table");
+    }
+  }
+  auto section = [&](const char* name) -> const toml::table& {
+    static const toml::table kEmpty;
+    const toml::table* t = root[name].as_table();
+    return t ? *t : kEmpty;
+  };
+
+  TableReader d{section("daemon"), source_name, "daemon."};
+  d.get("socket", base.socket_path);
+  d.get("state_dir", base.state_dir);
+  d.get("region", base.region);
+  d.get("socket_group", base.socket_group);
+  d.get("max_request_bytes", base.max_request_bytes);
+  d.get("workers", base.workers);
+  d.get("max_connections", base.max_connections);
+  d.get("instance_types", base.instance_types_file);
+  d.refuse_unknown();
+  if (d.failed) return *d.failed;
+
+  TableReader l{section("libvirt"), source_name, "libvirt."};
+  l.get("uri", base.libvirt_uri);
+  l.get("accel", base.accel);
+  l.refuse_unknown();
+  if (l.failed) return *l.failed;
+
+  TableReader m{section("limits"), source_name, "limits."};
+  m.get("max_image_gib", base.max_image_gib);
+  m.refuse_unknown();
+  if (m.failed) return *m.failed;
+  return base;
+}
+
+Result<Config> load_config_file(const std::string& path, Config base) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return problem(path + ": cannot read the config file (does it exist?)");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load_config_text(buf.str(), path, std::move(base));
+}
+
+Result<Config> validate_config(Config c) {
+  if (c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg") {
+    return problem("accel: '" + c.accel + "' is not one of auto, kvm, tcg");
+  }
+  if (c.state_dir.empty() || c.state_dir[0] != '/') {
+    return problem("state_dir: must be an absolute path, got '" + c.state_dir + "'");
+  }
+  if (c.socket_path.empty() || c.socket_path[0] != '/') {
+    return problem("socket: must be an absolute path, got '" + c.socket_path + "'");
+  }
+  if (c.socket_path.size() >= 108) {
+    return problem("socket: path is longer than a Unix socket allows (107 bytes)");
+  }
+  if (c.libvirt_uri == "embedded" && (c.state_dir + "/libvirt").size() > 60) {
+    // The embedded driver keeps monitor sockets several levels under its root.
+    return problem("state_dir: too long for the embedded libvirt driver's sockets (keep it under "
+                   "52 characters, or set libvirt.uri)");
+  }
+  if (c.region.empty() || c.region.size() > 32) {
+    return problem("region: must be 1-32 characters");
+  }
+  for (char ch : c.region) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-')) {
+      return problem("region: '" + c.region + "' may hold only letters, digits and '-'");
+    }
+  }
+  return c;
+}
+
+}  // namespace amid

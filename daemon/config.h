@@ -1,0 +1,44 @@
+// amid's configuration: defaults, then the TOML file (--config), then flags.
+// configs/amid.toml documents every key. Loading never throws: a bad file is a
+// Problem whose message names file:line:column and the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/error.h"
+
+namespace amid {
+
+struct Config {
+  std::string socket_path;   // where amictl connects
+  std::string state_dir;     // catalog, store, embedded libvirt root
+  std::string region = "local-1";
+  std::string libvirt_uri = "embedded";  // "embedded" = qemu:///embed?root=<state_dir>/libvirt
+  std::string accel = "auto";            // auto | kvm | tcg
+  std::string socket_group;              // group owning the socket ("" = caller's own)
+  std::uint64_t max_request_bytes = 1024 * 1024;
+  std::uint64_t max_image_gib = 64;      // cap on a registered disk's virtual size
+  int workers = 4;                       // threads for blocking work (libvirt, qemu-img)
+  int max_connections = 64;
+  std::string instance_types_file;       // "" = the built-in table (configs/instance-types.toml)
+
+  // The URI amid passes to virConnectOpen.
+  std::string effective_libvirt_uri() const;
+};
+
+// Defaults that depend on who runs amid: /run/amid and /var/lib/amid for root,
+// $XDG_RUNTIME_DIR/amid and $XDG_STATE_HOME/amid (or ~/.local/state/amid) otherwise.
+Config default_config();
+std::string default_socket_path();
+
+// Reads a TOML file over `base`. Unknown keys, wrong types and out-of-range
+// values are refused with "file:line:column: key: what is wrong".
+Result<Config> load_config_file(const std::string& path, Config base);
+Result<Config> load_config_text(const std::string& text, const std::string& source_name,
+                                Config base);
+
+// Checks cross-field rules (accel value, absolute paths, socket path length).
+Result<Config> validate_config(Config config);
+
+}  // namespace amid

@@ -1,0 +1,166 @@
+#include "daemon/dispatcher.h"
+
+#include <functional>
+#include <map>
+
+#include "common/base64.h"
+#include "common/ids.h"
+#include "daemon/log.h"
+#include "daemon/params.h"
+#include "daemon/render.h"
+
+namespace amid {
+namespace {
+
+using Json = protocol::Json;
+using Handler = std::function<Json(ImageService&, InstanceService&, const Caller&, ParamReader&)>;
+
+Json register_image(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+  RegisterImageRequest req;
+  req.name = p.required_string("Name", 128);
+  req.disk_path = p.required_string("DiskPath", 4096);
+  req.description = p.optional_string("Description", 255).value_or("");
+  req.architecture = p.optional_string("Architecture").value_or("x86_64");
+  req.virtualization_type = p.optional_string("VirtualizationType").value_or("hvm");
+  req.root_device_type = p.optional_string("RootDeviceType").value_or("ebs");
+  p.finish();
+  ImageRecord rec = images.register_image(caller, req);
+  return {{"ImageId", rec.id}};
+}
+
+Json describe_images(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("ImageIds");
+  p.finish();
+  Json list = Json::array();
+  for (const auto& rec : images.describe_images(caller, ids)) list.push_back(render_image(rec));
+  return {{"Images", list}};
+}
+
+Json deregister_image(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  p.finish();
+  images.deregister_image(caller, id);
+  return {{"Return", true}};
+}
+
+Json run_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+  RunInstancesRequest req;
+  req.image_id = p.required_string("ImageId");
+  req.instance_type = p.optional_string("InstanceType").value_or(kDefaultInstanceType);
+  auto min_count = p.optional_int("MinCount", 1, kMaxCount);
+  auto max_count = p.optional_int("MaxCount", 1, kMaxCount);
+  if (min_count && max_count && *min_count > *max_count) {
+    throw AmidError(codes::kInvalidParameterValue, "MinCount: larger than MaxCount");
+  }
+  req.count = static_cast<int>(max_count.value_or(min_count.value_or(1)));
+  if (auto ud = p.optional_string("UserData", kMaxUserDataBytes * 4 / 3 + 4)) {
+    auto decoded = base64_decode(*ud);
+    if (!decoded) throw AmidError(codes::kInvalidParameterValue, "UserData: not valid base64");
+    req.user_data = *decoded;
+  }
+  p.finish();
+  auto list = instances.run_instances(caller, req);
+  Json out = Json::array();
+  for (const auto& rec : list) {
+    Json j = render_instance(rec);
+    j["State"] = render_instance_state("pending");  // as EC2 answers RunInstances
+    out.push_back(j);
+  }
+  return {{"ReservationId", list.front().reservation_id},
+          {"OwnerId", caller.account},
+          {"Instances", out}};
+}
+
+Json describe_instances(ImageService&, InstanceService& instances, const Caller& caller,
+                        ParamReader& p) {
+  auto ids = p.string_list("InstanceIds");
+  p.finish();
+  Json reservations = Json::array();
+  std::map<std::string, size_t> index;
+  for (const auto& rec : instances.describe_instances(caller, ids)) {
+    auto it = index.find(rec.reservation_id);
+    if (it == index.end()) {
+      it = index.emplace(rec.reservation_id, reservations.size()).first;
+      reservations.push_back({{"ReservationId", rec.reservation_id},
+                              {"OwnerId", rec.owner},
+                              {"Instances", Json::array()}});
+    }
+    reservations[it->second]["Instances"].push_back(render_instance(rec));
+  }
+  return {{"Reservations", reservations}};
+}
+
+Json terminate_instances(ImageService&, InstanceService& instances, const Caller& caller,
+                         ParamReader& p) {
+  auto ids = p.string_list("InstanceIds");
+  p.finish();
+  Json out = Json::array();
+  for (const auto& c : instances.terminate_instances(caller, ids)) {
+    out.push_back({{"InstanceId", c.instance_id},
+                   {"PreviousState", render_instance_state(c.previous)},
+                   {"CurrentState", render_instance_state(c.current)}});
+  }
+  return {{"TerminatingInstances", out}};
+}
+
+Json get_console_output(ImageService&, InstanceService& instances, const Caller& caller,
+                        ParamReader& p) {
+  std::string id = p.required_string("InstanceId");
+  p.optional_bool("Latest");
+  p.finish();
+  std::string text = instances.console_output(caller, id);
+  return {{"InstanceId", id}, {"Timestamp", iso_now()}, {"Output", base64_encode(text)}};
+}
+
+const std::map<std::string, Handler>& actions() {
+  static const std::map<std::string, Handler> table = {
+      {"RegisterImage", register_image},
+      {"DescribeImages", describe_images},
+      {"DeregisterImage", deregister_image},
+      {"RunInstances", run_instances},
+      {"DescribeInstances", describe_instances},
+      {"TerminateInstances", terminate_instances},
+      {"GetConsoleOutput", get_console_output},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> Dispatcher::action_names() {
+  std::vector<std::string> out;
+  for (auto& [name, h] : actions()) out.push_back(name);
+  return out;
+}
+
+Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request) {
+  auto it = actions().find(request.action);
+  if (it == actions().end()) {
+    throw AmidError(codes::kInvalidAction, "Action: '" + request.action + "' is not an action amid knows");
+  }
+  ParamReader reader(request.parameters);
+  return it->second(images_, instances_, caller, reader);
+}
+
+std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
+  std::string request_id = new_uuid();
+  auto parsed = protocol::parse_request(line);
+  if (!parsed) {
+    return protocol::encode_error(request_id, parsed.problem().code, parsed.problem().message);
+  }
+  const protocol::Request& request = parsed.value();
+  try {
+    Json body = dispatch(caller, request);
+    return protocol::encode_ok(request_id, body);
+  } catch (const AmidError& e) {
+    if (e.code() == codes::kInternalError) {
+      log_error(request.action + " by " + caller.account + " failed: " + e.what());
+    }
+    return protocol::encode_error(request_id, e.code(), e.what());
+  } catch (const std::exception& e) {
+    log_error(request.action + " by " + caller.account + " failed unexpectedly: " + e.what());
+    return protocol::encode_error(request_id, codes::kInternalError, e.what());
+  }
+}
+
+}  // namespace amid

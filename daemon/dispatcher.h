@@ -1,0 +1,34 @@
+// Turns a parsed request into a call on a service, and every error into a
+// protocol answer: the one place where exceptions become EC2 error codes.
+//
+// The set of actions is closed (kActions in dispatcher.cc); each reads its
+// parameters with a ParamReader, so unknown fields are refused. handle() is
+// called from worker threads and never throws.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "daemon/caller.h"
+#include "daemon/image_service.h"
+#include "daemon/instance_service.h"
+
+namespace amid {
+
+class Dispatcher {
+ public:
+  Dispatcher(ImageService& images, InstanceService& instances)
+      : images_(images), instances_(instances) {}
+
+  // One request line in, one answer line (with newline) out.
+  std::string handle(const Caller& caller, const std::string& line);
+  static std::vector<std::string> action_names();
+
+ private:
+  protocol::Json dispatch(const Caller& caller, const protocol::Request& request);
+  ImageService& images_;
+  InstanceService& instances_;
+};
+
+}  // namespace amid

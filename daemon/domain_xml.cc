@@ -1,0 +1,141 @@
+#include "daemon/domain_xml.h"
+
+#include <pugixml.hpp>
+
+#include <sstream>
+
+namespace amid {
+namespace {
+
+pugi::xml_node child(pugi::xml_node parent, const char* name, const std::string& text = {}) {
+  pugi::xml_node n = parent.append_child(name);
+  if (!text.empty()) n.text().set(text.c_str());
+  return n;
+}
+
+void attr(pugi::xml_node n, const char* name, const std::string& value) {
+  n.append_attribute(name).set_value(value.c_str());
+}
+
+}  // namespace
+
+std::string render_domain_xml(const DomainSpec& spec) {
+  pugi::xml_document doc;
+  pugi::xml_node dom = doc.append_child("domain");
+  attr(dom, "type", spec.domain_type);
+  child(dom, "name", spec.name);
+  child(dom, "uuid", spec.uuid);
+  child(dom, "title", "amid instance " + spec.name);
+
+  pugi::xml_node meta = child(dom, "metadata");
+  pugi::xml_node inst = meta.append_child("amid:instance");
+  attr(inst, "xmlns:amid", kMetadataNamespace);
+  child(inst, "amid:id", spec.name);
+  child(inst, "amid:owner", spec.owner);
+  child(inst, "amid:region", spec.region);
+  child(inst, "amid:image", spec.image_id);
+  child(inst, "amid:state-dir", spec.state_dir);
+
+  pugi::xml_node mem = child(dom, "memory", std::to_string(spec.memory_mib));
+  attr(mem, "unit", "MiB");
+  child(dom, "vcpu", std::to_string(spec.vcpus));
+
+  if (spec.user_data_file) {
+    pugi::xml_node sys = child(dom, "sysinfo");
+    attr(sys, "type", "fwcfg");
+    pugi::xml_node entry = child(sys, "entry");
+    attr(entry, "name", "opt/amid/user-data");
+    attr(entry, "file", *spec.user_data_file);
+  }
+
+  pugi::xml_node os = child(dom, "os");
+  pugi::xml_node type = child(os, "type", "hvm");
+  attr(type, "arch", spec.arch);
+  attr(type, "machine", spec.machine);
+  if (spec.kernel.empty()) {
+    attr(child(os, "boot"), "dev", "hd");
+  } else {
+    child(os, "kernel", spec.kernel);
+    if (!spec.initrd.empty()) child(os, "initrd", spec.initrd);
+    if (!spec.cmdline.empty()) child(os, "cmdline", spec.cmdline);
+  }
+
+  pugi::xml_node features = child(dom, "features");
+  child(features, "acpi");
+  child(features, "apic");
+
+  if (spec.domain_type == "kvm") {
+    attr(child(dom, "cpu"), "mode", "host-passthrough");
+  }
+  child(dom, "on_poweroff", "destroy");
+  child(dom, "on_reboot", "restart");
+  child(dom, "on_crash", "destroy");
+
+  pugi::xml_node devices = child(dom, "devices");
+  for (const DiskSpec& d : spec.disks) {
+    pugi::xml_node disk = child(devices, "disk");
+    attr(disk, "type", "file");
+    attr(disk, "device", "disk");
+    pugi::xml_node drv = child(disk, "driver");
+    attr(drv, "name", "qemu");
+    attr(drv, "type", "qcow2");
+    attr(drv, "discard", "unmap");
+    attr(child(disk, "source"), "file", d.path);
+    if (!d.backing_path.empty()) {
+      // Stated explicitly so libvirt never probes the chain from the image header.
+      pugi::xml_node bs = child(disk, "backingStore");
+      attr(bs, "type", "file");
+      attr(child(bs, "format"), "type", d.backing_format);
+      attr(child(bs, "source"), "file", d.backing_path);
+      child(bs, "backingStore");
+    } else {
+      child(disk, "backingStore");
+    }
+    pugi::xml_node target = child(disk, "target");
+    attr(target, "dev", d.target);
+    attr(target, "bus", "virtio");
+    if (d.read_only) child(disk, "readonly");
+  }
+  pugi::xml_node usb = child(devices, "controller");
+  attr(usb, "type", "usb");
+  attr(usb, "model", "none");
+  pugi::xml_node serial = child(devices, "serial");
+  attr(serial, "type", "file");
+  pugi::xml_node src = child(serial, "source");
+  attr(src, "path", spec.console_log);
+  attr(src, "append", "on");
+  attr(child(serial, "target"), "port", "0");
+  attr(child(devices, "memballoon"), "model", "none");
+
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
+  return out.str();
+}
+
+std::optional<DomainOwnership> read_domain_ownership(const std::string& xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str())) return std::nullopt;
+  // libvirt keeps our namespace but may rename its prefix; match by local name.
+  for (pugi::xml_node n : doc.child("domain").child("metadata").children()) {
+    std::string name = n.name();
+    auto local = [](const std::string& s) { return s.substr(s.find(':') + 1); };
+    if (local(name) != "instance") continue;
+    bool ours = false;
+    for (pugi::xml_attribute a : n.attributes()) {
+      if (std::string(a.value()) == kMetadataNamespace) ours = true;
+    }
+    if (!ours) continue;
+    DomainOwnership o;
+    for (pugi::xml_node c : n.children()) {
+      std::string ln = local(c.name());
+      if (ln == "id") o.instance_id = c.text().get();
+      else if (ln == "owner") o.owner = c.text().get();
+      else if (ln == "region") o.region = c.text().get();
+      else if (ln == "state-dir") o.state_dir = c.text().get();
+    }
+    return o;
+  }
+  return std::nullopt;
+}
+
+}  // namespace amid

@@ -1,0 +1,48 @@
+// Builds libvirt domain XML for an instance, with pugixml (never by pasting
+// strings). Pure; golden-tested in tests/unit/domain_xml_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace amid {
+
+struct DiskSpec {
+  std::string path;          // a store-managed qcow2 overlay
+  std::string target;        // "vda", "vdb", ...
+  std::string backing_path;  // the template it sits on ("" = none)
+  std::string backing_format = "qcow2";
+  bool read_only = false;
+};
+
+struct DomainSpec {
+  std::string name;          // the instance id, i-...
+  std::string uuid;
+  std::string domain_type;   // "kvm" or "qemu" (TCG)
+  std::string arch = "x86_64";
+  std::string machine = "pc";
+  int vcpus = 1;
+  std::uint64_t memory_mib = 512;
+  std::vector<DiskSpec> disks;
+  std::string console_log;   // serial console goes to this file
+  std::optional<std::string> user_data_file;  // exposed as fw_cfg opt/amid/user-data
+  // Paravirtual (direct kernel boot); empty kernel = hvm, firmware boots the disk.
+  std::string kernel, initrd, cmdline;
+  // Recorded in <metadata> so amid can prove a domain is its own.
+  std::string owner, region, image_id, state_dir;
+};
+
+inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
+
+std::string render_domain_xml(const DomainSpec& spec);
+
+// What amid wrote into a domain's <metadata>, read back (std::nullopt when the
+// domain carries no amid metadata, i.e. is not amid's).
+struct DomainOwnership {
+  std::string instance_id, owner, region, state_dir;
+};
+std::optional<DomainOwnership> read_domain_ownership(const std::string& xml);
+
+}  // namespace amid

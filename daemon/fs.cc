@@ -1,0 +1,103 @@
+#include "daemon/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace amid::fs {
+namespace {
+[[noreturn]] void fail(const std::string& what, const std::string& path) {
+  throw AmidError(codes::kInternalError, what + " " + path + ": " + std::strerror(errno));
+}
+}  // namespace
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open", path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc < 0) fail("cannot fsync", path);
+}
+
+void fsync_parent(const std::string& path) {
+  fsync_path(std::filesystem::path(path).parent_path().string());
+}
+
+void write_file_atomic(const std::string& path, const std::string& data, unsigned mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) fail("cannot create", tmp);
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      fail("cannot write", tmp);
+    }
+    p += n;
+    left -= n;
+  }
+  if (::fchmod(fd, mode) < 0 || ::fsync(fd) < 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    fail("cannot sync", tmp);
+  }
+  ::close(fd);
+  rename_durable(tmp, path);
+}
+
+void rename_durable(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) < 0) fail("cannot rename to", to);
+  fsync_parent(to);
+}
+
+void make_dirs(const std::string& path, unsigned mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) throw AmidError(codes::kInternalError, "cannot create " + path + ": " + ec.message());
+  ::chmod(path.c_str(), mode);
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) throw AmidError(codes::kInternalError, "cannot remove " + path + ": " + ec.message());
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw AmidError(codes::kInternalError, "cannot read " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string read_tail(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::streamoff size = in.tellg();
+  std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
+                             ? size - static_cast<std::streamoff>(max_bytes) : 0;
+  in.seekg(start);
+  std::string out(static_cast<size_t>(size - start), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
+}  // namespace amid::fs

@@ -1,0 +1,23 @@
+// File-system steps that make amid's changes atomic: write to a temp name,
+// fsync, rename into place, fsync the folder. Blocking; throw AmidError.
+#pragma once
+
+#include <string>
+
+namespace amid::fs {
+
+void fsync_path(const std::string& path);  // a file or a folder
+void fsync_parent(const std::string& path);
+// Writes `data` to `path` atomically with the given mode.
+void write_file_atomic(const std::string& path, const std::string& data, unsigned mode = 0600);
+// rename(2) then fsync of the destination's folder.
+void rename_durable(const std::string& from, const std::string& to);
+void make_dirs(const std::string& path, unsigned mode = 0700);
+// Removes a folder tree; no error when it does not exist.
+void remove_tree(const std::string& path);
+bool exists(const std::string& path);
+std::string read_file(const std::string& path);
+// The last `max_bytes` of a file ("" when it does not exist).
+std::string read_tail(const std::string& path, std::size_t max_bytes);
+
+}  // namespace amid::fs

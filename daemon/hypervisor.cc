@@ -1,0 +1,223 @@
+#include "daemon/hypervisor.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <mutex>
+
+#include "common/error.h"
+#include "daemon/log.h"
+
+namespace amid {
+namespace {
+
+struct ConnectDeleter {
+  void operator()(virConnectPtr c) const { virConnectClose(c); }
+};
+struct DomainDeleter {
+  void operator()(virDomainPtr d) const { virDomainFree(d); }
+};
+struct CharDeleter {
+  void operator()(char* p) const { free(p); }  // NOLINT: libvirt allocates with malloc
+};
+using ConnectHandle = std::unique_ptr<virConnect, ConnectDeleter>;
+using DomainHandle = std::unique_ptr<virDomain, DomainDeleter>;
+using CString = std::unique_ptr<char, CharDeleter>;
+
+[[noreturn]] void throw_libvirt(const std::string& what) {
+  const virError* err = virGetLastError();
+  std::string msg = "libvirt: " + what;
+  if (err && err->message) msg += ": " + std::string(err->message);
+  throw AmidError(codes::kInternalError, msg);
+}
+
+bool last_error_is_no_domain() {
+  const virError* err = virGetLastError();
+  return err && err->code == VIR_ERR_NO_DOMAIN;
+}
+
+// libvirt's default event loop must be registered once per process, before the
+// first connection, and run by some thread for as long as connections live.
+class EventLoop {
+ public:
+  static EventLoop& instance() {
+    static EventLoop loop;
+    return loop;
+  }
+  void ensure_running() {
+    std::call_once(once_, [this] {
+      if (virEventRegisterDefaultImpl() < 0) throw_libvirt("cannot register the event loop");
+      thread_ = std::thread([] {
+        for (;;) {
+          if (virEventRunDefaultImpl() < 0) log_warn("libvirt event loop iteration failed");
+        }
+      });
+      thread_.detach();  // runs until the process exits, as libvirt expects
+    });
+  }
+
+ private:
+  std::once_flag once_;
+  std::thread thread_;
+};
+
+void quiet_error_handler(void*, virErrorPtr) {}  // errors are reported through exceptions
+
+DomainRunState map_state(int s) {
+  switch (s) {
+    case VIR_DOMAIN_RUNNING: return DomainRunState::kRunning;
+    case VIR_DOMAIN_BLOCKED: return DomainRunState::kRunning;
+    case VIR_DOMAIN_PAUSED: return DomainRunState::kPaused;
+    case VIR_DOMAIN_PMSUSPENDED: return DomainRunState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN: return DomainRunState::kShuttingDown;
+    case VIR_DOMAIN_SHUTOFF: return DomainRunState::kShutoff;
+    case VIR_DOMAIN_CRASHED: return DomainRunState::kCrashed;
+    default: return DomainRunState::kOther;
+  }
+}
+
+DomainStatus status_of(virDomainPtr dom) {
+  DomainStatus st;
+  st.name = virDomainGetName(dom);
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString(dom, uuid) == 0) st.uuid = uuid;
+  int state = 0, reason = 0;
+  if (virDomainGetState(dom, &state, &reason, 0) < 0) throw_libvirt("cannot read state of " + st.name);
+  st.state = map_state(state);
+  st.persistent = virDomainIsPersistent(dom) == 1;
+  return st;
+}
+
+}  // namespace
+
+struct Hypervisor::Conn {
+  ConnectHandle handle;
+};
+
+const char* to_string(DomainRunState s) {
+  switch (s) {
+    case DomainRunState::kRunning: return "running";
+    case DomainRunState::kPaused: return "paused";
+    case DomainRunState::kShutoff: return "shutoff";
+    case DomainRunState::kShuttingDown: return "shutting-down";
+    case DomainRunState::kCrashed: return "crashed";
+    default: return "other";
+  }
+}
+
+Hypervisor::Hypervisor(const std::string& uri) : uri_(uri), conn_(std::make_unique<Conn>()) {
+  virSetErrorFunc(nullptr, quiet_error_handler);
+  EventLoop::instance().ensure_running();
+  conn_->handle.reset(virConnectOpen(uri.c_str()));
+  if (!conn_->handle) throw_libvirt("cannot connect to " + uri);
+  // Detect a dead remote peer instead of hanging on it (remote URIs only).
+  if (uri.find("+ssh://") != std::string::npos || uri.find("+tcp://") != std::string::npos ||
+      uri.find("+tls://") != std::string::npos) {
+    virConnectSetKeepAlive(conn_->handle.get(), 5, 3);
+  }
+}
+
+Hypervisor::~Hypervisor() = default;
+
+std::string Hypervisor::hostname() const {
+  CString h(virConnectGetHostname(conn_->handle.get()));
+  return h ? std::string(h.get()) : std::string();
+}
+
+std::string Hypervisor::capabilities_xml() const {
+  CString caps(virConnectGetCapabilities(conn_->handle.get()));
+  if (!caps) throw_libvirt("cannot read capabilities");
+  return caps.get();
+}
+
+bool Hypervisor::supports_domain_type(const std::string& arch, const std::string& type) const {
+  CString caps(virConnectGetDomainCapabilities(conn_->handle.get(), nullptr, arch.c_str(), nullptr,
+                                               type.c_str(), 0));
+  return caps != nullptr;
+}
+
+std::string Hypervisor::define_domain(const std::string& xml) {
+  DomainHandle dom(virDomainDefineXMLFlags(conn_->handle.get(), xml.c_str(),
+                                           VIR_DOMAIN_DEFINE_VALIDATE));
+  if (!dom) throw_libvirt("cannot define domain");
+  return virDomainGetName(dom.get());
+}
+
+namespace {
+DomainHandle lookup(virConnectPtr conn, const std::string& name) {
+  return DomainHandle(virDomainLookupByName(conn, name.c_str()));
+}
+}  // namespace
+
+void Hypervisor::start_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  if (virDomainCreate(dom.get()) < 0) throw_libvirt("cannot start " + name);
+}
+
+void Hypervisor::destroy_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) {
+    if (last_error_is_no_domain()) return;
+    throw_libvirt("cannot look up " + name);
+  }
+  if (virDomainIsActive(dom.get()) != 1) return;
+  if (virDomainDestroyFlags(dom.get(), VIR_DOMAIN_DESTROY_DEFAULT) < 0) {
+    if (virDomainIsActive(dom.get()) == 0) return;  // it went away by itself meanwhile
+    throw_libvirt("cannot stop " + name);
+  }
+}
+
+void Hypervisor::shutdown_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
+    throw_libvirt("cannot shut down " + name);
+  }
+}
+
+void Hypervisor::undefine_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) {
+    if (last_error_is_no_domain()) return;
+    throw_libvirt("cannot look up " + name);
+  }
+  if (virDomainUndefineFlags(dom.get(), VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+    throw_libvirt("cannot undefine " + name);
+  }
+}
+
+std::optional<DomainStatus> Hypervisor::domain_status(const std::string& name) const {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) {
+    if (last_error_is_no_domain()) return std::nullopt;
+    throw_libvirt("cannot look up " + name);
+  }
+  return status_of(dom.get());
+}
+
+std::optional<std::string> Hypervisor::domain_xml(const std::string& name) const {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) {
+    if (last_error_is_no_domain()) return std::nullopt;
+    throw_libvirt("cannot look up " + name);
+  }
+  CString xml(virDomainGetXMLDesc(dom.get(), VIR_DOMAIN_XML_INACTIVE));
+  if (!xml) throw_libvirt("cannot read XML of " + name);
+  return std::string(xml.get());
+}
+
+std::vector<DomainStatus> Hypervisor::list_domains() const {
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(conn_->handle.get(), &doms, 0);
+  if (n < 0) throw_libvirt("cannot list domains");
+  std::vector<DomainHandle> owned;
+  owned.reserve(n);
+  for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
+  free(doms);  // NOLINT: allocated by libvirt
+  std::vector<DomainStatus> out;
+  for (auto& d : owned) out.push_back(status_of(d.get()));
+  return out;
+}
+
+}  // namespace amid

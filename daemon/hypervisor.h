@@ -1,0 +1,63 @@
+// The one place amid talks to libvirt (C API). Nothing else sees a virXxxPtr.
+//
+// Owns one connection, opened once at start and shared by all worker threads
+// (libvirt connections are thread-safe). For the embedded QEMU driver it runs
+// libvirt's default event loop on a thread of its own, as that driver requires.
+// Every libvirt failure becomes an AmidError(InternalError, "libvirt: ...");
+// "no such domain" is not a failure: lookups return std::nullopt.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace amid {
+
+enum class DomainRunState { kRunning, kPaused, kShutoff, kShuttingDown, kCrashed, kOther };
+
+struct DomainStatus {
+  std::string name;
+  std::string uuid;
+  DomainRunState state = DomainRunState::kOther;
+  bool persistent = false;
+};
+
+class Hypervisor {
+ public:
+  // Opens `uri` (qemu:///embed?root=..., qemu:///system, test:///default, ...).
+  explicit Hypervisor(const std::string& uri);
+  ~Hypervisor();
+  Hypervisor(const Hypervisor&) = delete;
+  Hypervisor& operator=(const Hypervisor&) = delete;
+
+  const std::string& uri() const { return uri_; }
+  std::string hostname() const;
+  std::string capabilities_xml() const;
+  // True when the hypervisor offers domain type `type` ("kvm", "qemu") for arch.
+  bool supports_domain_type(const std::string& arch, const std::string& type) const;
+
+  // Defines a persistent domain from XML and returns its name.
+  std::string define_domain(const std::string& xml);
+  void start_domain(const std::string& name);
+  // Hard stop; no error when the domain is already off.
+  void destroy_domain(const std::string& name);
+  // ACPI power button.
+  void shutdown_domain(const std::string& name);
+  // Removes the definition; no error when it does not exist.
+  void undefine_domain(const std::string& name);
+  std::optional<DomainStatus> domain_status(const std::string& name) const;
+  std::optional<std::string> domain_xml(const std::string& name) const;
+  std::vector<DomainStatus> list_domains() const;
+
+ private:
+  struct Conn;
+  std::string uri_;
+  std::unique_ptr<Conn> conn_;
+};
+
+const char* to_string(DomainRunState s);
+
+}  // namespace amid

@@ -1,0 +1,159 @@
+#include "daemon/image_service.h"
+
+#include <sys/stat.h>
+
+#include <set>
+
+#include "common/ids.h"
+#include "daemon/fs.h"
+#include "daemon/log.h"
+#include "daemon/render.h"
+#include "daemon/validate.h"
+
+namespace amid {
+
+void check_image_id(const std::string& id) {
+  if (!is_valid_id(id, "ami")) {
+    throw AmidError(codes::kInvalidAmiIdMalformed,
+                    "ImageId: '" + id + "' is not an image id (ami- and 17 hex digits)");
+  }
+}
+
+ImageRecord ImageService::register_image(const Caller& caller, const RegisterImageRequest& req) {
+  ImageRecord rec;
+  rec.name = validate_image_name(req.name).value_or_throw();
+  rec.description = validate_description(req.description).value_or_throw();
+  rec.architecture = validate_architecture(req.architecture).value_or_throw();
+  rec.virtualization_type = validate_virtualization_type(req.virtualization_type).value_or_throw();
+  rec.root_device_type = validate_root_device_type(req.root_device_type).value_or_throw();
+  if (rec.virtualization_type == "paravirtual") {
+    throw AmidError(codes::kUnsupportedOperation,
+                    "VirtualizationType: paravirtual images need a kernel and ramdisk, which this "
+                    "amid cannot register yet; use hvm");
+  }
+  if (rec.architecture != "x86_64") {
+    throw AmidError(codes::kUnsupportedOperation,
+                    "Architecture: this host runs x86_64 guests only");
+  }
+  if (req.disk_path.empty() || req.disk_path[0] != '/') {
+    throw AmidError(codes::kInvalidParameterValue, "DiskPath: must be an absolute path");
+  }
+  struct stat st;
+  if (::stat(req.disk_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw AmidError(codes::kInvalidDisk, "DiskPath: " + req.disk_path + " is not a readable file");
+  }
+  // The daemon may run as root: a caller may register only a file it could read itself.
+  if (!caller.admin) {
+    bool readable = (st.st_uid == caller.uid && (st.st_mode & S_IRUSR)) ||
+                    (st.st_gid == caller.gid && (st.st_mode & S_IRGRP)) || (st.st_mode & S_IROTH);
+    if (!readable) {
+      throw AmidError(codes::kInvalidDisk, "DiskPath: " + req.disk_path + " is not readable by you");
+    }
+  }
+  const std::uint64_t cap = rt_.config.max_image_gib * 1024ull * 1024 * 1024;
+  DiskInfo info = check_importable(rt_.qemu_img.info(req.disk_path), req.disk_path, cap)
+                      .value_or_throw();
+
+  rec.id = new_id("ami");
+  rec.owner = caller.account;
+  rec.region = rt_.config.region;
+  rec.state = "pending";
+  rec.creation_date = iso_now();
+  rec.size_bytes = info.virtual_size;
+  rec.disk_file = rt_.store.image_disk(rec.id);
+  rec.source = "file:" + req.disk_path;
+  if (!rt_.catalog.insert_image_if_name_free(rec)) {
+    throw AmidError(codes::kInvalidAmiNameDuplicate,
+                    "Name: you already have an image named '" + rec.name + "' in " + rec.region);
+  }
+  log_info("image " + rec.id + " registering from " + req.disk_path);
+  std::string dir = rt_.store.image_dir(rec.id);
+  try {
+    fs::make_dirs(dir, 0711);
+    std::string tmp = rec.disk_file + ".tmp";
+    rt_.qemu_img.convert_to_qcow2(req.disk_path, info.format, tmp);
+    // Read-only from here on; QEMU (its own user) needs to read it as a backing file.
+    ::chmod(tmp.c_str(), 0444);
+    fs::fsync_path(tmp);
+    fs::rename_durable(tmp, rec.disk_file);
+    protocol::Json manifest = render_image(rec);
+    manifest["State"] = "available";
+    manifest["Source"] = rec.source;
+    manifest["Disk"] = "disk.qcow2";
+    fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0644);
+    rt_.catalog.set_image_state(rec.id, "available");
+    rec.state = "available";
+  } catch (const AmidError& e) {
+    log_error("image " + rec.id + " registration failed: " + e.what());
+    try {
+      fs::remove_tree(dir);
+    } catch (...) {
+    }
+    rt_.catalog.delete_image(rec.id);
+    throw;
+  }
+  log_info("image " + rec.id + " available (" + rec.name + ")");
+  return rec;
+}
+
+ImageRecord ImageService::visible_image(const Caller& caller, const std::string& id) {
+  check_image_id(id);
+  auto rec = rt_.catalog.find_image(id);
+  if (!rec || rec->state == "deregistered" || rec->region != rt_.config.region ||
+      !caller.may_manage(rec->owner)) {
+    throw AmidError(codes::kInvalidAmiIdNotFound, "The image id '" + id + "' does not exist");
+  }
+  return *rec;
+}
+
+std::vector<ImageRecord> ImageService::describe_images(const Caller& caller,
+                                                       const std::vector<std::string>& ids) {
+  std::vector<ImageRecord> out;
+  if (!ids.empty()) {
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      if (seen.insert(id).second) out.push_back(visible_image(caller, id));
+    }
+    return out;
+  }
+  for (auto& rec : rt_.catalog.list_images()) {
+    if (rec.state == "deregistered" || rec.region != rt_.config.region) continue;
+    if (!caller.may_manage(rec.owner)) continue;
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+ImageRecord ImageService::launchable_image(const Caller& caller, const std::string& id) {
+  ImageRecord rec = visible_image(caller, id);
+  if (rec.state != "available") {
+    throw AmidError(codes::kInvalidAmiIdUnavailable,
+                    "ImageId: image " + id + " is " + rec.state + ", not available");
+  }
+  return rec;
+}
+
+void ImageService::deregister_image(const Caller& caller, const std::string& id) {
+  ImageRecord rec = visible_image(caller, id);
+  if (rec.state == "pending") {
+    throw AmidError(codes::kInvalidAmiIdUnavailable,
+                    "ImageId: image " + id + " is still pending; wait until it is available");
+  }
+  rt_.catalog.set_image_state(id, "deregistered");
+  log_info("image " + id + " deregistered");
+  reclaim_unused();
+}
+
+void ImageService::reclaim_unused() {
+  std::lock_guard lock(rt_.image_refs_mu);
+  for (const auto& rec : rt_.catalog.list_images()) {
+    if (rec.state != "deregistered") continue;
+    if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
+    fs::remove_tree(rt_.store.image_dir(rec.id));
+    fs::fsync_path(rt_.store.images_dir());
+    rt_.catalog.delete_image(rec.id);
+    log_info("image " + rec.id + " files reclaimed");
+  }
+}
+
+}  // namespace amid

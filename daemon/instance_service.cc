@@ -1,0 +1,234 @@
+#include "daemon/instance_service.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "common/ids.h"
+#include "daemon/domain_xml.h"
+#include "daemon/fs.h"
+#include "daemon/log.h"
+
+namespace amid {
+
+void check_instance_id(const std::string& id) {
+  if (!is_valid_id(id, "i")) {
+    throw AmidError(codes::kInvalidInstanceIdMalformed,
+                    "InstanceId: '" + id + "' is not an instance id (i- and 17 hex digits)");
+  }
+}
+
+std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
+                                                           const RunInstancesRequest& req) {
+  check_image_id(req.image_id);
+  auto type = rt_.instance_types.find(req.instance_type);
+  if (type == rt_.instance_types.end()) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "InstanceType: '" + req.instance_type +
+                        "' is not an instance type amid offers (see configs/instance-types.toml)");
+  }
+  if (req.count < 1 || req.count > kMaxCount) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "MaxCount: must be between 1 and " + std::to_string(kMaxCount));
+  }
+  if (req.user_data && req.user_data->size() > kMaxUserDataBytes) {
+    throw AmidError(codes::kInvalidParameterValue, "UserData: larger than 16 KiB");
+  }
+
+  InstanceRecord proto;
+  proto.reservation_id = new_id("r");
+  proto.owner = caller.account;
+  proto.region = rt_.config.region;
+  proto.instance_type = type->second.name;
+  proto.vcpus = type->second.vcpus;
+  proto.memory_mib = type->second.memory_mib;
+  proto.launch_time = iso_now();
+
+  std::vector<InstanceRecord> made;
+  ImageRecord image;
+  {
+    // The image must not be reclaimed between this check and the rows that pin it.
+    std::lock_guard lock(rt_.image_refs_mu);
+    image = images_.launchable_image(caller, req.image_id);
+    proto.image_id = image.id;
+    proto.architecture = image.architecture;
+    proto.virtualization_type = image.virtualization_type;
+    proto.root_device_type = image.root_device_type;
+    for (int i = 0; i < req.count; ++i) {
+      InstanceRecord rec = proto;
+      rec.id = new_id("i");
+      rec.domain_uuid = new_uuid();
+      rec.dir = rt_.store.instance_dir(rec.id);
+      rec.state = "pending";
+      made.push_back(rec);
+    }
+    rt_.catalog.insert_instances(made);
+  }
+
+  std::vector<InstanceRecord> launched;
+  try {
+    for (auto& rec : made) launched.push_back(launch_one(rec, image, req.user_data));
+  } catch (const AmidError& e) {
+    // EC2 launches all or nothing for MinCount = MaxCount: undo every instance.
+    log_error("run-instances from " + image.id + " failed, rolling back: " + e.what());
+    for (auto& rec : made) {
+      try {
+        rt_.hypervisor.destroy_domain(rec.id);
+        rt_.hypervisor.undefine_domain(rec.id);
+        remove_instance_files(rec.id);
+      } catch (const std::exception& cleanup) {
+        log_error("instance " + rec.id + " cleanup: " + cleanup.what());
+      }
+      rt_.catalog.delete_instance(rec.id);
+    }
+    throw;
+  }
+  return launched;
+}
+
+InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const ImageRecord& image,
+                                           const std::optional<std::string>& user_data) {
+  InstanceRecord rec = proto;
+  fs::make_dirs(rec.dir, 0711);
+  std::string root = rec.dir + "/root.qcow2";
+  rt_.qemu_img.create_overlay(image.disk_file, root);
+  fs::fsync_path(root);
+
+  DomainSpec spec;
+  spec.name = rec.id;
+  spec.uuid = rec.domain_uuid;
+  spec.domain_type = rt_.domain_type;
+  spec.vcpus = rec.vcpus;
+  spec.memory_mib = rec.memory_mib;
+  spec.disks.push_back({root, "vda", image.disk_file, "qcow2", false});
+  spec.console_log = rec.dir + "/console.log";
+  if (user_data) {
+    std::string path = rec.dir + "/user-data";
+    fs::write_file_atomic(path, *user_data, 0644);
+    spec.user_data_file = path;
+  }
+  spec.owner = rec.owner;
+  spec.region = rec.region;
+  spec.image_id = image.id;
+  spec.state_dir = rt_.store.root();
+  fs::fsync_path(rec.dir);
+
+  rt_.hypervisor.define_domain(render_domain_xml(spec));
+  rt_.hypervisor.start_domain(rec.id);
+  rt_.catalog.set_instance_state(rec.id, "running");
+  rec.state = "running";
+  log_info("instance " + rec.id + " launched from " + image.id + " (" + rec.instance_type + ", " +
+           spec.domain_type + ")");
+  return rec;
+}
+
+void InstanceService::remove_instance_files(const std::string& id) {
+  fs::remove_tree(rt_.store.instance_dir(id));
+  fs::fsync_path(rt_.store.instances_dir());
+}
+
+void InstanceService::remove_instance_disks(const std::string& id) {
+  // The console log stays, so get-console-output still answers after termination.
+  for (const char* name : {"root.qcow2", "user-data"}) {
+    std::string path = rt_.store.instance_dir(id) + "/" + name;
+    if (fs::exists(path) && ::unlink(path.c_str()) != 0) {
+      throw AmidError(codes::kInternalError, "cannot remove " + path);
+    }
+  }
+  fs::fsync_path(rt_.store.instance_dir(id));
+}
+
+void InstanceService::refresh(InstanceRecord& rec) {
+  if (rec.state == "terminated" || rec.state == "pending") return;
+  std::optional<DomainStatus> st = rt_.hypervisor.domain_status(rec.id);
+  std::string now;
+  if (!st) {
+    // The definition is gone (removed behind amid's back): the instance cannot come back.
+    now = "terminated";
+  } else if (st->state == DomainRunState::kShutoff || st->state == DomainRunState::kCrashed) {
+    if (rec.state == "running" || rec.state == "stopping" || rec.state == "shutting-down") {
+      // A guest that powered itself off: EC2 stops an EBS-backed instance and
+      // terminates an instance-store one.
+      now = rec.root_device_type == "ebs" ? "stopped" : "terminated";
+    }
+  } else if (st->state == DomainRunState::kRunning || st->state == DomainRunState::kPaused) {
+    if (rec.state == "stopped") now = "running";
+  }
+  if (now.empty() || now == rec.state) return;
+  log_info("instance " + rec.id + " is " + now + " (was " + rec.state + ")");
+  if (now == "terminated") {
+    rt_.catalog.mark_terminated(rec.id, iso_now());
+    rt_.catalog.set_instance_state(rec.id, "terminated",
+                                   "Client.InstanceInitiatedShutdown: Instance initiated shutdown");
+  } else {
+    rt_.catalog.set_instance_state(
+        rec.id, now, now == "stopped" ? "Client.InstanceInitiatedShutdown: Instance initiated shutdown" : "");
+  }
+  rec = *rt_.catalog.find_instance(rec.id);
+}
+
+InstanceRecord InstanceService::visible_instance(const Caller& caller, const std::string& id) {
+  check_instance_id(id);
+  auto rec = rt_.catalog.find_instance(id);
+  if (!rec || rec->region != rt_.config.region || !caller.may_manage(rec->owner)) {
+    throw AmidError(codes::kInvalidInstanceIdNotFound, "The instance id '" + id + "' does not exist");
+  }
+  return *rec;
+}
+
+std::vector<InstanceRecord> InstanceService::describe_instances(const Caller& caller,
+                                                                const std::vector<std::string>& ids) {
+  std::vector<InstanceRecord> out;
+  std::lock_guard lock(state_mu_);
+  if (!ids.empty()) {
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      if (!seen.insert(id).second) continue;
+      InstanceRecord rec = visible_instance(caller, id);
+      refresh(rec);
+      out.push_back(rec);
+    }
+    return out;
+  }
+  for (auto& rec : rt_.catalog.list_instances()) {
+    if (rec.region != rt_.config.region || !caller.may_manage(rec.owner)) continue;
+    refresh(rec);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::vector<StateChange> InstanceService::terminate_instances(const Caller& caller,
+                                                              const std::vector<std::string>& ids) {
+  if (ids.empty()) throw AmidError(codes::kMissingParameter, "InstanceIds: required");
+  std::vector<InstanceRecord> targets;
+  for (const auto& id : ids) targets.push_back(visible_instance(caller, id));  // all checked first
+  std::vector<StateChange> changes;
+  {
+    std::lock_guard lock(state_mu_);
+    for (auto& rec : targets) {
+      rec = *rt_.catalog.find_instance(rec.id);
+      if (rec.state == "terminated") {
+        changes.push_back({rec.id, "terminated", "terminated"});
+        continue;
+      }
+      std::string previous = rec.state;
+      rt_.catalog.set_instance_state(rec.id, "shutting-down");
+      rt_.hypervisor.destroy_domain(rec.id);
+      rt_.hypervisor.undefine_domain(rec.id);
+      remove_instance_disks(rec.id);
+      rt_.catalog.mark_terminated(rec.id, iso_now());
+      log_info("instance " + rec.id + " terminated");
+      changes.push_back({rec.id, previous, "shutting-down"});
+    }
+  }
+  images_.reclaim_unused();
+  return changes;
+}
+
+std::string InstanceService::console_output(const Caller& caller, const std::string& id) {
+  InstanceRecord rec = visible_instance(caller, id);
+  return fs::read_tail(rec.dir + "/console.log", 64 * 1024);
+}
+
+}  // namespace amid

@@ -1,0 +1,202 @@
+// amid: the daemon. Parses flags and config, takes the state dir, picks the
+// accelerator, opens libvirt and the catalog, reconciles, then serves the socket
+// until SIGTERM/SIGINT. Stopping amid never stops a guest.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "daemon/accel.h"
+#include "daemon/asio.h"
+#include "daemon/dispatcher.h"
+#include "daemon/fs.h"
+#include "daemon/log.h"
+#include "daemon/reconcile.h"
+#include "daemon/server.h"
+
+namespace amid {
+namespace {
+
+constexpr const char* kEmbeddedQemuConf =
+    "# Written by amid at every start for its embedded QEMU driver; edits are lost.\n"
+    "# QEMU's stdio goes to files, so no virtlogd is needed.\n"
+    "stdio_handler = \"file\"\n";
+
+// libvirt checks /dev/kvm as QEMU's user; when that user cannot open it, libvirt
+// re-probes QEMU's capabilities before every launch (seconds each time).
+void warn_if_kvm_unreadable_by_qemu() {
+  struct stat st;
+  if (::stat("/dev/kvm", &st) != 0 || ::geteuid() != 0) return;
+  if ((st.st_mode & 0006) == 0006) return;
+  struct group* kvm = ::getgrnam("kvm");
+  if (kvm && st.st_gid == kvm->gr_gid && (st.st_mode & 0060) == 0060) return;
+  log_warn("/dev/kvm is not open to group kvm (mode " + std::to_string(st.st_mode & 0777) +
+           "); libvirt will re-probe QEMU at every launch. Run: chgrp kvm /dev/kvm && "
+           "chmod 0660 /dev/kvm (what Debian's udev rule does)");
+}
+
+// True when something already answers on the socket.
+bool socket_in_use(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return in_use;
+}
+
+// Holds an exclusive lock on the state dir for the life of the process.
+int lock_state_dir(const std::string& lock_path) {
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw AmidError(codes::kInternalError, "cannot open " + lock_path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    (void)n;
+    throw AmidError(codes::kInternalError,
+                    "another amid (pid " + std::string(pid) + ") is using this state dir; stop it "
+                    "first or pass another --state-dir");
+  }
+  std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    log_warn("cannot write pid into " + lock_path);
+  }
+  return fd;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"amid: local qcow2 templates as AMIs, launched as libvirt guests"};
+  std::string config_file, state_dir, socket_path, libvirt_uri, accel;
+  app.add_option("--config", config_file, "TOML config file (see configs/amid.toml)");
+  app.add_option("--state-dir", state_dir, "where the catalog and the store live");
+  app.add_option("--socket", socket_path, "Unix socket amictl connects to");
+  app.add_option("--libvirt-uri", libvirt_uri,
+                 "libvirt URI, or 'embedded' for qemu:///embed inside the state dir");
+  app.add_option("--accel", accel, "auto | kvm | tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  app.set_version_flag("--version", "amid 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Config config = default_config();
+  if (!config_file.empty()) {
+    auto loaded = load_config_file(config_file, config);
+    if (!loaded) {
+      std::cerr << "amid: " << loaded.problem().message << "\n";
+      return 2;
+    }
+    config = std::move(loaded).value();
+  }
+  if (!state_dir.empty()) config.state_dir = state_dir;
+  if (!socket_path.empty()) config.socket_path = socket_path;
+  if (!libvirt_uri.empty()) config.libvirt_uri = libvirt_uri;
+  if (!accel.empty()) config.accel = accel;
+  auto valid = validate_config(config);
+  if (!valid) {
+    std::cerr << "amid: " << valid.problem().message << "\n";
+    return 2;
+  }
+  config = std::move(valid).value();
+
+  InstanceTypes types = builtin_instance_types();
+  if (!config.instance_types_file.empty()) {
+    std::string text;
+    try {
+      text = fs::read_file(config.instance_types_file);
+    } catch (const AmidError& e) {
+      std::cerr << "amid: instance_types: " << e.what() << "\n";
+      return 2;
+    }
+    auto parsed = parse_instance_types(text, config.instance_types_file);
+    if (!parsed) {
+      std::cerr << "amid: " << parsed.problem().message << "\n";
+      return 2;
+    }
+    types = std::move(parsed).value();
+  }
+
+  Store store(config.state_dir);
+  store.prepare();
+  int lock_fd = lock_state_dir(store.lock_path());
+  if (socket_in_use(config.socket_path)) {
+    throw AmidError(codes::kInternalError,
+                    "another amid is already listening on " + config.socket_path);
+  }
+  fs::make_dirs(std::filesystem::path(config.socket_path).parent_path().string(), 0755);
+
+  if (config.libvirt_uri == "embedded") {
+    fs::make_dirs(store.libvirt_root() + "/etc", 0700);
+    fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
+  }
+
+  AccelChoice choice = choose_accel(config.accel, probe_kvm());
+  warn_if_kvm_unreadable_by_qemu();
+  log_info(choice.reason);
+
+  Hypervisor hypervisor(config.effective_libvirt_uri());
+  if (choice.domain_type == "kvm" && !hypervisor.supports_domain_type("x86_64", "kvm")) {
+    if (config.accel == "kvm") {
+      throw AmidError(codes::kInternalError, "libvirt at " + hypervisor.uri() + " offers no kvm domains");
+    }
+    choice = {"qemu", "accelerator tcg: libvirt offers no kvm domains"};
+    log_info(choice.reason);
+  }
+  // Probe QEMU's capabilities now rather than on the first launch.
+  hypervisor.capabilities_xml();
+  log_info("libvirt connected: " + hypervisor.uri());
+
+  Catalog catalog(store.catalog_path());
+  Runtime rt{config, store, catalog, hypervisor, choice.domain_type, types, QemuImg{}};
+  ImageService images(rt);
+  InstanceService instances(rt, images);
+  reconcile(rt, images, instances);
+
+  Dispatcher dispatcher(images, instances);
+  asio::io_context io(1);
+  asio::thread_pool workers(static_cast<std::size_t>(config.workers));
+  Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);
+  server.listen(config.socket_path, config.socket_group);
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code, int sig) {
+    log_info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+             "; guests keep running");
+    server.stop();
+    io.stop();
+  });
+  log_info("amid ready on " + config.socket_path + " (region " + config.region + ", state " +
+           config.state_dir + ")");
+  io.run();
+  workers.join();
+  ::unlink(config.socket_path.c_str());
+  ::close(lock_fd);
+  log_info("amid stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace amid
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    return amid::run(argc, argv);
+  } catch (const amid::AmidError& e) {
+    amid::log_error(e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    amid::log_error(std::string("unexpected: ") + e.what());
+    return 1;
+  }
+}

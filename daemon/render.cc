@@ -1,0 +1,75 @@
+#include "daemon/render.h"
+
+namespace amid {
+
+int instance_state_code(const std::string& s) {
+  if (s == "pending") return 0;
+  if (s == "running") return 16;
+  if (s == "shutting-down") return 32;
+  if (s == "terminated") return 48;
+  if (s == "stopping") return 64;
+  if (s == "stopped") return 80;
+  return 0;
+}
+
+protocol::Json render_instance_state(const std::string& state) {
+  return {{"Code", instance_state_code(state)}, {"Name", state}};
+}
+
+protocol::Json render_image(const ImageRecord& r) {
+  const std::uint64_t gib = 1024ull * 1024 * 1024;
+  protocol::Json j = {
+      {"ImageId", r.id},
+      {"Name", r.name},
+      {"Description", r.description},
+      {"OwnerId", r.owner},
+      {"State", r.state},
+      {"Architecture", r.architecture},
+      {"VirtualizationType", r.virtualization_type},
+      {"RootDeviceType", r.root_device_type},
+      {"RootDeviceName", kRootDeviceName},
+      {"CreationDate", r.creation_date},
+      {"ImageType", "machine"},
+      {"Hypervisor", "kvm"},
+      {"Public", false},
+      {"ImageLocation", r.owner + "/" + r.name},
+  };
+  protocol::Json root = {{"DeviceName", kRootDeviceName}};
+  if (r.root_device_type == "ebs") {
+    root["Ebs"] = {{"VolumeSize", (r.size_bytes + gib - 1) / gib},
+                   {"DeleteOnTermination", true},
+                   {"VolumeType", "gp3"}};
+  } else {
+    root["VirtualName"] = "ephemeral0";
+  }
+  j["BlockDeviceMappings"] = protocol::Json::array({root});
+  if (!r.state_reason.empty()) {
+    j["StateReason"] = {{"Code", r.state}, {"Message", r.state_reason}};
+  }
+  return j;
+}
+
+protocol::Json render_instance(const InstanceRecord& r) {
+  protocol::Json j = {
+      {"InstanceId", r.id},
+      {"ImageId", r.image_id},
+      {"InstanceType", r.instance_type},
+      {"State", render_instance_state(r.state)},
+      {"LaunchTime", r.launch_time},
+      {"Placement", {{"AvailabilityZone", r.region + "a"}, {"Tenancy", "default"}}},
+      {"Architecture", r.architecture},
+      {"RootDeviceType", r.root_device_type},
+      {"RootDeviceName", kRootDeviceName},
+      {"VirtualizationType", r.virtualization_type},
+      {"Hypervisor", "kvm"},
+      {"CpuOptions", {{"CoreCount", r.vcpus}, {"ThreadsPerCore", 1}}},
+      {"StateTransitionReason", r.state_reason},
+  };
+  if (!r.state_reason.empty()) {
+    auto colon = r.state_reason.find(':');
+    j["StateReason"] = {{"Code", r.state_reason.substr(0, colon)}, {"Message", r.state_reason}};
+  }
+  return j;
+}
+
+}  // namespace amid

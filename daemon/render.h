@@ -1,0 +1,17 @@
+// Catalog records rendered as EC2 renders them in its API answers.
+#pragma once
+
+#include "common/protocol.h"
+#include "daemon/catalog.h"
+
+namespace amid {
+
+protocol::Json render_image(const ImageRecord& image);
+protocol::Json render_instance(const InstanceRecord& instance);
+protocol::Json render_instance_state(const std::string& state);
+// EC2's numeric code for an instance state name (pending 0 ... stopped 80).
+int instance_state_code(const std::string& state);
+
+inline constexpr const char* kRootDeviceName = "/dev/vda";
+
+}  // namespace amid

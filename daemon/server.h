@@ -1,0 +1,47 @@
+// The Unix-socket front of amid: acceptor, sessions and their registry.
+//
+// Runs on one I/O thread (the io_context's). A session reads one request line,
+// hands it to the worker pool (the Dispatcher may block on libvirt or qemu-img),
+// and writes the answer back from the I/O thread, so one slow action never
+// stalls other clients. Lines longer than max_line and connections past
+// max_connections are refused with an error answer.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "daemon/asio.h"
+#include "daemon/dispatcher.h"
+
+namespace amid {
+
+class Session;
+
+class Server {
+ public:
+  Server(asio::io_context& io, asio::thread_pool& workers, Dispatcher& dispatcher,
+         std::size_t max_line, int max_connections);
+  // Binds `path` (mode 0660, optional group) and starts accepting. Throws AmidError.
+  void listen(const std::string& path, const std::string& group);
+  // Adopts an already listening socket (systemd socket activation).
+  void adopt(int fd);
+  // Stops accepting and closes every session. I/O thread only.
+  void stop();
+
+ private:
+  friend class Session;
+  void accept_next();
+  void forget(const std::shared_ptr<Session>& s);
+
+  asio::io_context& io_;
+  asio::thread_pool& workers_;
+  Dispatcher& dispatcher_;
+  std::size_t max_line_;
+  int max_connections_;
+  asio::local::stream_protocol::acceptor acceptor_;
+  std::set<std::shared_ptr<Session>> sessions_;
+  bool stopping_ = false;
+};
+
+}  // namespace amid
