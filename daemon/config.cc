@@ -27,8 +27,8 @@ struct TableReader {
   const toml::table& table;
   std::string file;
   std::string prefix;  // "daemon." etc, for messages
-  std::set<std::string> known;
-  std::optional<Problem> failed;
+  std::set<std::string> known{};
+  std::optional<Problem> failed{};
 
   template <typename T>
   void get(const std::string& key, T& out) {
@@ -121,7 +121,7 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
     return t ? *t : kEmpty;
   };
 
-  TableReader d{section("daemon"), source_name, "daemon."};
+  TableReader d{section("daemon"), source_name, "daemon.", {}, {}};
   d.get("socket", base.socket_path);
   d.get("state_dir", base.state_dir);
   d.get("region", base.region);
@@ -133,13 +133,13 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   d.refuse_unknown();
   if (d.failed) return *d.failed;
 
-  TableReader l{section("libvirt"), source_name, "libvirt."};
+  TableReader l{section("libvirt"), source_name, "libvirt.", {}, {}};
   l.get("uri", base.libvirt_uri);
   l.get("accel", base.accel);
   l.refuse_unknown();
   if (l.failed) return *l.failed;
 
-  TableReader m{section("limits"), source_name, "limits."};
+  TableReader m{section("limits"), source_name, "limits.", {}, {}};
   m.get("max_image_gib", base.max_image_gib);
   m.refuse_unknown();
   if (m.failed) return *m.failed;

@@ -157,7 +157,7 @@ int run(int argc, char** argv) {
   log_info("libvirt connected: " + hypervisor.uri());
 
   Catalog catalog(store.catalog_path());
-  Runtime rt{config, store, catalog, hypervisor, choice.domain_type, types, QemuImg{}};
+  Runtime rt{config, store, catalog, hypervisor, choice.domain_type, types, QemuImg{}, {}};
   ImageService images(rt);
   InstanceService instances(rt, images);
   reconcile(rt, images, instances);

@@ -1,0 +1,199 @@
+#include "e2e_harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace amid::e2e {
+namespace {
+
+std::string read_all(int fd) {
+  std::string s;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
+  return s;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+}  // namespace
+
+Result run(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  char out_tpl[] = "/tmp/amid-e2e-out-XXXXXX";
+  char err_tpl[] = "/tmp/amid-e2e-err-XXXXXX";
+  int out_fd = ::mkstemp(out_tpl);
+  int err_fd = ::mkstemp(err_tpl);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ::lseek(out_fd, 0, SEEK_SET);
+  ::lseek(err_fd, 0, SEEK_SET);
+  r.out = read_all(out_fd);
+  r.err = read_all(err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  ::unlink(out_tpl);
+  ::unlink(err_tpl);
+  return r;
+}
+
+std::string sha256_of(const std::string& path) {
+  Result r = run({"sha256sum", path});
+  return r.out.substr(0, 64);
+}
+
+pid_t qemu_pid_of(const std::string& instance_id) {
+  DIR* d = ::opendir("/proc");
+  pid_t found = -1;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cmd = slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    if (cmd.find("guest=" + instance_id) != std::string::npos &&
+        cmd.find("qemu-system") != std::string::npos) {
+      found = std::atoi(e->d_name);
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  auto close_paren = stat.rfind(')');
+  return close_paren != std::string::npos && stat.size() > close_paren + 2 &&
+         stat[close_paren + 2] != 'Z';
+}
+
+const std::string& tiny_image() {
+  static std::string path;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (const char* env = std::getenv("AMID_TINY_IMAGE"); env && *env) {
+      path = env;
+      return;
+    }
+    char tpl[] = "/tmp/amid-tiny-XXXXXX";
+    std::string dir = ::mkdtemp(tpl);
+    path = dir + "/tiny.qcow2";
+    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", path});
+    if (r.exit_code != 0) throw std::runtime_error("images/build-tiny failed: " + r.err);
+    // Removed at exit; the file is small.
+    static std::string cleanup = dir;
+    std::atexit([] { std::filesystem::remove_all(cleanup); });
+  });
+  return path;
+}
+
+Amid::Amid() {
+  // Short: the embedded driver keeps Unix sockets under the state dir.
+  char tpl[] = "/tmp/amid-e2e-XXXXXX";
+  dir_ = ::mkdtemp(tpl);
+}
+
+void Amid::start(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {AMID_BINARY, "--state-dir", state_dir(), "--socket", socket()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::string log_path = log();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(socket())) {
+      Result r = amictl({"describe-images"});
+      if (r.exit_code == 0) return;
+    }
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("amid exited at start:\n" + slurp(log_path));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("amid did not answer within 90 s:\n" + slurp(log_path));
+}
+
+int Amid::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Result Amid::amictl(std::vector<std::string> args) {
+  args.insert(args.begin(), {AMICTL_BINARY, "--socket", socket()});
+  return run(args);
+}
+
+std::string Amid::log() const { return dir_ + "/amid.log"; }
+
+Amid::~Amid() {
+  if (pid_ > 0) {
+    Result r = amictl({"describe-instances", "--output", "text"});
+    std::istringstream lines(r.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::string id = line.substr(0, line.find('\t'));
+      if (id.rfind("i-", 0) == 0) amictl({"terminate-instances", "--instance-ids", id});
+    }
+    stop();
+  }
+  // Anything still running from this state dir is a test failure's leftover.
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cmd = slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    if (cmd.find("qemu-system") != std::string::npos && cmd.find(dir_ + "/") != std::string::npos) {
+      ::kill(std::atoi(e->d_name), SIGKILL);
+    }
+  }
+  ::closedir(d);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+}  // namespace amid::e2e

@@ -1,0 +1,49 @@
+// Shared harness for end-to-end tests: builds (or reuses) the tiny template,
+// starts the real amid on a temporary state dir and socket, runs the real
+// amictl, and leaves no process, domain or file behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace amid::e2e {
+
+struct Result {  // what a child process did
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs argv (no shell), returns exit code and output.
+Result run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+std::string sha256_of(const std::string& path);
+// The pid of the QEMU process whose command line names guest=ID, or -1.
+pid_t qemu_pid_of(const std::string& instance_id);
+bool process_alive(pid_t pid);
+
+// The tiny template: $AMID_TINY_IMAGE when set, else built once per test binary
+// with images/build-tiny into a temp folder.
+const std::string& tiny_image();
+
+class Amid {
+ public:
+  Amid();   // makes a temp dir; does not start amid
+  ~Amid();  // terminates instances it knows of, stops amid, kills strays, removes the dir
+  // Starts amid and waits until its socket answers. Extra args are appended.
+  void start(const std::vector<std::string>& extra = {});
+  // Sends SIGTERM and waits for the exit code.
+  int stop();
+  pid_t pid() const { return pid_; }
+  Result amictl(std::vector<std::string> args);
+  const std::string& dir() const { return dir_; }
+  std::string state_dir() const { return dir_ + "/s"; }
+  std::string socket() const { return dir_ + "/a.sock"; }
+  std::string log() const;
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace amid::e2e

@@ -1,0 +1,1 @@
+// Keeps amid_tests a valid target while tests/unit and tests/integration grow.
