@@ -15,6 +15,8 @@ namespace {
 using Json = protocol::Json;
 using Handler = std::function<Json(ImageService&, InstanceService&, const Caller&, ParamReader&)>;
 
+Json state_changes(const std::vector<StateChange>& changes);
+
 Json register_image(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
   RegisterImageRequest req;
   req.name = p.required_string("Name", 128);
@@ -94,13 +96,37 @@ Json terminate_instances(ImageService&, InstanceService& instances, const Caller
                          ParamReader& p) {
   auto ids = p.string_list("InstanceIds");
   p.finish();
+  return {{"TerminatingInstances", state_changes(instances.terminate_instances(caller, ids))}};
+}
+
+Json state_changes(const std::vector<StateChange>& changes) {
   Json out = Json::array();
-  for (const auto& c : instances.terminate_instances(caller, ids)) {
+  for (const auto& c : changes) {
     out.push_back({{"InstanceId", c.instance_id},
                    {"PreviousState", render_instance_state(c.previous)},
                    {"CurrentState", render_instance_state(c.current)}});
   }
-  return {{"TerminatingInstances", out}};
+  return out;
+}
+
+Json start_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("InstanceIds");
+  p.finish();
+  return {{"StartingInstances", state_changes(instances.start_instances(caller, ids))}};
+}
+
+Json stop_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("InstanceIds");
+  bool force = p.optional_bool("Force").value_or(false);
+  p.finish();
+  return {{"StoppingInstances", state_changes(instances.stop_instances(caller, ids, force))}};
+}
+
+Json reboot_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("InstanceIds");
+  p.finish();
+  instances.reboot_instances(caller, ids);
+  return {{"Return", true}};
 }
 
 Json get_console_output(ImageService&, InstanceService& instances, const Caller& caller,
@@ -121,6 +147,9 @@ const std::map<std::string, Handler>& actions() {
       {"DescribeInstances", describe_instances},
       {"TerminateInstances", terminate_instances},
       {"GetConsoleOutput", get_console_output},
+      {"StartInstances", start_instances},
+      {"StopInstances", stop_instances},
+      {"RebootInstances", reboot_instances},
   };
   return table;
 }

@@ -88,6 +88,10 @@ DomainStatus status_of(virDomainPtr dom) {
   return st;
 }
 
+DomainHandle lookup(virConnectPtr conn, const std::string& name) {
+  return DomainHandle(virDomainLookupByName(conn, name.c_str()));
+}
+
 }  // namespace
 
 struct Hypervisor::Conn {
@@ -117,7 +121,35 @@ Hypervisor::Hypervisor(const std::string& uri) : uri_(uri), conn_(std::make_uniq
   }
 }
 
-Hypervisor::~Hypervisor() = default;
+Hypervisor::~Hypervisor() {
+  if (stop_callback_id_ >= 0) virConnectDomainEventDeregisterAny(conn_->handle.get(), stop_callback_id_);
+}
+
+namespace {
+int lifecycle_event(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
+  if (event == VIR_DOMAIN_EVENT_STOPPED) {
+    auto* fn = static_cast<std::function<void(const std::string&)>*>(opaque);
+    (*fn)(virDomainGetName(dom));
+  }
+  return 0;
+}
+}  // namespace
+
+void Hypervisor::watch_stops(std::function<void(const std::string&)> fn) {
+  on_stop_ = std::move(fn);
+  stop_callback_id_ = virConnectDomainEventRegisterAny(
+      conn_->handle.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(lifecycle_event), &on_stop_, nullptr);
+  if (stop_callback_id_ < 0) throw_libvirt("cannot watch domain events");
+}
+
+void Hypervisor::reboot_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  if (virDomainReboot(dom.get(), VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0) {
+    throw_libvirt("cannot reboot " + name);
+  }
+}
 
 std::string Hypervisor::hostname() const {
   CString h(virConnectGetHostname(conn_->handle.get()));
@@ -142,12 +174,6 @@ std::string Hypervisor::define_domain(const std::string& xml) {
   if (!dom) throw_libvirt("cannot define domain");
   return virDomainGetName(dom.get());
 }
-
-namespace {
-DomainHandle lookup(virConnectPtr conn, const std::string& name) {
-  return DomainHandle(virDomainLookupByName(conn, name.c_str()));
-}
-}  // namespace
 
 void Hypervisor::start_domain(const std::string& name) {
   DomainHandle dom = lookup(conn_->handle.get(), name);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,11 +52,20 @@ class Hypervisor {
   std::optional<DomainStatus> domain_status(const std::string& name) const;
   std::optional<std::string> domain_xml(const std::string& name) const;
   std::vector<DomainStatus> list_domains() const;
+  // Reboot through the guest (ACPI; libvirt resets the guest when it powers off).
+  void reboot_domain(const std::string& name);
+
+  // Calls `fn(domain_name)` whenever a domain stops (shutdown, destroy, crash).
+  // fn runs on libvirt's event-loop thread: it must only hand work off, never block.
+  // One watcher per Hypervisor; registered for the life of the connection.
+  void watch_stops(std::function<void(const std::string&)> fn);
 
  private:
   struct Conn;
   std::string uri_;
   std::unique_ptr<Conn> conn_;
+  std::function<void(const std::string&)> on_stop_;
+  int stop_callback_id_ = -1;
 };
 
 const char* to_string(DomainRunState s);

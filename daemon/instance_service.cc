@@ -139,32 +139,186 @@ void InstanceService::remove_instance_disks(const std::string& id) {
 }
 
 void InstanceService::refresh(InstanceRecord& rec) {
+  std::lock_guard lock(state_mu_);
+  refresh_locked(rec);
+}
+
+void InstanceService::refresh_locked(InstanceRecord& rec) {
+  if (auto fresh = rt_.catalog.find_instance(rec.id)) rec = *fresh;
   if (rec.state == "terminated" || rec.state == "pending") return;
   std::optional<DomainStatus> st = rt_.hypervisor.domain_status(rec.id);
-  std::string now;
   if (!st) {
     // The definition is gone (removed behind amid's back): the instance cannot come back.
-    now = "terminated";
-  } else if (st->state == DomainRunState::kShutoff || st->state == DomainRunState::kCrashed) {
-    if (rec.state == "running" || rec.state == "stopping" || rec.state == "shutting-down") {
-      // A guest that powered itself off: EC2 stops an EBS-backed instance and
-      // terminates an instance-store one.
-      now = rec.root_device_type == "ebs" ? "stopped" : "terminated";
-    }
-  } else if (st->state == DomainRunState::kRunning || st->state == DomainRunState::kPaused) {
-    if (rec.state == "stopped") now = "running";
-  }
-  if (now.empty() || now == rec.state) return;
-  log_info("instance " + rec.id + " is " + now + " (was " + rec.state + ")");
-  if (now == "terminated") {
+    log_warn("instance " + rec.id + ": its libvirt domain is gone; marking it terminated");
     rt_.catalog.mark_terminated(rec.id, iso_now());
-    rt_.catalog.set_instance_state(rec.id, "terminated",
-                                   "Client.InstanceInitiatedShutdown: Instance initiated shutdown");
+    rt_.catalog.set_instance_state(rec.id, "terminated", "Server.InternalError: domain disappeared");
+    rec = *rt_.catalog.find_instance(rec.id);
+    return;
+  }
+  bool off = st->state == DomainRunState::kShutoff || st->state == DomainRunState::kCrashed;
+  bool on = st->state == DomainRunState::kRunning || st->state == DomainRunState::kPaused ||
+            st->state == DomainRunState::kShuttingDown;
+  if (off && (rec.state == "running" || rec.state == "stopping")) {
+    bool asked = rec.state == "stopping";
+    const char* reason = asked ? "Client.UserInitiatedShutdown: User initiated shutdown"
+                               : "Client.InstanceInitiatedShutdown: Instance initiated shutdown";
+    if (rec.root_device_type == "instance-store") {
+      // EC2: an instance-store-backed instance that shuts down is terminated.
+      log_info("instance " + rec.id + " powered off; instance-store backed, so terminated");
+      rt_.hypervisor.undefine_domain(rec.id);
+      remove_instance_disks(rec.id);
+      rt_.catalog.mark_terminated(rec.id, iso_now());
+      rt_.catalog.set_instance_state(rec.id, "terminated", reason);
+    } else {
+      log_info("instance " + rec.id + " is stopped (was " + rec.state + ")");
+      rt_.catalog.set_instance_state(rec.id, "stopped", reason);
+    }
+  } else if (on && rec.state == "stopped") {
+    log_warn("instance " + rec.id + " runs although amid had it stopped; showing it running");
+    rt_.catalog.set_instance_state(rec.id, "running");
   } else {
-    rt_.catalog.set_instance_state(
-        rec.id, now, now == "stopped" ? "Client.InstanceInitiatedShutdown: Instance initiated shutdown" : "");
+    return;
   }
   rec = *rt_.catalog.find_instance(rec.id);
+}
+
+void InstanceService::on_domain_stopped(const std::string& name) {
+  if (!scheduler_ || !is_valid_id(name, "i")) return;
+  scheduler_->post([this, name] {
+    try {
+      if (auto rec = rt_.catalog.find_instance(name)) refresh(*rec);
+    } catch (const std::exception& e) {
+      log_error("instance " + name + ": cannot record that it stopped: " + e.what());
+    }
+  });
+}
+
+void InstanceService::arm_stop_deadline(const std::string& id) {
+  if (!scheduler_) return;
+  scheduler_->post_after(kStopTimeout, [this, id] {
+    try {
+      std::lock_guard lock(state_mu_);
+      auto rec = rt_.catalog.find_instance(id);
+      if (!rec || rec->state != "stopping") return;
+      log_warn("instance " + id + " did not shut down within " + std::to_string(kStopTimeout.count()) +
+               " s; forcing it off");
+      rt_.hypervisor.destroy_domain(id);
+      refresh_locked(*rec);
+    } catch (const std::exception& e) {
+      log_error("instance " + id + ": forced stop failed: " + e.what());
+    }
+  });
+}
+
+void InstanceService::resume_pending_work() {
+  for (auto& rec : rt_.catalog.list_instances()) {
+    if (rec.state == "stopping") arm_stop_deadline(rec.id);
+  }
+}
+
+std::vector<InstanceRecord> InstanceService::visible_instances(const Caller& caller,
+                                                               const std::vector<std::string>& ids) {
+  if (ids.empty()) throw AmidError(codes::kMissingParameter, "InstanceIds: required");
+  std::vector<InstanceRecord> out;
+  std::set<std::string> seen;
+  for (const auto& id : ids) {
+    if (seen.insert(id).second) out.push_back(visible_instance(caller, id));
+  }
+  return out;
+}
+
+namespace {
+[[noreturn]] void wrong_state(const InstanceRecord& rec, const std::string& action) {
+  throw AmidError(codes::kIncorrectInstanceState,
+                  "The instance '" + rec.id + "' is not in a state from which it can be " + action +
+                      " (it is " + rec.state + ")");
+}
+}  // namespace
+
+std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
+                                                          const std::vector<std::string>& ids) {
+  auto targets = visible_instances(caller, ids);
+  std::lock_guard lock(state_mu_);
+  for (auto& rec : targets) {
+    refresh_locked(rec);
+    if (rec.state == "terminated" || rec.state == "shutting-down" || rec.state == "stopping") {
+      wrong_state(rec, "started");
+    }
+  }
+  std::vector<StateChange> changes;
+  for (auto& rec : targets) {
+    if (rec.state != "stopped") {
+      changes.push_back({rec.id, rec.state, rec.state});
+      continue;
+    }
+    rt_.catalog.set_instance_state(rec.id, "pending");
+    try {
+      rt_.hypervisor.start_domain(rec.id);
+    } catch (...) {
+      rt_.catalog.set_instance_state(rec.id, "stopped", rec.state_reason);
+      throw;
+    }
+    rt_.catalog.set_instance_state(rec.id, "running");
+    log_info("instance " + rec.id + " started");
+    changes.push_back({rec.id, "stopped", "pending"});
+  }
+  return changes;
+}
+
+std::vector<StateChange> InstanceService::stop_instances(const Caller& caller,
+                                                         const std::vector<std::string>& ids,
+                                                         bool force) {
+  auto targets = visible_instances(caller, ids);
+  std::lock_guard lock(state_mu_);
+  for (auto& rec : targets) {
+    refresh_locked(rec);
+    if (rec.root_device_type == "instance-store") {
+      throw AmidError(codes::kUnsupportedOperation,
+                      "The instance '" + rec.id +
+                          "' is instance-store backed and cannot be stopped; terminate it instead");
+    }
+    if (rec.state == "terminated" || rec.state == "shutting-down" || rec.state == "pending") {
+      wrong_state(rec, "stopped");
+    }
+  }
+  std::vector<StateChange> changes;
+  for (auto& rec : targets) {
+    if (rec.state == "stopped" || (rec.state == "stopping" && !force)) {
+      changes.push_back({rec.id, rec.state, rec.state});
+      continue;
+    }
+    std::string previous = rec.state;
+    rt_.catalog.set_instance_state(rec.id, "stopping", "Client.UserInitiatedShutdown: User initiated shutdown");
+    if (force) {
+      rt_.hypervisor.destroy_domain(rec.id);
+    } else {
+      try {
+        rt_.hypervisor.shutdown_domain(rec.id);
+      } catch (const AmidError& e) {
+        // A guest that went off meanwhile needs no shutdown.
+        auto st = rt_.hypervisor.domain_status(rec.id);
+        if (!st || st->state != DomainRunState::kShutoff) throw;
+      }
+      arm_stop_deadline(rec.id);
+    }
+    log_info("instance " + rec.id + (force ? " forced off" : " stopping"));
+    refresh_locked(rec);
+    changes.push_back({rec.id, previous, rec.state});
+  }
+  return changes;
+}
+
+void InstanceService::reboot_instances(const Caller& caller, const std::vector<std::string>& ids) {
+  auto targets = visible_instances(caller, ids);
+  std::lock_guard lock(state_mu_);
+  for (auto& rec : targets) {
+    refresh_locked(rec);
+    if (rec.state != "running") wrong_state(rec, "rebooted");
+  }
+  for (auto& rec : targets) {
+    rt_.hypervisor.reboot_domain(rec.id);
+    log_info("instance " + rec.id + " rebooting");
+  }
 }
 
 InstanceRecord InstanceService::visible_instance(const Caller& caller, const std::string& id) {
@@ -185,14 +339,14 @@ std::vector<InstanceRecord> InstanceService::describe_instances(const Caller& ca
     for (const auto& id : ids) {
       if (!seen.insert(id).second) continue;
       InstanceRecord rec = visible_instance(caller, id);
-      refresh(rec);
+      refresh_locked(rec);
       out.push_back(rec);
     }
     return out;
   }
   for (auto& rec : rt_.catalog.list_instances()) {
     if (rec.region != rt_.config.region || !caller.may_manage(rec.owner)) continue;
-    refresh(rec);
+    refresh_locked(rec);
     out.push_back(std::move(rec));
   }
   return out;
@@ -200,9 +354,7 @@ std::vector<InstanceRecord> InstanceService::describe_instances(const Caller& ca
 
 std::vector<StateChange> InstanceService::terminate_instances(const Caller& caller,
                                                               const std::vector<std::string>& ids) {
-  if (ids.empty()) throw AmidError(codes::kMissingParameter, "InstanceIds: required");
-  std::vector<InstanceRecord> targets;
-  for (const auto& id : ids) targets.push_back(visible_instance(caller, id));  // all checked first
+  std::vector<InstanceRecord> targets = visible_instances(caller, ids);  // all checked first
   std::vector<StateChange> changes;
   {
     std::lock_guard lock(state_mu_);

@@ -15,6 +15,7 @@
 #include "daemon/caller.h"
 #include "daemon/image_service.h"
 #include "daemon/runtime.h"
+#include "daemon/scheduler.h"
 
 namespace amid {
 
@@ -38,6 +39,22 @@ class InstanceService {
                                                  const std::vector<std::string>& ids);
   std::vector<StateChange> terminate_instances(const Caller& caller,
                                                const std::vector<std::string>& ids);
+  // EC2's rules: starting a running instance or stopping a stopped one changes
+  // nothing; a terminated instance cannot start, stop or reboot
+  // (IncorrectInstanceState); an instance-store-backed instance cannot stop
+  // (UnsupportedOperation). Every id is checked before any instance changes.
+  std::vector<StateChange> start_instances(const Caller& caller, const std::vector<std::string>& ids);
+  // Clean shutdown (ACPI), forced off after the stop timeout; force: at once.
+  std::vector<StateChange> stop_instances(const Caller& caller, const std::vector<std::string>& ids,
+                                          bool force);
+  void reboot_instances(const Caller& caller, const std::vector<std::string>& ids);
+
+  // A libvirt domain stopped (event loop thread): hands the update to the scheduler.
+  void on_domain_stopped(const std::string& name);
+  // Until set, domain events and stop deadlines are not acted on (describe still refreshes).
+  void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
+  // Resumes what a previous amid left half done (an instance still 'stopping').
+  void resume_pending_work();
   // The serial console's last 64 KiB, as EC2's GetConsoleOutput gives it.
   std::string console_output(const Caller& caller, const std::string& id);
 
@@ -51,15 +68,22 @@ class InstanceService {
                             const std::optional<std::string>& user_data);
   void remove_instance_files(const std::string& id);
   void remove_instance_disks(const std::string& id);
+  std::vector<InstanceRecord> visible_instances(const Caller& caller, const std::vector<std::string>& ids);
+  void arm_stop_deadline(const std::string& id);
+  // Runs with state_mu_ held.
+  void refresh_locked(InstanceRecord& rec);
 
   Runtime& rt_;
   ImageService& images_;
   std::mutex state_mu_;  // serialises state transitions of instances
+  Scheduler* scheduler_ = nullptr;
 };
 
 void check_instance_id(const std::string& id);  // InvalidInstanceID.Malformed
 
 inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;
 inline constexpr int kMaxCount = 16;
+// How long a clean stop may take before amid forces the guest off (EC2 also forces, eventually).
+inline constexpr std::chrono::seconds kStopTimeout{120};
 
 }  // namespace amid

@@ -19,6 +19,7 @@
 #include "daemon/fs.h"
 #include "daemon/log.h"
 #include "daemon/reconcile.h"
+#include "daemon/scheduler.h"
 #include "daemon/server.h"
 
 namespace amid {
@@ -27,7 +28,28 @@ namespace {
 constexpr const char* kEmbeddedQemuConf =
     "# Written by amid at every start for its embedded QEMU driver; edits are lost.\n"
     "# QEMU's stdio goes to files, so no virtlogd is needed.\n"
-    "stdio_handler = \"file\"\n";
+    "stdio_handler = \"file\"\n"
+    "# Ownership is not remembered in xattrs: amid owns every file it hands to QEMU.\n"
+    "remember_owner = 0\n";
+
+// Deadlines as timers on the I/O thread; the work itself on the worker pool.
+class AsioScheduler : public Scheduler {
+ public:
+  AsioScheduler(asio::io_context& io, asio::thread_pool& workers) : io_(io), workers_(workers) {}
+  void post(std::function<void()> fn) override { asio::post(workers_, std::move(fn)); }
+  void post_after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    asio::post(io_, [this, delay, fn = std::move(fn)]() mutable {
+      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+      timer->async_wait([this, timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
+        if (!ec) asio::post(workers_, std::move(fn));
+      });
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+  asio::thread_pool& workers_;
+};
 
 // libvirt checks /dev/kvm as QEMU's user; when that user cannot open it, libvirt
 // re-probes QEMU's capabilities before every launch (seconds each time).
@@ -165,6 +187,10 @@ int run(int argc, char** argv) {
   Dispatcher dispatcher(images, instances);
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
+  AsioScheduler scheduler(io, workers);
+  instances.set_scheduler(&scheduler);
+  hypervisor.watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
+  instances.resume_pending_work();
   Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);
   server.listen(config.socket_path, config.socket_group);
 

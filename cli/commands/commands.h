@@ -18,6 +18,9 @@ void add_run_instances(CLI::App& app, ContextFactory ctx);
 void add_describe_instances(CLI::App& app, ContextFactory ctx);
 void add_terminate_instances(CLI::App& app, ContextFactory ctx);
 void add_get_console_output(CLI::App& app, ContextFactory ctx);
+void add_start_instances(CLI::App& app, ContextFactory ctx);
+void add_stop_instances(CLI::App& app, ContextFactory ctx);
+void add_reboot_instances(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -31,6 +34,9 @@ inline constexpr CommandEntry kCommands[] = {
     {"run-instances", add_run_instances},
     {"describe-instances", add_describe_instances},
     {"get-console-output", add_get_console_output},
+    {"start-instances", add_start_instances},
+    {"stop-instances", add_stop_instances},
+    {"reboot-instances", add_reboot_instances},
     {"terminate-instances", add_terminate_instances},
 };
 
