@@ -10,7 +10,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -30,6 +30,23 @@ CREATE TABLE IF NOT EXISTS instances (
   dir TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS instances_image ON instances(image_id);
 )sql";
+
+// Each entry takes the schema from version N to N+1; entries are never edited.
+const char* kMigrations[] = {
+    // 1 -> 2: paravirtual kernels, image block device mappings, capture jobs.
+    R"sql(
+ALTER TABLE images ADD COLUMN kernel_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN kernel_file TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN ramdisk_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN ramdisk_file TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN kernel_cmdline TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN block_device_mappings TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN source_instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN consistency TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
+)sql",
+};
 
 class Stmt {
  public:
@@ -72,7 +89,14 @@ class Stmt {
 
 const char* kImageCols =
     "id,name,description,owner,region,architecture,virtualization_type,root_device_type,state,"
-    "state_reason,creation_date,size_bytes,disk_file,source";
+    "state_reason,creation_date,size_bytes,disk_file,source,kernel_id,kernel_file,ramdisk_id,"
+    "ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,consistency,progress_done,"
+    "progress_total";
+const char* kImageInsert =
+    "INSERT INTO images (id,name,description,owner,region,architecture,virtualization_type,"
+    "root_device_type,state,state_reason,creation_date,size_bytes,disk_file,source,kernel_id,"
+    "kernel_file,ramdisk_id,ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,"
+    "consistency,progress_done,progress_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 ImageRecord read_image(const Stmt& s) {
   ImageRecord r;
@@ -90,6 +114,16 @@ ImageRecord read_image(const Stmt& s) {
   r.size_bytes = static_cast<std::uint64_t>(s.integer(11));
   r.disk_file = s.text(12);
   r.source = s.text(13);
+  r.kernel_id = s.text(14);
+  r.kernel_file = s.text(15);
+  r.ramdisk_id = s.text(16);
+  r.ramdisk_file = s.text(17);
+  r.kernel_cmdline = s.text(18);
+  r.block_device_mappings = s.text(19);
+  r.source_instance = s.text(20);
+  r.consistency = s.text(21);
+  r.progress_done = static_cast<std::uint64_t>(s.integer(22));
+  r.progress_total = static_cast<std::uint64_t>(s.integer(23));
   return r;
 }
 
@@ -161,7 +195,11 @@ Catalog::Catalog(const std::string& path) : path_(path) {
                                                  std::to_string(version) + ")");
     }
     exec("BEGIN IMMEDIATE");
-    exec(kSchema);
+    if (version == 0) {
+      exec(kSchema);
+      version = 1;
+    }
+    for (; version < kSchemaVersion; ++version) exec(kMigrations[version - 1]);
     exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     exec("COMMIT");
     Stmt check(db_, "PRAGMA quick_check");
@@ -193,19 +231,23 @@ void bind_image(Stmt& s, const ImageRecord& r) {
   s.bind(6, r.architecture).bind(7, r.virtualization_type).bind(8, r.root_device_type);
   s.bind(9, r.state).bind(10, r.state_reason).bind(11, r.creation_date);
   s.bind(12, static_cast<std::int64_t>(r.size_bytes)).bind(13, r.disk_file).bind(14, r.source);
+  s.bind(15, r.kernel_id).bind(16, r.kernel_file).bind(17, r.ramdisk_id).bind(18, r.ramdisk_file);
+  s.bind(19, r.kernel_cmdline).bind(20, r.block_device_mappings).bind(21, r.source_instance);
+  s.bind(22, r.consistency).bind(23, static_cast<std::int64_t>(r.progress_done));
+  s.bind(24, static_cast<std::int64_t>(r.progress_total));
 }
 }  // namespace
 
 void Catalog::insert_image(const ImageRecord& r) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  Stmt s(db_, kImageInsert);
   bind_image(s, r);
   s.step();
 }
 
 bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  Stmt s(db_, kImageInsert);
   bind_image(s, r);
   try {
     s.step();
@@ -214,6 +256,13 @@ bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
     throw;
   }
   return true;
+}
+
+void Catalog::set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET progress_done=?, progress_total=? WHERE id=?");
+  s.bind(1, static_cast<std::int64_t>(done)).bind(2, static_cast<std::int64_t>(total)).bind(3, id);
+  s.step();
 }
 
 void Catalog::set_image_state(const std::string& id, const std::string& state,

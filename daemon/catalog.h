@@ -29,6 +29,12 @@ struct ImageRecord {
   std::uint64_t size_bytes = 0;   // virtual size of the root disk
   std::string disk_file;          // the template's qcow2, absolute
   std::string source;             // where it came from ("file:/path", "instance:i-...")
+  // Paravirtual images: the kernel, ramdisk and command line kept with the template.
+  std::string kernel_id, kernel_file, ramdisk_id, ramdisk_file, kernel_cmdline;
+  std::string block_device_mappings;  // the image's extra mappings, as TOML (block_device_mapping.h)
+  std::string source_instance;        // create-image: the instance captured
+  std::string consistency;            // create-image: "application" (clean) or "crash"
+  std::uint64_t progress_done = 0, progress_total = 0;  // bytes, while pending
 };
 
 struct InstanceRecord {
@@ -56,6 +62,7 @@ class Catalog {
   bool insert_image_if_name_free(const ImageRecord& image);
   void set_image_state(const std::string& id, const std::string& state,
                        const std::string& reason = {});
+  void set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total);
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;
   void delete_image(const std::string& id);

@@ -25,6 +25,9 @@ Json register_image(ImageService& images, InstanceService&, const Caller& caller
   req.architecture = p.optional_string("Architecture").value_or("x86_64");
   req.virtualization_type = p.optional_string("VirtualizationType").value_or("hvm");
   req.root_device_type = p.optional_string("RootDeviceType").value_or("ebs");
+  req.kernel_path = p.optional_string("KernelPath", 4096).value_or("");
+  req.ramdisk_path = p.optional_string("RamdiskPath", 4096).value_or("");
+  req.kernel_cmdline = p.optional_string("KernelCommandLine", 2048).value_or("");
   p.finish();
   ImageRecord rec = images.register_image(caller, req);
   return {{"ImageId", rec.id}};

@@ -62,6 +62,16 @@ void rename_durable(const std::string& from, const std::string& to) {
   fsync_parent(to);
 }
 
+void copy_file_durable(const std::string& from, const std::string& to, unsigned mode) {
+  std::string tmp = to + ".tmp";
+  std::error_code ec;
+  std::filesystem::copy_file(from, tmp, std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) throw AmidError(codes::kInternalError, "cannot copy " + from + ": " + ec.message());
+  ::chmod(tmp.c_str(), mode);
+  fsync_path(tmp);
+  rename_durable(tmp, to);
+}
+
 void make_dirs(const std::string& path, unsigned mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

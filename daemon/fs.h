@@ -12,6 +12,8 @@ void fsync_parent(const std::string& path);
 void write_file_atomic(const std::string& path, const std::string& data, unsigned mode = 0600);
 // rename(2) then fsync of the destination's folder.
 void rename_durable(const std::string& from, const std::string& to);
+// Copies a regular file to `to` (temp name, fsync, rename, fsync of the folder).
+void copy_file_durable(const std::string& from, const std::string& to, unsigned mode);
 void make_dirs(const std::string& path, unsigned mode = 0700);
 // Removes a folder tree; no error when it does not exist.
 void remove_tree(const std::string& path);

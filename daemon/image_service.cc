@@ -26,31 +26,30 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   rec.architecture = validate_architecture(req.architecture).value_or_throw();
   rec.virtualization_type = validate_virtualization_type(req.virtualization_type).value_or_throw();
   rec.root_device_type = validate_root_device_type(req.root_device_type).value_or_throw();
-  if (rec.virtualization_type == "paravirtual") {
-    throw AmidError(codes::kUnsupportedOperation,
-                    "VirtualizationType: paravirtual images need a kernel and ramdisk, which this "
-                    "amid cannot register yet; use hvm");
+  bool pv = rec.virtualization_type == "paravirtual";
+  if (pv && req.kernel_path.empty()) {
+    throw AmidError(codes::kMissingParameter,
+                    "KernelPath: a paravirtual image boots its kernel directly; give --kernel "
+                    "(and usually --ramdisk and --kernel-command-line)");
+  }
+  if (!pv && (!req.kernel_path.empty() || !req.ramdisk_path.empty() || !req.kernel_cmdline.empty())) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "KernelPath: a kernel, ramdisk or command line needs --virtualization-type "
+                    "paravirtual; hvm images boot their own bootloader");
+  }
+  if (req.kernel_cmdline.size() > 2048) {
+    throw AmidError(codes::kInvalidParameterValue, "KernelCommandLine: longer than 2048 characters");
+  }
+  if (pv) {
+    check_user_file(caller, "KernelPath", req.kernel_path, kMaxKernelBytes);
+    if (!req.ramdisk_path.empty()) check_user_file(caller, "RamdiskPath", req.ramdisk_path, kMaxRamdiskBytes);
   }
   if (rec.architecture != "x86_64") {
     throw AmidError(codes::kUnsupportedOperation,
                     "Architecture: this host runs x86_64 guests only");
   }
-  if (req.disk_path.empty() || req.disk_path[0] != '/') {
-    throw AmidError(codes::kInvalidParameterValue, "DiskPath: must be an absolute path");
-  }
-  struct stat st;
-  if (::stat(req.disk_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw AmidError(codes::kInvalidDisk, "DiskPath: " + req.disk_path + " is not a readable file");
-  }
-  // The daemon may run as root: a caller may register only a file it could read itself.
-  if (!caller.admin) {
-    bool readable = (st.st_uid == caller.uid && (st.st_mode & S_IRUSR)) ||
-                    (st.st_gid == caller.gid && (st.st_mode & S_IRGRP)) || (st.st_mode & S_IROTH);
-    if (!readable) {
-      throw AmidError(codes::kInvalidDisk, "DiskPath: " + req.disk_path + " is not readable by you");
-    }
-  }
   const std::uint64_t cap = rt_.config.max_image_gib * 1024ull * 1024 * 1024;
+  check_user_file(caller, "DiskPath", req.disk_path, ~0ull);
   DiskInfo info = check_importable(rt_.qemu_img.info(req.disk_path), req.disk_path, cap)
                       .value_or_throw();
 
@@ -62,6 +61,15 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   rec.size_bytes = info.virtual_size;
   rec.disk_file = rt_.store.image_disk(rec.id);
   rec.source = "file:" + req.disk_path;
+  if (pv) {
+    rec.kernel_id = new_id("aki");
+    rec.kernel_file = rt_.store.image_dir(rec.id) + "/vmlinuz";
+    if (!req.ramdisk_path.empty()) {
+      rec.ramdisk_id = new_id("ari");
+      rec.ramdisk_file = rt_.store.image_dir(rec.id) + "/initrd.img";
+    }
+    rec.kernel_cmdline = req.kernel_cmdline;
+  }
   if (!rt_.catalog.insert_image_if_name_free(rec)) {
     throw AmidError(codes::kInvalidAmiNameDuplicate,
                     "Name: you already have an image named '" + rec.name + "' in " + rec.region);
@@ -76,6 +84,10 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     ::chmod(tmp.c_str(), 0444);
     fs::fsync_path(tmp);
     fs::rename_durable(tmp, rec.disk_file);
+    if (pv) {
+      fs::copy_file_durable(req.kernel_path, rec.kernel_file, 0444);
+      if (!rec.ramdisk_file.empty()) fs::copy_file_durable(req.ramdisk_path, rec.ramdisk_file, 0444);
+    }
     protocol::Json manifest = render_image(rec);
     manifest["State"] = "available";
     manifest["Source"] = rec.source;
@@ -94,6 +106,27 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   }
   log_info("image " + rec.id + " available (" + rec.name + ")");
   return rec;
+}
+
+void ImageService::check_user_file(const Caller& caller, const std::string& field,
+                                   const std::string& path, std::uint64_t max_bytes) {
+  if (path.empty() || path[0] != '/') {
+    throw AmidError(codes::kInvalidParameterValue, field + ": must be an absolute path");
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw AmidError(codes::kInvalidDisk, field + ": " + path + " is not a readable file");
+  }
+  // The daemon may run as root: a caller may name only a file it could read itself.
+  if (!caller.admin) {
+    bool readable = (st.st_uid == caller.uid && (st.st_mode & S_IRUSR)) ||
+                    (st.st_gid == caller.gid && (st.st_mode & S_IRGRP)) || (st.st_mode & S_IROTH);
+    if (!readable) throw AmidError(codes::kInvalidDisk, field + ": " + path + " is not readable by you");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    field + ": " + path + " is larger than " + std::to_string(max_bytes >> 20) + " MiB");
+  }
 }
 
 ImageRecord ImageService::visible_image(const Caller& caller, const std::string& id) {

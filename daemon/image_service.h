@@ -22,7 +22,12 @@ struct RegisterImageRequest {
   std::string architecture = "x86_64";
   std::string virtualization_type = "hvm";
   std::string root_device_type = "ebs";
+  // paravirtual only: direct kernel boot, as AKI/ARI did on EC2.
+  std::string kernel_path, ramdisk_path, kernel_cmdline;
 };
+
+inline constexpr std::uint64_t kMaxKernelBytes = 256ull << 20;
+inline constexpr std::uint64_t kMaxRamdiskBytes = 1024ull << 20;
 
 class ImageService {
  public:
@@ -39,6 +44,9 @@ class ImageService {
 
  private:
   ImageRecord visible_image(const Caller& caller, const std::string& id);
+  // Checks a file the caller names: absolute, a regular file they may read, within max_bytes.
+  void check_user_file(const Caller& caller, const std::string& field, const std::string& path,
+                       std::uint64_t max_bytes);
   Runtime& rt_;
 };
 

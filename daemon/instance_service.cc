@@ -102,6 +102,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.memory_mib = rec.memory_mib;
   spec.disks.push_back({root, "vda", image.disk_file, "qcow2", false});
   spec.console_log = rec.dir + "/console.log";
+  spec.kernel = image.kernel_file;
+  spec.initrd = image.ramdisk_file;
+  spec.cmdline = image.kernel_cmdline;
   if (user_data) {
     std::string path = rec.dir + "/user-data";
     fs::write_file_atomic(path, *user_data, 0644);

@@ -43,6 +43,8 @@ protocol::Json render_image(const ImageRecord& r) {
     root["VirtualName"] = "ephemeral0";
   }
   j["BlockDeviceMappings"] = protocol::Json::array({root});
+  if (!r.kernel_id.empty()) j["KernelId"] = r.kernel_id;
+  if (!r.ramdisk_id.empty()) j["RamdiskId"] = r.ramdisk_id;
   if (!r.state_reason.empty()) {
     j["StateReason"] = {{"Code", r.state}, {"Message", r.state_reason}};
   }

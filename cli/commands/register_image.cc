@@ -8,6 +8,7 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("register-image", "Register a qcow2 or raw disk as a new image (AMI)");
   struct Opts {
     std::string name, disk, description, arch = "x86_64", virt = "hvm", root = "ebs";
+    std::string kernel, ramdisk, cmdline;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--name", o->name, "image name: 3-128 letters, digits, spaces, ( ) [ ] . / - ' @ _")->required();
@@ -16,6 +17,9 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--architecture", o->arch, "x86_64 | arm64")->default_str("x86_64");
   cmd->add_option("--virtualization-type", o->virt, "hvm | paravirtual")->default_str("hvm");
   cmd->add_option("--root-device-type", o->root, "ebs | instance-store")->default_str("ebs");
+  cmd->add_option("--kernel", o->kernel, "paravirtual: kernel booted directly (like an AKI)");
+  cmd->add_option("--ramdisk", o->ramdisk, "paravirtual: its initial ramdisk (like an ARI)");
+  cmd->add_option("--kernel-command-line", o->cmdline, "paravirtual: the kernel's command line");
   cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     std::error_code ec;
@@ -24,6 +28,14 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
                              {"Architecture", o->arch}, {"VirtualizationType", o->virt},
                              {"RootDeviceType", o->root}};
     if (!o->description.empty()) params["Description"] = o->description;
+    auto absolute = [](const std::string& p) {
+      std::error_code err;
+      auto a = std::filesystem::absolute(p, err);
+      return err ? p : a.string();
+    };
+    if (!o->kernel.empty()) params["KernelPath"] = absolute(o->kernel);
+    if (!o->ramdisk.empty()) params["RamdiskPath"] = absolute(o->ramdisk);
+    if (!o->cmdline.empty()) params["KernelCommandLine"] = o->cmdline;
     protocol::Json body;
     if (!call(ctx, "RegisterImage", params, body)) return;
     if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";

@@ -109,13 +109,17 @@ const std::string& tiny_image() {
     char tpl[] = "/tmp/amid-tiny-XXXXXX";
     std::string dir = ::mkdtemp(tpl);
     path = dir + "/tiny.qcow2";
-    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", path});
+    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", "--kernel-dir", dir + "/pv", path});
     if (r.exit_code != 0) throw std::runtime_error("images/build-tiny failed: " + r.err);
     // Removed at exit; the file is small.
     static std::string cleanup = dir;
     std::atexit([] { std::filesystem::remove_all(cleanup); });
   });
   return path;
+}
+
+std::string tiny_kernel_dir() {
+  return std::filesystem::path(tiny_image()).parent_path().string() + "/pv";
 }
 
 Amid::Amid() {

@@ -25,6 +25,8 @@ bool process_alive(pid_t pid);
 // The tiny template: $AMID_TINY_IMAGE when set, else built once per test binary
 // with images/build-tiny into a temp folder.
 const std::string& tiny_image();
+// The folder beside it holding vmlinuz, initrd.img and cmdline for direct kernel boot.
+std::string tiny_kernel_dir();
 
 class Amid {
  public:
