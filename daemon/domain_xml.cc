@@ -96,6 +96,14 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(target, "bus", "virtio");
     if (d.read_only) child(disk, "readonly");
   }
+  if (!spec.mac.empty()) {
+    // QEMU's user-mode network: no host setup, no privileges, reachable only through
+    // port forwards on 127.0.0.1.
+    pugi::xml_node nic = child(devices, "interface");
+    attr(nic, "type", "user");
+    attr(child(nic, "mac"), "address", spec.mac);
+    attr(child(nic, "model"), "type", "virtio");
+  }
   pugi::xml_node usb = child(devices, "controller");
   attr(usb, "type", "usb");
   attr(usb, "model", "none");
@@ -110,6 +118,14 @@ std::string render_domain_xml(const DomainSpec& spec) {
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
   return out.str();
+}
+
+std::string mac_for_instance(const std::string& instance_id) {
+  std::string hex = instance_id.substr(instance_id.find('-') + 1);
+  while (hex.size() < 6) hex += '0';
+  std::string mac = "52:54:00";
+  for (int i = 0; i < 3; ++i) mac += ":" + hex.substr(static_cast<size_t>(i) * 2, 2);
+  return mac;
 }
 
 std::optional<DomainOwnership> read_domain_ownership(const std::string& xml) {

@@ -27,6 +27,7 @@ struct DomainSpec {
   std::uint64_t memory_mib = 512;
   std::vector<DiskSpec> disks;
   std::string console_log;   // serial console goes to this file
+  std::string mac;           // "" = no network; else one virtio NIC on QEMU's user-mode network
   std::optional<std::string> user_data_file;  // exposed as fw_cfg opt/amid/user-data
   // Paravirtual (direct kernel boot); empty kernel = hvm, firmware boots the disk.
   std::string kernel, initrd, cmdline;
@@ -37,6 +38,9 @@ struct DomainSpec {
 inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
 
 std::string render_domain_xml(const DomainSpec& spec);
+
+// The instance's MAC address: QEMU's 52:54:00 prefix and 24 bits of the id.
+std::string mac_for_instance(const std::string& instance_id);
 
 // What amid wrote into a domain's <metadata>, read back (std::nullopt when the
 // domain carries no amid metadata, i.e. is not amid's).

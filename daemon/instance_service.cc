@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <future>
 #include <set>
 
 #include "common/ids.h"
@@ -65,9 +66,26 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
     rt_.catalog.insert_instances(made);
   }
 
+  // The N launches run side by side (overlays, definitions, QEMU start-up).
+  std::vector<std::future<InstanceRecord>> pending;
+  for (auto& rec : made) {
+    pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req] {
+      return launch_one(rec, image, req.user_data);
+    }));
+  }
   std::vector<InstanceRecord> launched;
+  std::optional<AmidError> failure;
+  for (auto& f : pending) {
+    try {
+      launched.push_back(f.get());
+    } catch (const AmidError& e) {
+      if (!failure) failure = e;
+    } catch (const std::exception& e) {
+      if (!failure) failure = AmidError(codes::kInternalError, e.what());
+    }
+  }
   try {
-    for (auto& rec : made) launched.push_back(launch_one(rec, image, req.user_data));
+    if (failure) throw *failure;
   } catch (const AmidError& e) {
     // EC2 launches all or nothing for MinCount = MaxCount: undo every instance.
     log_error("run-instances from " + image.id + " failed, rolling back: " + e.what());
@@ -102,6 +120,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.memory_mib = rec.memory_mib;
   spec.disks.push_back({root, "vda", image.disk_file, "qcow2", false});
   spec.console_log = rec.dir + "/console.log";
+  spec.mac = mac_for_instance(rec.id);
   spec.kernel = image.kernel_file;
   spec.initrd = image.ramdisk_file;
   spec.cmdline = image.kernel_cmdline;

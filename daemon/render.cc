@@ -1,5 +1,7 @@
 #include "daemon/render.h"
 
+#include "daemon/domain_xml.h"
+
 namespace amid {
 
 int instance_state_code(const std::string& s) {
@@ -66,6 +68,11 @@ protocol::Json render_instance(const InstanceRecord& r) {
       {"Hypervisor", "kvm"},
       {"CpuOptions", {{"CoreCount", r.vcpus}, {"ThreadsPerCore", 1}}},
       {"StateTransitionReason", r.state_reason},
+      {"PrivateIpAddress", "10.0.2.15"},
+      {"NetworkInterfaces",
+       protocol::Json::array({{{"MacAddress", mac_for_instance(r.id)},
+                               {"PrivateIpAddress", "10.0.2.15"},
+                               {"Status", "in-use"}}})},
   };
   if (!r.state_reason.empty()) {
     auto colon = r.state_reason.find(':');

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "e2e_harness.h"
@@ -200,6 +201,50 @@ TEST(Foundation, UnreachableDaemonAndBadConfigGetClearErrors) {
   EXPECT_NE(bad.err.find(":2:"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("workers"), std::string::npos) << bad.err;
   EXPECT_FALSE(std::filesystem::exists(amid.state_dir())) << "a refused config created the state dir";
+}
+
+}  // namespace
+}  // namespace amid::e2e
+
+namespace amid::e2e {
+namespace {
+
+std::string cmdline_value(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char& c : all) if (c == '\0') c = ' ';
+  auto at = all.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  return all.substr(at, all.find_first_of(" ,\"", at) - at);
+}
+
+TEST(Foundation, CountLaunchesDistinctInstancesSideBySide) {
+  Amid amid;
+  amid.start();
+  std::string image = register_tiny(amid);
+  Result r = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano",
+                          "--count", "3", "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = Json::parse(r.out);
+  ASSERT_EQ(j["Instances"].size(), 3u);
+  std::set<std::string> ids, uuids, macs;
+  for (auto& inst : j["Instances"]) {
+    std::string id = inst["InstanceId"];
+    ids.insert(id);
+    macs.insert(inst["NetworkInterfaces"][0]["MacAddress"].get<std::string>());
+    wait_ready(amid, id);
+    pid_t pid = qemu_pid_of(id);
+    ASSERT_GT(pid, 0);
+    uuids.insert(cmdline_value(pid, "-uuid "));
+    EXPECT_EQ(cmdline_value(pid, "\"mac\":\"").size(), 17u);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(uuids.size(), 3u);
+  EXPECT_EQ(macs.size(), 3u);
+  std::vector<std::string> args = {"terminate-instances", "--instance-ids"};
+  args.insert(args.end(), ids.begin(), ids.end());
+  EXPECT_EQ(amid.amictl(args).exit_code, 0);
 }
 
 }  // namespace
