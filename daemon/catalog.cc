@@ -45,6 +45,19 @@ ALTER TABLE images ADD COLUMN source_instance TEXT NOT NULL DEFAULT '';
 ALTER TABLE images ADD COLUMN consistency TEXT NOT NULL DEFAULT '';
 ALTER TABLE images ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE images ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN restart_source INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN block_device_mappings TEXT NOT NULL DEFAULT '';
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL, size_gib INTEGER NOT NULL,
+  volume_type TEXT NOT NULL, state TEXT NOT NULL, create_time TEXT NOT NULL,
+  snapshot_id TEXT NOT NULL, file TEXT NOT NULL, instance_id TEXT NOT NULL, device TEXT NOT NULL,
+  delete_on_termination INTEGER NOT NULL);
+CREATE INDEX volumes_instance ON volumes(instance_id);
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL, description TEXT NOT NULL,
+  state TEXT NOT NULL, start_time TEXT NOT NULL, volume_id TEXT NOT NULL,
+  volume_size_gib INTEGER NOT NULL, file TEXT NOT NULL, image_id TEXT NOT NULL);
+CREATE INDEX snapshots_image ON snapshots(image_id);
 )sql",
 };
 
@@ -91,12 +104,13 @@ const char* kImageCols =
     "id,name,description,owner,region,architecture,virtualization_type,root_device_type,state,"
     "state_reason,creation_date,size_bytes,disk_file,source,kernel_id,kernel_file,ramdisk_id,"
     "ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,consistency,progress_done,"
-    "progress_total";
+    "progress_total,restart_source";
 const char* kImageInsert =
     "INSERT INTO images (id,name,description,owner,region,architecture,virtualization_type,"
     "root_device_type,state,state_reason,creation_date,size_bytes,disk_file,source,kernel_id,"
     "kernel_file,ramdisk_id,ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,"
-    "consistency,progress_done,progress_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "consistency,progress_done,progress_total,restart_source) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 ImageRecord read_image(const Stmt& s) {
   ImageRecord r;
@@ -124,12 +138,14 @@ ImageRecord read_image(const Stmt& s) {
   r.consistency = s.text(21);
   r.progress_done = static_cast<std::uint64_t>(s.integer(22));
   r.progress_total = static_cast<std::uint64_t>(s.integer(23));
+  r.restart_source = s.integer(24) != 0;
   return r;
 }
 
 const char* kInstanceCols =
     "id,reservation_id,image_id,owner,region,instance_type,vcpus,memory_mib,state,state_reason,"
-    "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir";
+    "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir,"
+    "block_device_mappings";
 
 InstanceRecord read_instance(const Stmt& s) {
   InstanceRecord r;
@@ -150,6 +166,7 @@ InstanceRecord read_instance(const Stmt& s) {
   r.virtualization_type = s.text(14);
   r.architecture = s.text(15);
   r.dir = s.text(16);
+  r.block_device_mappings = s.text(17);
   return r;
 }
 
@@ -235,6 +252,7 @@ void bind_image(Stmt& s, const ImageRecord& r) {
   s.bind(19, r.kernel_cmdline).bind(20, r.block_device_mappings).bind(21, r.source_instance);
   s.bind(22, r.consistency).bind(23, static_cast<std::int64_t>(r.progress_done));
   s.bind(24, static_cast<std::int64_t>(r.progress_total));
+  s.bind(25, static_cast<std::int64_t>(r.restart_source ? 1 : 0));
 }
 }  // namespace
 
@@ -301,13 +319,14 @@ void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
   exec("BEGIN IMMEDIATE");
   try {
     for (const auto& r : list) {
-      Stmt s(db_, "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Stmt s(db_, (std::string("INSERT INTO instances (") + kInstanceCols +
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
       s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
       s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
       s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, r.state).bind(10, r.state_reason);
       s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
       s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
-      s.bind(17, r.dir);
+      s.bind(17, r.dir).bind(18, r.block_device_mappings);
       s.step();
     }
     exec("COMMIT");
@@ -360,6 +379,167 @@ void Catalog::delete_instance(const std::string& id) {
 int Catalog::count_instances_using(const std::string& image_id) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT count(*) FROM instances WHERE image_id=? AND state != 'terminated'");
+  s.bind(1, image_id);
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+void Catalog::set_instance_mappings(const std::string& id, const std::string& toml) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE instances SET block_device_mappings=? WHERE id=?");
+  s.bind(1, toml).bind(2, id);
+  s.step();
+}
+
+namespace {
+const char* kVolumeCols =
+    "id,owner,region,size_gib,volume_type,state,create_time,snapshot_id,file,instance_id,device,"
+    "delete_on_termination";
+
+void bind_volume(Stmt& s, const VolumeRecord& r) {
+  s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, static_cast<std::int64_t>(r.size_gib));
+  s.bind(5, r.volume_type).bind(6, r.state).bind(7, r.create_time).bind(8, r.snapshot_id);
+  s.bind(9, r.file).bind(10, r.instance_id).bind(11, r.device);
+  s.bind(12, static_cast<std::int64_t>(r.delete_on_termination ? 1 : 0));
+}
+
+VolumeRecord read_volume(const Stmt& s) {
+  VolumeRecord r;
+  r.id = s.text(0);
+  r.owner = s.text(1);
+  r.region = s.text(2);
+  r.size_gib = static_cast<std::uint64_t>(s.integer(3));
+  r.volume_type = s.text(4);
+  r.state = s.text(5);
+  r.create_time = s.text(6);
+  r.snapshot_id = s.text(7);
+  r.file = s.text(8);
+  r.instance_id = s.text(9);
+  r.device = s.text(10);
+  r.delete_on_termination = s.integer(11) != 0;
+  return r;
+}
+
+const char* kSnapshotCols =
+    "id,owner,region,description,state,start_time,volume_id,volume_size_gib,file,image_id";
+
+SnapshotRecord read_snapshot(const Stmt& s) {
+  SnapshotRecord r;
+  r.id = s.text(0);
+  r.owner = s.text(1);
+  r.region = s.text(2);
+  r.description = s.text(3);
+  r.state = s.text(4);
+  r.start_time = s.text(5);
+  r.volume_id = s.text(6);
+  r.volume_size_gib = static_cast<std::uint64_t>(s.integer(7));
+  r.file = s.text(8);
+  r.image_id = s.text(9);
+  return r;
+}
+}  // namespace
+
+void Catalog::insert_volume(const VolumeRecord& r) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("INSERT INTO volumes (") + kVolumeCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  bind_volume(s, r);
+  s.step();
+}
+
+void Catalog::update_volume(const VolumeRecord& r) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE volumes SET id=?1, owner=?2, region=?3, size_gib=?4, volume_type=?5, state=?6, "
+              "create_time=?7, snapshot_id=?8, file=?9, instance_id=?10, device=?11, "
+              "delete_on_termination=?12 WHERE id=?1");
+  bind_volume(s, r);
+  s.step();
+}
+
+std::optional<VolumeRecord> Catalog::find_volume(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kVolumeCols + " FROM volumes WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_volume(s);
+}
+
+std::vector<VolumeRecord> Catalog::list_volumes() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kVolumeCols + " FROM volumes ORDER BY create_time, id").c_str());
+  std::vector<VolumeRecord> out;
+  while (s.step()) out.push_back(read_volume(s));
+  return out;
+}
+
+std::vector<VolumeRecord> Catalog::volumes_of_instance(const std::string& instance_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kVolumeCols +
+               " FROM volumes WHERE instance_id=? ORDER BY device").c_str());
+  s.bind(1, instance_id);
+  std::vector<VolumeRecord> out;
+  while (s.step()) out.push_back(read_volume(s));
+  return out;
+}
+
+void Catalog::delete_volume(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM volumes WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+void Catalog::insert_snapshot(const SnapshotRecord& r) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
+  s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
+  s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
+  s.bind(9, r.file).bind(10, r.image_id);
+  s.step();
+}
+
+void Catalog::set_snapshot_state(const std::string& id, const std::string& state) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE snapshots SET state=? WHERE id=?");
+  s.bind(1, state).bind(2, id);
+  s.step();
+}
+
+std::optional<SnapshotRecord> Catalog::find_snapshot(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kSnapshotCols + " FROM snapshots WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_snapshot(s);
+}
+
+std::vector<SnapshotRecord> Catalog::snapshots_of_image(const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kSnapshotCols + " FROM snapshots WHERE image_id=? ORDER BY id").c_str());
+  s.bind(1, image_id);
+  std::vector<SnapshotRecord> out;
+  while (s.step()) out.push_back(read_snapshot(s));
+  return out;
+}
+
+std::vector<SnapshotRecord> Catalog::list_snapshots() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kSnapshotCols + " FROM snapshots ORDER BY start_time, id").c_str());
+  std::vector<SnapshotRecord> out;
+  while (s.step()) out.push_back(read_snapshot(s));
+  return out;
+}
+
+void Catalog::delete_snapshot(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM snapshots WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+int Catalog::count_volumes_using_image(const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT count(*) FROM volumes v JOIN snapshots s ON v.snapshot_id = s.id "
+              "WHERE s.image_id=? AND v.state != 'deleting'");
   s.bind(1, image_id);
   s.step();
   return static_cast<int>(s.integer(0));

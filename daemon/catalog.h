@@ -35,6 +35,7 @@ struct ImageRecord {
   std::string source_instance;        // create-image: the instance captured
   std::string consistency;            // create-image: "application" (clean) or "crash"
   std::uint64_t progress_done = 0, progress_total = 0;  // bytes, while pending
+  bool restart_source = false;        // create-image stopped the instance and owes it a start
 };
 
 struct InstanceRecord {
@@ -47,6 +48,31 @@ struct InstanceRecord {
   std::string domain_uuid;
   std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
   std::string dir;                // the instance's folder in the store
+  std::string block_device_mappings;  // the merged mappings it was launched with, as TOML
+};
+
+// An EBS volume (vol-): a qcow2 in the store, attached to at most one instance.
+struct VolumeRecord {
+  std::string id, owner, region;
+  std::uint64_t size_gib = 1;
+  std::string volume_type = "gp3";
+  std::string state = "creating";  // creating | available | in-use | deleting
+  std::string create_time;
+  std::string snapshot_id;         // the snapshot it was made from ("" = blank)
+  std::string file;                // absolute path of its qcow2
+  std::string instance_id, device; // attachment ("" when available)
+  bool delete_on_termination = true;
+};
+
+// An immutable snapshot (snap-): a standalone qcow2, read-only once completed.
+struct SnapshotRecord {
+  std::string id, owner, region, description;
+  std::string state = "pending";   // pending | completed | error
+  std::string start_time;
+  std::string volume_id;           // the volume it was taken from ("" = registered disk)
+  std::uint64_t volume_size_gib = 1;
+  std::string file;                // absolute path of its qcow2
+  std::string image_id;            // the image that owns the file (reclaimed with it)
 };
 
 class Catalog {
@@ -74,8 +100,26 @@ class Catalog {
   std::optional<InstanceRecord> find_instance(const std::string& id) const;
   std::vector<InstanceRecord> list_instances() const;
   void delete_instance(const std::string& id);
-  // Instances whose disks still sit on the image (not yet terminated).
+  // Instances whose disks still sit on the image (not yet terminated), and
+  // volumes made from its snapshots (they sit on the snapshot files).
   int count_instances_using(const std::string& image_id) const;
+  void set_instance_mappings(const std::string& id, const std::string& toml);
+
+  void insert_volume(const VolumeRecord& volume);
+  void update_volume(const VolumeRecord& volume);  // every field, by id
+  std::optional<VolumeRecord> find_volume(const std::string& id) const;
+  std::vector<VolumeRecord> list_volumes() const;
+  std::vector<VolumeRecord> volumes_of_instance(const std::string& instance_id) const;
+  void delete_volume(const std::string& id);
+
+  void insert_snapshot(const SnapshotRecord& snapshot);
+  void set_snapshot_state(const std::string& id, const std::string& state);
+  std::optional<SnapshotRecord> find_snapshot(const std::string& id) const;
+  std::vector<SnapshotRecord> snapshots_of_image(const std::string& image_id) const;
+  std::vector<SnapshotRecord> list_snapshots() const;
+  void delete_snapshot(const std::string& id);
+  // Live volumes whose qcow2 sits on one of the image's snapshot files.
+  int count_volumes_using_image(const std::string& image_id) const;
 
  private:
   void exec(const char* sql);

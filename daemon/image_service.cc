@@ -93,6 +93,18 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     manifest["Source"] = rec.source;
     manifest["Disk"] = "disk.qcow2";
     fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0644);
+    // The template is the image's root snapshot, as an EBS-backed AMI's root is.
+    SnapshotRecord root;
+    root.id = new_id("snap");
+    root.owner = rec.owner;
+    root.region = rec.region;
+    root.description = "Root disk of " + rec.id + " (registered from " + req.disk_path + ")";
+    root.state = "completed";
+    root.start_time = rec.creation_date;
+    root.volume_size_gib = (rec.size_bytes + (1ull << 30) - 1) >> 30;
+    root.file = rec.disk_file;
+    root.image_id = rec.id;
+    rt_.catalog.insert_snapshot(root);
     rt_.catalog.set_image_state(rec.id, "available");
     rec.state = "available";
   } catch (const AmidError& e) {
@@ -182,6 +194,8 @@ void ImageService::reclaim_unused() {
   for (const auto& rec : rt_.catalog.list_images()) {
     if (rec.state != "deregistered") continue;
     if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
+    if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
+    for (const auto& snap : rt_.catalog.snapshots_of_image(rec.id)) rt_.catalog.delete_snapshot(snap.id);
     fs::remove_tree(rt_.store.image_dir(rec.id));
     fs::fsync_path(rt_.store.images_dir());
     rt_.catalog.delete_image(rec.id);
