@@ -1,9 +1,10 @@
 #include "daemon/block_device_mapping.h"
 
+#include <toml++/toml.h>
+
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <toml++/toml.h>
 #include <utility>
 
 #include "common/ids.h"
@@ -89,13 +90,20 @@ std::optional<Problem> duplicate_problem(const BlockDeviceMappings& mappings,
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date or time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date or time";
   }
 }
 
@@ -132,7 +140,8 @@ struct TomlReader {
         if (auto why = volume_size_reason(gib, limits)) return at(v, f, *why);
         e.volume_size_gib = static_cast<std::uint64_t>(gib);
       } else if (key == "volume_type") {
-        if (!v.is_string()) return at(v, f, "must be a string such as \"gp3\", not " + type_name(v));
+        if (!v.is_string())
+          return at(v, f, "must be a string such as \"gp3\", not " + type_name(v));
         e.volume_type = v.as_string()->get();
         if (auto why = volume_type_reason(e.volume_type)) return at(v, f, *why);
         e.volume_type_set = true;
@@ -157,7 +166,8 @@ struct TomlReader {
     if (!table) {
       return at(node, field,
                 "must be a table with device_name and one of ebs, virtual_name, no_device = true, "
-                "not " + type_name(node));
+                "not " +
+                    type_name(node));
     }
     BlockDeviceMapping m;
     const toml::node* no_device_node = nullptr;
@@ -166,7 +176,8 @@ struct TomlReader {
       const std::string key(k.str());
       const std::string f = field + "." + key;
       if (key == "device_name") {
-        if (!v.is_string()) return at(v, f, "must be a string such as \"/dev/vdb\", not " + type_name(v));
+        if (!v.is_string())
+          return at(v, f, "must be a string such as \"/dev/vdb\", not " + type_name(v));
         m.device_name = v.as_string()->get();
         if (auto why = device_name_reason(m.device_name)) return at(v, f, *why);
         named = true;
@@ -175,7 +186,8 @@ struct TomlReader {
         if (!e) return e.problem();
         m.ebs = std::move(e).value();
       } else if (key == "virtual_name") {
-        if (!v.is_string()) return at(v, f, "must be a string such as \"ephemeral0\", not " + type_name(v));
+        if (!v.is_string())
+          return at(v, f, "must be a string such as \"ephemeral0\", not " + type_name(v));
         m.virtual_name = v.as_string()->get();
         if (auto why = virtual_name_reason(*m.virtual_name)) return at(v, f, *why);
       } else if (key == "no_device") {
@@ -209,12 +221,18 @@ struct TomlReader {
 std::string type_name(const nlohmann::json& j) {
   if (j.is_number_float()) return "a number with a fraction or exponent";
   switch (j.type()) {
-    case nlohmann::json::value_t::object: return "an object";
-    case nlohmann::json::value_t::array: return "an array";
-    case nlohmann::json::value_t::string: return "a string";
-    case nlohmann::json::value_t::boolean: return "a boolean";
-    case nlohmann::json::value_t::null: return "null";
-    default: return "a number";
+    case nlohmann::json::value_t::object:
+      return "an object";
+    case nlohmann::json::value_t::array:
+      return "an array";
+    case nlohmann::json::value_t::string:
+      return "a string";
+    case nlohmann::json::value_t::boolean:
+      return "a boolean";
+    case nlohmann::json::value_t::null:
+      return "null";
+    default:
+      return "a number";
   }
 }
 
@@ -256,8 +274,9 @@ struct JsonReader {
         e.snapshot_id = v.get<std::string>();
         if (auto why = snapshot_id_reason(*e.snapshot_id)) return at(f, *why);
       } else {
-        return at(field, "unknown field " + shown(key) +
-                             " (Ebs has VolumeSize, VolumeType, DeleteOnTermination, SnapshotId)",
+        return at(field,
+                  "unknown field " + shown(key) +
+                      " (Ebs has VolumeSize, VolumeType, DeleteOnTermination, SnapshotId)",
                   codes::kUnknownParameter);
       }
     }
@@ -291,8 +310,9 @@ struct JsonReader {
         }
         m.no_device = true;
       } else {
-        return at(field, "unknown field " + shown(key) +
-                             " (a mapping has DeviceName, Ebs, VirtualName, NoDevice)",
+        return at(field,
+                  "unknown field " + shown(key) +
+                      " (a mapping has DeviceName, Ebs, VirtualName, NoDevice)",
                   codes::kUnknownParameter);
       }
     }
@@ -352,7 +372,8 @@ Result<ByDisk> by_disk(const BlockDeviceMappings& list, const std::string& which
   ByDisk out;
   for (const BlockDeviceMapping& m : list) {
     const std::string disk = guest_device(m.device_name);
-    if (disk.empty()) return problem(which + " mapping " + shown(m.device_name) + ": not a device amid can attach");
+    if (disk.empty())
+      return problem(which + " mapping " + shown(m.device_name) + ": not a device amid can attach");
     auto [it, fresh] = out.emplace(disk, m);
     if (!fresh) {
       return problem(m.device_name + ": " + which + " mappings name this disk twice (" +
@@ -386,9 +407,11 @@ Result<BlockDeviceMappings> read_block_device_mappings(const toml::node& node,
                                                        const BdmLimits& limits) {
   const toml::array* array = node.as_array();
   if (!array) {
-    return problem(where(source, node.source()) +
-                   ": block_device_mappings: must be an array of tables ([[block_device_mappings]]), "
-                   "not " + type_name(node));
+    return problem(
+        where(source, node.source()) +
+        ": block_device_mappings: must be an array of tables ([[block_device_mappings]]), "
+        "not " +
+        type_name(node));
   }
   const TomlReader reader{source, limits};
   BlockDeviceMappings out;
@@ -423,8 +446,9 @@ Result<BlockDeviceMappings> parse_block_device_mappings(const std::string& toml_
   }
   const toml::node* mappings = root.get("block_device_mappings");
   if (!mappings) {
-    return problem(source_name + ":1:1: block_device_mappings: missing (write at least one "
-                   "[[block_device_mappings]], or block_device_mappings = [])",
+    return problem(source_name +
+                       ":1:1: block_device_mappings: missing (write at least one "
+                       "[[block_device_mappings]], or block_device_mappings = [])",
                    codes::kMissingParameter);
   }
   return toml_util::read_block_device_mappings(*mappings, source_name, limits);
@@ -494,13 +518,17 @@ Result<BlockDeviceMappings> merge_block_device_mappings(const BlockDeviceMapping
         if (!e.volume_size_gib && ctx.root_image_size_gib > 0) {
           e.volume_size_gib = ctx.root_image_size_gib;
         } else if (e.volume_size_gib && *e.volume_size_gib < ctx.root_image_size_gib) {
-          return problem(m.device_name + ": volume_size: cannot shrink the root volume below the "
-                         "image's " + std::to_string(ctx.root_image_size_gib) + " GiB (asked for " +
+          return problem(m.device_name +
+                         ": volume_size: cannot shrink the root volume below the "
+                         "image's " +
+                         std::to_string(ctx.root_image_size_gib) + " GiB (asked for " +
                          std::to_string(*e.volume_size_gib) + " GiB)");
         }
       } else if (!e.volume_size_gib && !e.snapshot_id) {
-        return problem(m.device_name + ": volume_size is required for a new volume (or give "
-                       "snapshot_id)", codes::kMissingParameter);
+        return problem(m.device_name +
+                           ": volume_size is required for a new volume (or give "
+                           "snapshot_id)",
+                       codes::kMissingParameter);
       }
       e.volume_type_set = true;
       e.delete_on_termination_set = true;
@@ -519,7 +547,8 @@ std::string to_toml(const BlockDeviceMappings& mappings) {
     if (m.ebs) {
       std::vector<std::string> fields;
       const EbsSpec& e = *m.ebs;
-      if (e.volume_size_gib) fields.push_back("volume_size = " + std::to_string(*e.volume_size_gib));
+      if (e.volume_size_gib)
+        fields.push_back("volume_size = " + std::to_string(*e.volume_size_gib));
       if (writes_volume_type(e)) fields.push_back("volume_type = " + quoted(e.volume_type));
       if (writes_delete_on_termination(e)) {
         fields.push_back(std::string("delete_on_termination = ") +

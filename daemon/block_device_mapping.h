@@ -3,7 +3,8 @@
 // file, a launch template, an image manifest) or from the wire protocol's JSON,
 // merged with the image's own mappings as EC2 merges them, and written back.
 //
-// All functions are pure and thread-safe, and never throw on bad input: they return
+// All functions are pure and thread-safe; arguments are only read during the call and
+// results are new values the caller owns. They never throw on bad input: they return
 // a Problem whose message starts with "FILE:LINE:COLUMN: field: " for TOML and
 // "BlockDeviceMappings[i].Field: " for JSON (indices count from 0).
 //
@@ -12,10 +13,9 @@
 // devices are equal.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +26,7 @@ namespace amid {
 
 struct EbsSpec {
   std::optional<std::uint64_t> volume_size_gib;  // absent: the snapshot's (or root image's) size
-  std::string volume_type = "gp3";               // recorded only; amid gives every disk the same speed
+  std::string volume_type = "gp3";               // recorded; every disk has the same speed
   bool delete_on_termination = true;
   std::optional<std::string> snapshot_id;  // "snap-" + 17 hex
   // Whether the source spelled out volume_type / delete_on_termination. A launch
@@ -103,8 +103,9 @@ std::string to_toml(const BlockDeviceMappings& mappings);
 nlohmann::json to_ec2_json(const BlockDeviceMappings& mappings);
 
 // Reads EC2's JSON shape (the value of a BlockDeviceMappings parameter) under the
-// same rules as the TOML reader; unknown fields are refused (UnknownParameter).
-Result<BlockDeviceMappings> from_ec2_json(const nlohmann::json& json,
-                                          const BdmLimits& limits = {});
+// same rules as the TOML reader; unknown fields are refused (UnknownParameter), a
+// missing DeviceName is MissingParameter, NoDevice must be "" and VolumeSize an
+// integer (2.0 is refused, as in TOML).
+Result<BlockDeviceMappings> from_ec2_json(const nlohmann::json& json, const BdmLimits& limits = {});
 
 }  // namespace amid

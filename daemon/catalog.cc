@@ -276,6 +276,13 @@ bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
   return true;
 }
 
+void Catalog::set_image_mappings(const std::string& id, const std::string& toml) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET block_device_mappings=? WHERE id=?");
+  s.bind(1, toml).bind(2, id);
+  s.step();
+}
+
 void Catalog::set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE images SET progress_done=?, progress_total=? WHERE id=?");

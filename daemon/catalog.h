@@ -88,6 +88,7 @@ class Catalog {
   bool insert_image_if_name_free(const ImageRecord& image);
   void set_image_state(const std::string& id, const std::string& state,
                        const std::string& reason = {});
+  void set_image_mappings(const std::string& id, const std::string& toml);
   void set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total);
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;

@@ -13,11 +13,12 @@ namespace amid {
 namespace {
 
 using Json = protocol::Json;
-using Handler = std::function<Json(ImageService&, InstanceService&, const Caller&, ParamReader&)>;
+using Handler = std::function<Json(Services&, const Caller&, ParamReader&)>;
 
 Json state_changes(const std::vector<StateChange>& changes);
 
-Json register_image(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+Json register_image(Services& services, const Caller& caller, ParamReader& p) {
+  ImageService& images = services.images;
   RegisterImageRequest req;
   req.name = p.required_string("Name", 128);
   req.disk_path = p.required_string("DiskPath", 4096);
@@ -33,7 +34,8 @@ Json register_image(ImageService& images, InstanceService&, const Caller& caller
   return {{"ImageId", rec.id}};
 }
 
-Json describe_images(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+Json describe_images(Services& services, const Caller& caller, ParamReader& p) {
+  ImageService& images = services.images;
   auto ids = p.string_list("ImageIds");
   p.finish();
   Json list = Json::array();
@@ -41,14 +43,16 @@ Json describe_images(ImageService& images, InstanceService&, const Caller& calle
   return {{"Images", list}};
 }
 
-Json deregister_image(ImageService& images, InstanceService&, const Caller& caller, ParamReader& p) {
+Json deregister_image(Services& services, const Caller& caller, ParamReader& p) {
+  ImageService& images = services.images;
   std::string id = p.required_string("ImageId");
   p.finish();
   images.deregister_image(caller, id);
   return {{"Return", true}};
 }
 
-Json run_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   RunInstancesRequest req;
   req.image_id = p.required_string("ImageId");
   req.instance_type = p.optional_string("InstanceType").value_or(kDefaultInstanceType);
@@ -76,8 +80,8 @@ Json run_instances(ImageService&, InstanceService& instances, const Caller& call
           {"Instances", out}};
 }
 
-Json describe_instances(ImageService&, InstanceService& instances, const Caller& caller,
-                        ParamReader& p) {
+Json describe_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
   p.finish();
   Json reservations = Json::array();
@@ -95,8 +99,8 @@ Json describe_instances(ImageService&, InstanceService& instances, const Caller&
   return {{"Reservations", reservations}};
 }
 
-Json terminate_instances(ImageService&, InstanceService& instances, const Caller& caller,
-                         ParamReader& p) {
+Json terminate_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
   p.finish();
   return {{"TerminatingInstances", state_changes(instances.terminate_instances(caller, ids))}};
@@ -112,33 +116,51 @@ Json state_changes(const std::vector<StateChange>& changes) {
   return out;
 }
 
-Json start_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+Json start_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
   p.finish();
   return {{"StartingInstances", state_changes(instances.start_instances(caller, ids))}};
 }
 
-Json stop_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+Json stop_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
   bool force = p.optional_bool("Force").value_or(false);
   p.finish();
   return {{"StoppingInstances", state_changes(instances.stop_instances(caller, ids, force))}};
 }
 
-Json reboot_instances(ImageService&, InstanceService& instances, const Caller& caller, ParamReader& p) {
+Json reboot_instances(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
   p.finish();
   instances.reboot_instances(caller, ids);
   return {{"Return", true}};
 }
 
-Json get_console_output(ImageService&, InstanceService& instances, const Caller& caller,
-                        ParamReader& p) {
+Json get_console_output(Services& services, const Caller& caller, ParamReader& p) {
+  InstanceService& instances = services.instances;
   std::string id = p.required_string("InstanceId");
   p.optional_bool("Latest");
   p.finish();
   std::string text = instances.console_output(caller, id);
   return {{"InstanceId", id}, {"Timestamp", iso_now()}, {"Output", base64_encode(text)}};
+}
+
+Json create_image(Services& services, const Caller& caller, ParamReader& p) {
+  CreateImageRequest req;
+  req.instance_id = p.required_string("InstanceId");
+  req.name = p.required_string("Name", 128);
+  req.description = p.optional_string("Description", 255).value_or("");
+  req.no_reboot = p.optional_bool("NoReboot").value_or(false);
+  if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
+    req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
+  }
+  p.finish();
+  if (!services.capture) throw AmidError(codes::kUnsupportedOperation, "create-image is not available");
+  ImageRecord image = services.capture->create_image(caller, req);
+  return {{"ImageId", image.id}};
 }
 
 const std::map<std::string, Handler>& actions() {
@@ -153,6 +175,7 @@ const std::map<std::string, Handler>& actions() {
       {"StartInstances", start_instances},
       {"StopInstances", stop_instances},
       {"RebootInstances", reboot_instances},
+      {"CreateImage", create_image},
   };
   return table;
 }
@@ -171,7 +194,7 @@ Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request
     throw AmidError(codes::kInvalidAction, "Action: '" + request.action + "' is not an action amid knows");
   }
   ParamReader reader(request.parameters);
-  return it->second(images_, instances_, caller, reader);
+  return it->second(services_, caller, reader);
 }
 
 std::string Dispatcher::handle(const Caller& caller, const std::string& line) {

@@ -11,15 +11,23 @@
 
 #include "common/protocol.h"
 #include "daemon/caller.h"
+#include "daemon/capture_service.h"
 #include "daemon/image_service.h"
 #include "daemon/instance_service.h"
 
 namespace amid {
 
+// The services an action may call.
+struct Services {
+  ImageService& images;
+  InstanceService& instances;
+  CaptureService* capture = nullptr;  // absent in tests that need no create-image
+};
+
 class Dispatcher {
  public:
-  Dispatcher(ImageService& images, InstanceService& instances)
-      : images_(images), instances_(instances) {}
+  Dispatcher(ImageService& images, InstanceService& instances, CaptureService* capture = nullptr)
+      : services_{images, instances, capture} {}
 
   // One request line in, one answer line (with newline) out.
   std::string handle(const Caller& caller, const std::string& line);
@@ -27,8 +35,7 @@ class Dispatcher {
 
  private:
   protocol::Json dispatch(const Caller& caller, const protocol::Request& request);
-  ImageService& images_;
-  InstanceService& instances_;
+  Services services_;
 };
 
 }  // namespace amid

@@ -120,6 +120,30 @@ std::string render_domain_xml(const DomainSpec& spec) {
   return out.str();
 }
 
+std::string render_backup_xml(const std::vector<std::pair<std::string, std::string>>& targets,
+                              const std::vector<std::string>& skipped) {
+  pugi::xml_document doc;
+  pugi::xml_node backup = doc.append_child("domainbackup");
+  attr(backup, "mode", "push");
+  pugi::xml_node disks = child(backup, "disks");
+  for (const auto& [dev, file] : targets) {
+    pugi::xml_node disk = child(disks, "disk");
+    attr(disk, "name", dev);
+    attr(disk, "backup", "yes");
+    attr(disk, "type", "file");
+    attr(child(disk, "target"), "file", file);
+    attr(child(disk, "driver"), "type", "qcow2");
+  }
+  for (const auto& dev : skipped) {
+    pugi::xml_node disk = child(disks, "disk");
+    attr(disk, "name", dev);
+    attr(disk, "backup", "no");
+  }
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
+  return out.str();
+}
+
 std::string mac_for_instance(const std::string& instance_id) {
   std::string hex = instance_id.substr(instance_id.find('-') + 1);
   while (hex.size() < 6) hex += '0';

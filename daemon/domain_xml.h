@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace amid {
@@ -38,6 +39,11 @@ struct DomainSpec {
 inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
 
 std::string render_domain_xml(const DomainSpec& spec);
+
+// <domainbackup> for push mode: each (target dev, file) pair is written as a
+// standalone qcow2; each name in `skipped` is marked backup='no'.
+std::string render_backup_xml(const std::vector<std::pair<std::string, std::string>>& targets,
+                              const std::vector<std::string>& skipped);
 
 // The instance's MAC address: QEMU's 52:54:00 prefix and 24 bits of the id.
 std::string mac_for_instance(const std::string& instance_id);

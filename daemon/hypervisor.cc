@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "daemon/domain_xml.h"
 #include "daemon/log.h"
 
 namespace amid {
@@ -141,6 +142,56 @@ void Hypervisor::watch_stops(std::function<void(const std::string&)> fn) {
       conn_->handle.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
       VIR_DOMAIN_EVENT_CALLBACK(lifecycle_event), &on_stop_, nullptr);
   if (stop_callback_id_ < 0) throw_libvirt("cannot watch domain events");
+}
+
+void Hypervisor::backup_begin(const std::string& name,
+                              const std::vector<std::pair<std::string, std::string>>& targets,
+                              const std::vector<std::string>& skipped) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  std::string xml = render_backup_xml(targets, skipped);
+  if (virDomainBackupBegin(dom.get(), xml.c_str(), nullptr, 0) < 0) {
+    throw_libvirt("cannot start a backup of " + name);
+  }
+}
+
+Hypervisor::JobProgress Hypervisor::backup_progress(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  JobProgress p;
+  if (!dom) {
+    p.error = "the domain is gone";
+    return p;
+  }
+  auto read = [&](unsigned flags, int& type) {
+    virTypedParameterPtr params = nullptr;
+    int n = 0;
+    if (virDomainGetJobStats(dom.get(), &type, &params, &n, flags) < 0) return false;
+    unsigned long long v = 0;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1) p.done = v;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1) p.total = v;
+    const char* err = nullptr;
+    if (virTypedParamsGetString(params, n, VIR_DOMAIN_JOB_ERRMSG, &err) == 1 && err) p.error = err;
+    virTypedParamsFree(params, n);
+    return true;
+  };
+  int type = VIR_DOMAIN_JOB_NONE;
+  if (!read(0, type)) throw_libvirt("cannot read the job of " + name);
+  if (type != VIR_DOMAIN_JOB_NONE) {
+    p.active = true;
+    return p;
+  }
+  // Finished: the completed job's statistics say how it ended.
+  if (!read(VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED, type)) {
+    throw_libvirt("cannot read the finished job of " + name);
+  }
+  p.succeeded = type == VIR_DOMAIN_JOB_COMPLETED;
+  if (!p.succeeded && p.error.empty()) p.error = "the backup job failed";
+  return p;
+}
+
+void Hypervisor::abort_job(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (dom) virDomainAbortJob(dom.get());
 }
 
 void Hypervisor::reboot_domain(const std::string& name) {

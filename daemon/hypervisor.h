@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -54,6 +55,20 @@ class Hypervisor {
   std::vector<DomainStatus> list_domains() const;
   // Reboot through the guest (ACPI; libvirt resets the guest when it powers off).
   void reboot_domain(const std::string& name);
+
+  // Push-mode backup: QEMU writes a point-in-time, standalone qcow2 of each
+  // listed disk (target "vda" -> file) while the guest runs; disks not listed are
+  // skipped. Returns at once; poll backup_progress().
+  void backup_begin(const std::string& name, const std::vector<std::pair<std::string, std::string>>& targets,
+                    const std::vector<std::string>& skipped);
+  struct JobProgress {
+    bool active = false;     // still copying
+    bool succeeded = false;  // when !active: did the last job complete?
+    std::uint64_t done = 0, total = 0;
+    std::string error;
+  };
+  JobProgress backup_progress(const std::string& name);
+  void abort_job(const std::string& name);
 
   // Calls `fn(domain_name)` whenever a domain stops (shutdown, destroy, crash).
   // fn runs on libvirt's event-loop thread: it must only hand work off, never block.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 #include <set>
 
 #include "common/ids.h"
@@ -257,12 +258,83 @@ namespace {
 }
 }  // namespace
 
+void InstanceService::refuse_if_capturing(const InstanceRecord& rec, const std::string& action) {
+  if (capturing_.count(rec.id)) {
+    throw AmidError(codes::kIncorrectInstanceState,
+                    "The instance '" + rec.id + "' cannot be " + action +
+                        " while create-image is capturing it; wait until the image is available");
+  }
+}
+
+InstanceRecord InstanceService::begin_capture(const Caller& caller, const std::string& id) {
+  InstanceRecord rec = visible_instance(caller, id);
+  std::lock_guard lock(state_mu_);
+  refresh_locked(rec);
+  if (rec.root_device_type != "ebs") {
+    throw AmidError(codes::kUnsupportedOperation,
+                    "The instance '" + id + "' is instance-store backed; create-image captures "
+                    "EBS-backed instances only, as on EC2");
+  }
+  if (rec.state != "running" && rec.state != "stopped") {
+    throw AmidError(codes::kIncorrectInstanceState,
+                    "The instance '" + id + "' is " + rec.state +
+                        "; create-image needs it running or stopped");
+  }
+  if (!capturing_.insert(id).second) {
+    throw AmidError(codes::kIncorrectInstanceState,
+                    "create-image is already capturing instance '" + id + "'; one capture at a time");
+  }
+  return rec;
+}
+
+void InstanceService::end_capture(const std::string& id) {
+  std::lock_guard lock(state_mu_);
+  capturing_.erase(id);
+}
+
+void InstanceService::shut_down_for_capture(const std::string& id, std::chrono::seconds timeout) {
+  {
+    std::lock_guard lock(state_mu_);
+    rt_.catalog.set_instance_state(id, "stopping", "Client.UserInitiatedShutdown: create-image");
+    try {
+      rt_.hypervisor.shutdown_domain(id);
+    } catch (const AmidError&) {
+      auto st = rt_.hypervisor.domain_status(id);
+      if (!st || st->state != DomainRunState::kShutoff) throw;
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto st = rt_.hypervisor.domain_status(id);
+    if (!st) throw AmidError(codes::kInternalError, "instance " + id + " vanished during create-image");
+    if (st->state == DomainRunState::kShutoff) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      log_warn("instance " + id + " did not shut down in " + std::to_string(timeout.count()) +
+               " s for create-image; forcing it off");
+      rt_.hypervisor.destroy_domain(id);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::lock_guard lock(state_mu_);
+  rt_.catalog.set_instance_state(id, "stopped", "Client.UserInitiatedShutdown: create-image");
+}
+
+void InstanceService::start_after_capture(const std::string& id) {
+  std::lock_guard lock(state_mu_);
+  rt_.catalog.set_instance_state(id, "pending");
+  rt_.hypervisor.start_domain(id);
+  rt_.catalog.set_instance_state(id, "running");
+  log_info("instance " + id + " started again after create-image");
+}
+
 std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
                                                           const std::vector<std::string>& ids) {
   auto targets = visible_instances(caller, ids);
   std::lock_guard lock(state_mu_);
   for (auto& rec : targets) {
     refresh_locked(rec);
+    refuse_if_capturing(rec, "started");
     if (rec.state == "terminated" || rec.state == "shutting-down" || rec.state == "stopping") {
       wrong_state(rec, "started");
     }
@@ -294,6 +366,7 @@ std::vector<StateChange> InstanceService::stop_instances(const Caller& caller,
   std::lock_guard lock(state_mu_);
   for (auto& rec : targets) {
     refresh_locked(rec);
+    refuse_if_capturing(rec, "stopped");
     if (rec.root_device_type == "instance-store") {
       throw AmidError(codes::kUnsupportedOperation,
                       "The instance '" + rec.id +
@@ -335,6 +408,7 @@ void InstanceService::reboot_instances(const Caller& caller, const std::vector<s
   std::lock_guard lock(state_mu_);
   for (auto& rec : targets) {
     refresh_locked(rec);
+    refuse_if_capturing(rec, "rebooted");
     if (rec.state != "running") wrong_state(rec, "rebooted");
   }
   for (auto& rec : targets) {
@@ -380,6 +454,7 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
   std::vector<StateChange> changes;
   {
     std::lock_guard lock(state_mu_);
+    for (auto& rec : targets) refuse_if_capturing(rec, "terminated");
     for (auto& rec : targets) {
       rec = *rt_.catalog.find_instance(rec.id);
       if (rec.state == "terminated") {

@@ -9,6 +9,7 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,16 @@ class InstanceService {
   void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
   // Resumes what a previous amid left half done (an instance still 'stopping').
   void resume_pending_work();
+
+  // create-image's hold on an instance: while held, start/stop/reboot/terminate
+  // of it are refused (IncorrectInstanceState) and a second capture is refused.
+  // Checks rights, EBS backing and state (running or stopped). Returns the record.
+  InstanceRecord begin_capture(const Caller& caller, const std::string& id);
+  void end_capture(const std::string& id);
+  // For a held instance: clean shutdown, forced after `timeout`; returns when off.
+  void shut_down_for_capture(const std::string& id, std::chrono::seconds timeout);
+  // For a held instance that capture stopped: start it again.
+  void start_after_capture(const std::string& id);
   // The serial console's last 64 KiB, as EC2's GetConsoleOutput gives it.
   std::string console_output(const Caller& caller, const std::string& id);
 
@@ -77,6 +88,8 @@ class InstanceService {
   ImageService& images_;
   std::mutex state_mu_;  // serialises state transitions of instances
   Scheduler* scheduler_ = nullptr;
+  std::set<std::string> capturing_;  // guarded by state_mu_
+  void refuse_if_capturing(const InstanceRecord& rec, const std::string& action);
 };
 
 void check_instance_id(const std::string& id);  // InvalidInstanceID.Malformed

@@ -1,7 +1,8 @@
 #include "daemon/launch_template.h"
 
-#include <cctype>
 #include <toml++/toml.h>
+
+#include <cctype>
 
 #include "common/ids.h"
 #include "daemon/toml_util.h"
@@ -51,12 +52,14 @@ struct Reader {
     return node.as_string()->get();
   }
 
-  std::optional<Problem> tags(const toml::node& node, std::map<std::string, std::string>& out) const {
+  std::optional<Problem> tags(const toml::node& node,
+                              std::map<std::string, std::string>& out) const {
     const toml::table* table = node.as_table();
     if (!table) return at(node, "tags", "must be a table of KEY = \"value\" ([tags])");
     if (table->size() > kMaxTags) {
-      return at(node, "tags", "has " + std::to_string(table->size()) + " tags; at most " +
-                                  std::to_string(kMaxTags) + " are allowed");
+      return at(node, "tags",
+                "has " + std::to_string(table->size()) + " tags; at most " +
+                    std::to_string(kMaxTags) + " are allowed");
     }
     for (const auto& [k, v] : *table) {
       const std::string key(k.str());
@@ -80,8 +83,9 @@ struct Reader {
       if (!value) return value.problem();
       const std::size_t value_chars = utf8_chars(value.value());
       if (value_chars > kMaxTagValueChars) {
-        return at(v, field, "a tag value is at most " + std::to_string(kMaxTagValueChars) +
-                                " characters, this one has " + std::to_string(value_chars));
+        return at(v, field,
+                  "a tag value is at most " + std::to_string(kMaxTagValueChars) +
+                      " characters, this one has " + std::to_string(value_chars));
       }
       if (has_control_character(value.value())) {
         return at(v, field, "a tag value may not hold control characters");
@@ -107,9 +111,10 @@ Result<LaunchTemplate> parse_launch_template(const std::string& toml_text,
       auto s = r.string(v, key);
       if (!s) return s.problem();
       if (!is_valid_id(s.value(), "ami")) {
-        return r.at(v, key, toml_util::shown(s.value()) +
-                                " is not an image id (ami- and 17 lower-case hex digits)",
-                    codes::kInvalidAmiIdMalformed);
+        return r.at(
+            v, key,
+            toml_util::shown(s.value()) + " is not an image id (ami- and 17 lower-case hex digits)",
+            codes::kInvalidAmiIdMalformed);
       }
       lt.image_id = std::move(s).value();
     } else if (key == "instance_type") {
@@ -123,16 +128,18 @@ Result<LaunchTemplate> parse_launch_template(const std::string& toml_text,
       if (!v.is_integer()) return r.at(v, key, "must be a whole number from 1 to 16");
       const std::int64_t n = v.as_integer()->get();
       if (n < 1 || n > kMaxLaunchCount) {
-        return r.at(v, key, "must be from 1 to " + std::to_string(kMaxLaunchCount) + ", got " +
-                                std::to_string(n));
+        return r.at(
+            v, key,
+            "must be from 1 to " + std::to_string(kMaxLaunchCount) + ", got " + std::to_string(n));
       }
       lt.count = static_cast<int>(n);
     } else if (key == "user_data") {
       auto s = r.string(v, key);
       if (!s) return s.problem();
       if (s.value().size() > kMaxUserDataBytes) {
-        return r.at(v, key, "is " + std::to_string(s.value().size()) + " bytes; at most " +
-                                std::to_string(kMaxUserDataBytes) + " (16 KiB) are allowed");
+        return r.at(v, key,
+                    "is " + std::to_string(s.value().size()) + " bytes; at most " +
+                        std::to_string(kMaxUserDataBytes) + " (16 KiB) are allowed");
       }
       lt.user_data = std::move(s).value();
     } else if (key == "tags") {

@@ -18,11 +18,11 @@
 namespace amid {
 
 struct LaunchTemplate {
-  std::optional<std::string> image_id;       // "ami-" + 17 hex
-  std::optional<std::string> instance_type;  // 1..64 of [a-z0-9.], e.g. "t3.small"
-  std::optional<std::string> user_data;      // raw bytes for the guest, at most 16 KiB
-  std::optional<int> count;                  // instances to launch, 1..16
-  std::map<std::string, std::string> tags;   // at most 50
+  std::optional<std::string> image_id;        // "ami-" + 17 hex
+  std::optional<std::string> instance_type;   // 1..64 of [a-z0-9.], e.g. "t3.small"
+  std::optional<std::string> user_data;       // raw bytes for the guest, at most 16 KiB
+  std::optional<int> count;                   // instances to launch, 1..16
+  std::map<std::string, std::string> tags;    // at most 50
   BlockDeviceMappings block_device_mappings;  // launch-side; merged with the image's later
 };
 

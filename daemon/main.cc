@@ -182,13 +182,16 @@ int run(int argc, char** argv) {
   Runtime rt{config, store, catalog, hypervisor, choice.domain_type, types, QemuImg{}, {}};
   ImageService images(rt);
   InstanceService instances(rt, images);
+  CaptureService capture(rt, images, instances);
   reconcile(rt, images, instances);
+  capture.recover_interrupted();
 
-  Dispatcher dispatcher(images, instances);
+  Dispatcher dispatcher(images, instances, &capture);
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
   AsioScheduler scheduler(io, workers);
   instances.set_scheduler(&scheduler);
+  capture.set_scheduler(&scheduler);
   hypervisor.watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
   instances.resume_pending_work();
   Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);

@@ -24,6 +24,8 @@ class ParamReader {
   std::optional<std::int64_t> optional_int(const std::string& name, std::int64_t min,
                                            std::int64_t max);
   std::optional<bool> optional_bool(const std::string& name);
+  // A structured value checked by its own validator (nullptr when absent).
+  const protocol::Json* optional_json(const std::string& name) { return find(name); }
   // Refuses fields nobody asked for.
   void finish() const;
 

@@ -10,7 +10,8 @@
 
 namespace amid {
 
-ProcessResult run_process(const std::vector<std::string>& argv) {
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::function<void(const std::string&)>& on_line) {
   ProcessResult r;
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0) return r;
@@ -45,6 +46,7 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   std::string* sinks[2] = {&r.out, &r.err};
   int open_fds = 2;
   char buf[8192];
+  std::string partial;
   while (open_fds > 0) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -55,6 +57,15 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         sinks[i]->append(buf, n);
+        if (i == 0 && on_line) {
+          // Hand over complete lines; progress meters end theirs with '\r'.
+          partial.append(buf, n);
+          size_t cut;
+          while ((cut = partial.find_first_of("\r\n")) != std::string::npos) {
+            if (cut > 0) on_line(partial.substr(0, cut));
+            partial.erase(0, cut + 1);
+          }
+        }
       } else if (n == 0 || errno != EINTR) {
         close(fds[i].fd);
         fds[i].fd = -1;

@@ -2,6 +2,7 @@
 // Thread-safe; blocks the calling thread, so call it from a worker.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@ struct ProcessResult {
   std::string err;
 };
 
-ProcessResult run_process(const std::vector<std::string>& argv);
+// on_line, when given, sees each stdout line (split at '\n' or '\r') as it arrives.
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::function<void(const std::string&)>& on_line = nullptr);
 
 }  // namespace amid

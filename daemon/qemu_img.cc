@@ -90,6 +90,28 @@ void QemuImg::convert_to_qcow2(const std::string& src, const std::string& src_fo
                "copy of " + src);
 }
 
+void QemuImg::flatten(const std::string& src, const std::string& dst,
+                      const std::function<void(double)>& progress) const {
+  ProcessResult r = run_process(
+      {"qemu-img", "convert", "-p", "-U", "-f", "qcow2", "-O", "qcow2", "-o", "cluster_size=65536",
+       src, dst},
+      [&](const std::string& line) {
+        // "    (42.00/100%)"
+        auto open = line.find('(');
+        auto slash = line.find('/', open);
+        if (open == std::string::npos || slash == std::string::npos || !progress) return;
+        try {
+          progress(std::stod(line.substr(open + 1, slash - open - 1)) / 100.0);
+        } catch (const std::exception&) {
+        }
+      });
+  if (r.exit_code != 0) {
+    std::string err = r.err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+    throw AmidError(codes::kInternalError, "copy of " + src + ": qemu-img failed: " + err);
+  }
+}
+
 void QemuImg::create_overlay(const std::string& backing, const std::string& overlay,
                              std::uint64_t size_bytes) const {
   std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/error.h"
@@ -34,6 +35,10 @@ class QemuImg {
   // Copies `src` (format given, never probed again) into a standalone qcow2 at `dst`.
   void convert_to_qcow2(const std::string& src, const std::string& src_format,
                         const std::string& dst) const;
+  // Flattens `src` and its whole backing chain into a standalone qcow2 at `dst`,
+  // reporting progress (0..1) as qemu-img prints it. Reads with a shared lock.
+  void flatten(const std::string& src, const std::string& dst,
+               const std::function<void(double)>& progress) const;
   // A qcow2 overlay on `backing` with the backing format stated explicitly.
   // size_bytes 0 keeps the backing file's size.
   void create_overlay(const std::string& backing, const std::string& overlay,

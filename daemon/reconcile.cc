@@ -11,7 +11,7 @@ namespace amid {
 void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
   // A registration cut short left a pending image: its copy never completed.
   for (const auto& img : rt.catalog.list_images()) {
-    if (img.state != "pending") continue;
+    if (img.state != "pending" || !img.source_instance.empty()) continue;  // captures: CaptureService
     log_warn("image " + img.id + " was pending when amid stopped; removing its partial files");
     fs::remove_tree(rt.store.image_dir(img.id));
     rt.catalog.delete_image(img.id);

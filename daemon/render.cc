@@ -1,5 +1,6 @@
 #include "daemon/render.h"
 
+#include "daemon/block_device_mapping.h"
 #include "daemon/domain_xml.h"
 
 namespace amid {
@@ -45,6 +46,21 @@ protocol::Json render_image(const ImageRecord& r) {
     root["VirtualName"] = "ephemeral0";
   }
   j["BlockDeviceMappings"] = protocol::Json::array({root});
+  if (!r.block_device_mappings.empty()) {
+    auto stored = parse_block_device_mappings(r.block_device_mappings, "catalog");
+    if (stored) j["BlockDeviceMappings"] = to_ec2_json(stored.value());
+  }
+  if (!r.source_instance.empty()) {
+    // amid's additions (not in EC2's answer): where a captured image came from.
+    j["SourceInstanceId"] = r.source_instance;
+    j["Consistency"] = r.consistency;
+  }
+  if (r.state == "pending" && r.progress_total > 0) {
+    j["Progress"] = {{"BytesDone", r.progress_done},
+                     {"BytesTotal", r.progress_total},
+                     {"Percent", static_cast<int>(100.0 * static_cast<double>(r.progress_done) /
+                                                  static_cast<double>(r.progress_total))}};
+  }
   if (!r.kernel_id.empty()) j["KernelId"] = r.kernel_id;
   if (!r.ramdisk_id.empty()) j["RamdiskId"] = r.ramdisk_id;
   if (!r.state_reason.empty()) {

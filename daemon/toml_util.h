@@ -4,10 +4,11 @@
 // Keeps toml++ out of the public headers. Pure; never throws.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <cstddef>
 #include <sstream>
 #include <string>
-#include <toml++/toml.h>
 
 #include "common/error.h"
 #include "daemon/block_device_mapping.h"
@@ -60,8 +61,9 @@ inline Result<toml::table> parse_document(const std::string& text, const std::st
   } catch (const toml::parse_error& e) {
     std::string what(e.description());
     if (what.find("utf-8") != std::string::npos || what.find("UTF-8") != std::string::npos) {
-      what = "the file is not valid UTF-8 text (an invalid byte sequence starts here); "
-             "TOML documents must be UTF-8";
+      what =
+          "the file is not valid UTF-8 text (an invalid byte sequence starts here); "
+          "TOML documents must be UTF-8";
     } else if (what.find("not representable in 64 bits") != std::string::npos) {
       what += " (the number is far too large for any field)";
     }
@@ -70,7 +72,8 @@ inline Result<toml::table> parse_document(const std::string& text, const std::st
 }
 
 // Reads the value of a `block_device_mappings` key (an array of tables) under the
-// rules of parse_block_device_mappings; `node` must outlive the call only.
+// rules of parse_block_device_mappings (defined in block_device_mapping.cc); `node`
+// is only read during the call. Field names in messages are block_device_mappings[i]...
 Result<BlockDeviceMappings> read_block_device_mappings(const toml::node& node,
                                                        const std::string& source,
                                                        const BdmLimits& limits);

@@ -21,6 +21,8 @@ void add_get_console_output(CLI::App& app, ContextFactory ctx);
 void add_start_instances(CLI::App& app, ContextFactory ctx);
 void add_stop_instances(CLI::App& app, ContextFactory ctx);
 void add_reboot_instances(CLI::App& app, ContextFactory ctx);
+void add_create_image(CLI::App& app, ContextFactory ctx);
+void add_wait(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -37,6 +39,8 @@ inline constexpr CommandEntry kCommands[] = {
     {"start-instances", add_start_instances},
     {"stop-instances", add_stop_instances},
     {"reboot-instances", add_reboot_instances},
+    {"create-image", add_create_image},
+    {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},
 };
 

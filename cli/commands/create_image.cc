@@ -1,0 +1,38 @@
+#include "cli/commands/commands.h"
+#include "cli/commands/image_wait.h"
+
+namespace amid::cli {
+
+void add_create_image(CLI::App& app, ContextFactory make_ctx) {
+  auto* cmd = app.add_subcommand(
+      "create-image", "Capture an EBS-backed instance (running or stopped) as a new image");
+  struct Opts {
+    std::string instance, name, description;
+    bool no_reboot = false, wait = false;
+    int timeout = 1800;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--instance-id", o->instance, "i-... to capture")->required();
+  cmd->add_option("--name", o->name, "image name: 3-128 letters, digits, spaces, ( ) [ ] . / - ' @ _")->required();
+  cmd->add_option("--description", o->description, "up to 255 characters");
+  cmd->add_flag("--no-reboot", o->no_reboot,
+                "capture while the guest runs (crash-consistent); default: clean shutdown, capture, start");
+  cmd->add_flag("--wait", o->wait, "wait until the image is available, with a progress bar");
+  cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
+  cmd->callback([o, make_ctx] {
+    Context& ctx = make_ctx();
+    protocol::Json params = {{"InstanceId", o->instance}, {"Name", o->name}, {"NoReboot", o->no_reboot}};
+    if (!o->description.empty()) params["Description"] = o->description;
+    protocol::Json body;
+    if (!call(ctx, "CreateImage", params, body)) return;
+    std::string id = body.value("ImageId", "");
+    if (o->wait && !wait_images_available(ctx, {id}, o->timeout)) {
+      ctx.out << id << "\n";
+      return;
+    }
+    if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
+    else ctx.out << id << "\n";
+  });
+}
+
+}  // namespace amid::cli

@@ -1,0 +1,71 @@
+#include "cli/commands/image_wait.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "cli/exit_codes.h"
+
+namespace amid::cli {
+
+std::string progress_bar(std::uint64_t done, std::uint64_t total, int width) {
+  double fraction = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
+  if (fraction > 1.0) fraction = 1.0;
+  int filled = static_cast<int>(fraction * width);
+  char tail[64];
+  std::snprintf(tail, sizeof tail, "] %3d%%  %.1f/%.1f MiB", static_cast<int>(fraction * 100),
+                static_cast<double>(done) / (1 << 20), static_cast<double>(total) / (1 << 20));
+  return "[" + std::string(static_cast<size_t>(filled), '#') +
+         std::string(static_cast<size_t>(width - filled), '-') + tail;
+}
+
+bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, int timeout_seconds) {
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  std::string last_line;
+  for (;;) {
+    protocol::Json body;
+    if (!call(ctx, "DescribeImages", {{"ImageIds", ids}}, body)) return false;
+    bool all_available = true;
+    std::uint64_t done = 0, total = 0;
+    for (const auto& img : body["Images"]) {
+      std::string state = img.value("State", "");
+      if (state == "failed") {
+        if (tty) ctx.err << "\n";
+        ctx.err << "amictl: image " << img.value("ImageId", "") << " failed: "
+                << field(img, "/StateReason/Message") << "\n";
+        ctx.exit_code = kFailed;
+        return false;
+      }
+      if (state != "available") all_available = false;
+      if (img.contains("Progress")) {
+        done += img["Progress"].value("BytesDone", 0ull);
+        total += img["Progress"].value("BytesTotal", 0ull);
+      }
+    }
+    if (all_available) {
+      if (tty && !last_line.empty()) ctx.err << "\r" << progress_bar(1, 1) << "\n";
+      return true;
+    }
+    if (total > 0) {
+      std::string line = progress_bar(done, total);
+      if (tty) {
+        ctx.err << "\r" << line << std::flush;
+      } else if (line != last_line) {
+        ctx.err << "progress: " << line << "\n";
+      }
+      last_line = line;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (tty) ctx.err << "\n";
+      ctx.err << "amictl: timed out after " << timeout_seconds << " s waiting for the image\n";
+      ctx.exit_code = kTimedOut;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+}  // namespace amid::cli

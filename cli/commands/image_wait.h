@@ -1,0 +1,19 @@
+// Waiting for images to leave `pending`, shared by create-image --wait and
+// `wait image-available`: a progress bar on a terminal, plain lines otherwise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/output.h"
+
+namespace amid::cli {
+
+// Polls DescribeImages until every image is available (true) or one failed or
+// the timeout passed (false, with the reason on stderr and ctx.exit_code set).
+bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, int timeout_seconds);
+
+// "[##########----------]  50%  64.0/128.0 MiB" (pure, for tests).
+std::string progress_bar(std::uint64_t done, std::uint64_t total, int width = 30);
+
+}  // namespace amid::cli
