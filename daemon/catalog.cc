@@ -46,6 +46,9 @@ ALTER TABLE images ADD COLUMN consistency TEXT NOT NULL DEFAULT '';
 ALTER TABLE images ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE images ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE images ADD COLUMN restart_source INTEGER NOT NULL DEFAULT 0;
+DROP INDEX images_name;
+CREATE UNIQUE INDEX images_name ON images(region, owner, name)
+  WHERE state NOT IN ('deregistered', 'failed');
 ALTER TABLE instances ADD COLUMN block_device_mappings TEXT NOT NULL DEFAULT '';
 CREATE TABLE volumes (
   id TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL, size_gib INTEGER NOT NULL,
@@ -198,12 +201,15 @@ Catalog::Catalog(const std::string& path) : path_(path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
-    Stmt ver(db_, "PRAGMA user_version");
-    ver.step();
-    std::int64_t version = ver.integer(0);
-    Stmt count(db_, "SELECT count(*) FROM sqlite_master");
-    count.step();
-    std::int64_t objects = count.integer(0);
+    std::int64_t version = 0, objects = 0;
+    {  // finalised before the schema changes, which an open statement would block
+      Stmt ver(db_, "PRAGMA user_version");
+      ver.step();
+      version = ver.integer(0);
+      Stmt count(db_, "SELECT count(*) FROM sqlite_master");
+      count.step();
+      objects = count.integer(0);
+    }
     if (version == 0 && objects > 0) {
       throw AmidError(codes::kInternalError, "holds tables that are not amid's");
     }
@@ -212,13 +218,18 @@ Catalog::Catalog(const std::string& path) : path_(path) {
                                                  std::to_string(version) + ")");
     }
     exec("BEGIN IMMEDIATE");
-    if (version == 0) {
-      exec(kSchema);
-      version = 1;
+    try {
+      if (version == 0) {
+        exec(kSchema);
+        version = 1;
+      }
+      for (; version < kSchemaVersion; ++version) exec(kMigrations[version - 1]);
+      exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+      exec("COMMIT");
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
     }
-    for (; version < kSchemaVersion; ++version) exec(kMigrations[version - 1]);
-    exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-    exec("COMMIT");
     Stmt check(db_, "PRAGMA quick_check");
     check.step();
     if (check.text(0) != "ok") throw AmidError(codes::kInternalError, "is damaged: " + check.text(0));

@@ -26,8 +26,10 @@ Result<InstanceTypes> parse_instance_types(const std::string& text, const std::s
       return problem(at(source, v.source()) + "unknown key '" + std::string(k.str()) + "'");
     }
   }
-  const toml::table* types = root["instance_types"].as_table();
-  if (!types) return problem(source + ": [instance_types] table missing");
+  const toml::node* node = root.get("instance_types");
+  if (!node) return problem(source + ": [instance_types] table missing");
+  const toml::table* types = node->as_table();
+  if (!types) return problem(at(source, node->source()) + "instance_types: must be a table");
   InstanceTypes out;
   for (auto& [k, v] : *types) {
     std::string name(k.str());
@@ -38,6 +40,9 @@ Result<InstanceTypes> parse_instance_types(const std::string& text, const std::s
     bool has_vcpus = false, has_mem = false;
     for (auto& [field, value] : *t) {
       std::string f(field.str());
+      if (f != "vcpus" && f != "memory_mib" && f != "instance_store_gib") {
+        return problem(at(source, value.source()) + name + ": unknown key '" + f + "'");
+      }
       auto n = value.value<std::int64_t>();
       if (!value.is_integer() || !n || *n < 0 || *n > 1'000'000) {
         return problem(at(source, value.source()) + name + "." + f +

@@ -69,9 +69,9 @@ std::optional<std::int64_t> ParamReader::optional_int(const std::string& name, s
   if (!v->is_number_integer()) {
     throw AmidError(codes::kInvalidParameterValue, name + ": must be an integer");
   }
-  std::int64_t n = v->get<std::int64_t>();
-  if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) n = max + 1;
-  if (n < min || n > max) {
+  bool too_big = v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+  std::int64_t n = too_big ? max : v->get<std::int64_t>();
+  if (too_big || n < min || n > max) {
     throw AmidError(codes::kInvalidParameterValue, name + ": must be between " +
                                                        std::to_string(min) + " and " +
                                                        std::to_string(max));

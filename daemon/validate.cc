@@ -13,7 +13,7 @@ Result<std::string> validate_image_name(const std::string& name) {
                    codes::kInvalidAmiNameMalformed);
   }
   for (unsigned char c : name) {
-    if (std::isalnum(c) || std::strchr(" ()[]./-'@_", c) != nullptr) continue;
+    if (std::isalnum(c) || (c != '\0' && std::strchr(" ()[]./-'@_", c) != nullptr)) continue;
     return problem("Name: character '" + std::string(1, static_cast<char>(c)) +
                        "' is not allowed (letters, digits, spaces and ( ) [ ] . / - ' @ _)",
                    codes::kInvalidAmiNameMalformed);

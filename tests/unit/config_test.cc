@@ -1,0 +1,293 @@
+// daemon/config.h: every key is read, anything else is refused with
+// file:line:column and the key's name, and cross-field rules hold.
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "tests/unit/test_support.h"
+
+namespace amid {
+namespace {
+
+using ::amid::testing::has_substr;
+
+// A config that passes validate_config, for tests that break one thing in it.
+Config valid_config() {
+  Config c;
+  c.socket_path = "/run/amid/amid.sock";
+  c.state_dir = "/var/lib/amid";
+  return c;
+}
+
+// "file:line:column: " at the start of a message, with the line given.
+::testing::AssertionResult located(const std::string& message, const std::string& file, int line) {
+  const std::string prefix = file + ":" + std::to_string(line) + ":";
+  if (message.rfind(prefix, 0) == 0 &&
+      std::regex_search(message.substr(prefix.size()), std::regex("^[0-9]+: "))) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "\"" << message << "\" does not start with " << prefix
+                                       << "COLUMN: ";
+}
+
+TEST(LoadConfigText, ReadsEveryKey) {
+  const char* text = R"(
+[daemon]
+socket = "/run/amid-test/amid.sock"
+state_dir = "/srv/amid"
+region = "test-2"
+socket_group = "amid"
+max_request_bytes = 4096
+workers = 3
+max_connections = 10
+instance_types = "/etc/amid/instance-types.toml"
+
+[libvirt]
+uri = "qemu:///system"
+accel = "tcg"
+
+[limits]
+max_image_gib = 8
+)";
+  auto r = load_config_text(text, "amid.toml", Config{});
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  const Config& c = r.value();
+  EXPECT_EQ(c.socket_path, "/run/amid-test/amid.sock");
+  EXPECT_EQ(c.state_dir, "/srv/amid");
+  EXPECT_EQ(c.region, "test-2");
+  EXPECT_EQ(c.socket_group, "amid");
+  EXPECT_EQ(c.max_request_bytes, 4096u);
+  EXPECT_EQ(c.workers, 3);
+  EXPECT_EQ(c.max_connections, 10);
+  EXPECT_EQ(c.instance_types_file, "/etc/amid/instance-types.toml");
+  EXPECT_EQ(c.libvirt_uri, "qemu:///system");
+  EXPECT_EQ(c.accel, "tcg");
+  EXPECT_EQ(c.max_image_gib, 8u);
+}
+
+TEST(LoadConfigText, KeysAbsentFromTheFileKeepTheBaseValues) {
+  Config base = valid_config();
+  base.region = "base-1";
+  base.workers = 7;
+  base.max_image_gib = 3;
+  auto r = load_config_text("[daemon]\nmax_connections = 5\n", "amid.toml", base);
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  EXPECT_EQ(r.value().max_connections, 5);
+  EXPECT_EQ(r.value().region, "base-1");
+  EXPECT_EQ(r.value().workers, 7);
+  EXPECT_EQ(r.value().max_image_gib, 3u);
+  EXPECT_EQ(r.value().socket_path, base.socket_path);
+  EXPECT_EQ(r.value().state_dir, base.state_dir);
+
+  auto empty = load_config_text("", "amid.toml", base);
+  ASSERT_TRUE(empty.ok()) << empty.problem().message;
+  EXPECT_EQ(empty.value().workers, 7);
+}
+
+TEST(LoadConfigText, RefusesAnUnknownKeyWithItsLocationAndName) {
+  struct Case {
+    const char* text;
+    int line;
+    const char* key;
+  };
+  for (const Case& c : {Case{"[daemon]\nworkers = 2\nworkerz = 3\n", 3, "daemon.workerz"},
+                        Case{"[libvirt]\n\naccelerator = \"kvm\"\n", 3, "libvirt.accelerator"},
+                        Case{"[limits]\nmax_image_size = 5\n", 2, "limits.max_image_size"}}) {
+    auto r = load_config_text(c.text, "amid.toml", valid_config());
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.problem().code, codes::kInvalidParameterValue);
+    EXPECT_TRUE(located(r.problem().message, "amid.toml", c.line));
+    EXPECT_TRUE(has_substr(r.problem().message, std::string("'") + c.key + "'"));
+  }
+}
+
+TEST(LoadConfigText, RefusesAnUnknownSection) {
+  auto r = load_config_text("[daemon]\nworkers = 2\n\n[network]\nbridge = \"br0\"\n", "amid.toml",
+                            valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(located(r.problem().message, "amid.toml", 4));
+  EXPECT_TRUE(has_substr(r.problem().message, "'network'"));
+}
+
+TEST(LoadConfigText, RefusesATopLevelKey) {
+  auto r = load_config_text("socket = \"/run/x.sock\"\n", "amid.toml", valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(located(r.problem().message, "amid.toml", 1));
+  EXPECT_TRUE(has_substr(r.problem().message, "'socket'"));
+}
+
+TEST(LoadConfigText, RefusesASectionThatIsNotATable) {
+  auto r = load_config_text("daemon = 5\n", "amid.toml", valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(located(r.problem().message, "amid.toml", 1));
+  EXPECT_TRUE(has_substr(r.problem().message, "daemon: must be a table"));
+}
+
+TEST(LoadConfigText, RefusesWrongTypesAndNamesTheKey) {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  for (const Case& c : {
+           Case{"[daemon]\nworkers = \"4\"\n", "daemon.workers: must be an integer"},
+           Case{"[daemon]\nmax_connections = 1.5\n", "daemon.max_connections: must be an integer"},
+           Case{"[daemon]\nmax_request_bytes = true\n", "daemon.max_request_bytes: must be an integer"},
+           Case{"[daemon]\nsocket = 5\n", "daemon.socket: must be a string"},
+           Case{"[daemon]\nstate_dir = [\"/a\"]\n", "daemon.state_dir: must be a string"},
+           Case{"[daemon]\nregion = { name = \"x\" }\n", "daemon.region: must be a string"},
+           Case{"[libvirt]\naccel = true\n", "libvirt.accel: must be a string"},
+           Case{"[libvirt]\nuri = 1979-05-27\n", "libvirt.uri: must be a string"},
+           Case{"[limits]\nmax_image_gib = \"64\"\n", "limits.max_image_gib: must be an integer"},
+       }) {
+    auto r = load_config_text(c.text, "amid.toml", valid_config());
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_TRUE(located(r.problem().message, "amid.toml", 2));
+    EXPECT_TRUE(has_substr(r.problem().message, c.expected));
+  }
+}
+
+TEST(LoadConfigText, RefusesOutOfRangeIntegers) {
+  for (const char* text : {"[daemon]\nworkers = 0\n", "[daemon]\nworkers = -4\n",
+                           "[daemon]\nmax_connections = 2147483648\n",
+                           "[daemon]\nmax_request_bytes = 9223372036854775807\n",
+                           "[limits]\nmax_image_gib = 0\n"}) {
+    auto r = load_config_text(text, "amid.toml", valid_config());
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_TRUE(located(r.problem().message, "amid.toml", 2));
+    EXPECT_TRUE(has_substr(r.problem().message, "must be between 1 and 2147483647"));
+  }
+  auto at_max = load_config_text("[daemon]\nmax_connections = 2147483647\n", "amid.toml", valid_config());
+  ASSERT_TRUE(at_max.ok()) << at_max.problem().message;
+  EXPECT_EQ(at_max.value().max_connections, 2147483647);
+}
+
+TEST(LoadConfigText, ReportsTomlSyntaxErrorsWithTheirLocation) {
+  auto r = load_config_text("[daemon]\nworkers = 2\nregion = \"unterminated\n", "bad.toml",
+                            valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(located(r.problem().message, "bad.toml", 3));
+}
+
+TEST(LoadConfigFile, ReadsAFileAndNamesItInErrors) {
+  amid::testing::TempDir tmp;
+  std::string path = tmp.file("amid.toml");
+  amid::testing::write_text(path, "[daemon]\nworkers = 9\n");
+  auto ok = load_config_file(path, valid_config());
+  ASSERT_TRUE(ok.ok()) << ok.problem().message;
+  EXPECT_EQ(ok.value().workers, 9);
+
+  amid::testing::write_text(path, "[daemon]\nworkers = 9\nbogus = 1\n");
+  auto bad = load_config_file(path, valid_config());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(located(bad.problem().message, path, 3));
+}
+
+TEST(LoadConfigFile, AMissingFileIsAProblemNamingThePath) {
+  auto r = load_config_file("/nonexistent/amid-test/amid.toml", valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(has_substr(r.problem().message, "/nonexistent/amid-test/amid.toml"));
+}
+
+TEST(ValidateConfig, AcceptsAValidConfig) {
+  for (const char* accel : {"auto", "kvm", "tcg"}) {
+    Config c = valid_config();
+    c.accel = accel;
+    auto r = validate_config(c);
+    EXPECT_TRUE(r.ok()) << accel << ": " << r.problem().message;
+  }
+}
+
+TEST(ValidateConfig, RefusesAnUnknownAccelerator) {
+  for (const char* accel : {"", "KVM", "hvf", "qemu", "kvm "}) {
+    Config c = valid_config();
+    c.accel = accel;
+    auto r = validate_config(c);
+    ASSERT_FALSE(r.ok()) << "'" << accel << "'";
+    EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "accel:"));
+  }
+}
+
+TEST(ValidateConfig, RefusesRelativePaths) {
+  Config c = valid_config();
+  c.state_dir = "var/lib/amid";
+  auto r = validate_config(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "state_dir:"));
+
+  c = valid_config();
+  c.state_dir = "";
+  EXPECT_FALSE(validate_config(c).ok());
+
+  c = valid_config();
+  c.socket_path = "amid.sock";
+  r = validate_config(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "socket:"));
+}
+
+TEST(ValidateConfig, RefusesASocketPathTooLongForSunPath) {
+  Config c = valid_config();
+  c.socket_path = "/" + std::string(106, 's');  // 107 bytes + NUL fits sun_path[108]
+  EXPECT_TRUE(validate_config(c).ok());
+  c.socket_path = "/" + std::string(107, 's');  // 108 bytes does not
+  auto r = validate_config(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "socket:"));
+}
+
+TEST(ValidateConfig, RefusesALongStateDirForTheEmbeddedDriverOnly) {
+  Config c = valid_config();
+  c.libvirt_uri = "embedded";
+  c.state_dir = "/" + std::string(51, 'd');  // 52 characters
+  EXPECT_TRUE(validate_config(c).ok());
+  c.state_dir = "/" + std::string(52, 'd');  // 53 characters
+  auto r = validate_config(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "state_dir:"));
+  EXPECT_TRUE(has_substr(r.problem().message, "libvirt.uri"));
+
+  c.libvirt_uri = "qemu:///system";
+  EXPECT_TRUE(validate_config(c).ok()) << "the length limit is the embedded driver's only";
+}
+
+TEST(ValidateConfig, RefusesABadRegion) {
+  for (const std::string& region :
+       {std::string(), std::string(33, 'a'), std::string("local_1"), std::string("local 1"),
+        std::string("local-1\n"), std::string("r\xc3\xa9gion")}) {
+    Config c = valid_config();
+    c.region = region;
+    auto r = validate_config(c);
+    ASSERT_FALSE(r.ok()) << "'" << region << "'";
+    EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "region:"));
+  }
+  for (const std::string& region : {std::string("a"), std::string(32, 'a'), std::string("eu-west-2")}) {
+    Config c = valid_config();
+    c.region = region;
+    EXPECT_TRUE(validate_config(c).ok()) << region;
+  }
+}
+
+TEST(EffectiveLibvirtUri, EmbeddedLivesInTheStateDir) {
+  Config c = valid_config();
+  c.libvirt_uri = "embedded";
+  EXPECT_EQ(c.effective_libvirt_uri(), "qemu:///embed?root=/var/lib/amid/libvirt");
+  c.libvirt_uri = "qemu:///system";
+  EXPECT_EQ(c.effective_libvirt_uri(), "qemu:///system");
+}
+
+TEST(ShippedConfig, ConfigsAmidTomlLoadsAndValidates) {
+  const std::string path = std::string(AMID_SOURCE_DIR) + "/configs/amid.toml";
+  if (!amid::testing::file_exists(path)) {
+    GTEST_SKIP() << path << " does not exist yet (it is written alongside the docs)";
+  }
+  auto loaded = load_config_file(path, valid_config());
+  ASSERT_TRUE(loaded.ok()) << loaded.problem().message;
+  auto valid = validate_config(loaded.value());
+  EXPECT_TRUE(valid.ok()) << valid.problem().message;
+}
+
+}  // namespace
+}  // namespace amid

@@ -1,0 +1,394 @@
+// daemon/dispatcher.h with the real services behind it: a catalog and a store
+// in a temp dir, libvirt's test driver, and the real qemu-img. Every answer is
+// one JSON line with a RequestId; every refusal carries its EC2 code and leaves
+// nothing behind.
+#include "daemon/dispatcher.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+
+#include "common/base64.h"
+#include "common/ids.h"
+#include "daemon/process.h"
+#include "daemon/runtime.h"
+#include "tests/unit/test_support.h"
+
+namespace amid {
+namespace {
+
+using protocol::Json;
+using ::amid::testing::has_substr;
+using ::amid::testing::list_dir;
+
+Caller user(uid_t uid) {
+  Caller c;
+  c.uid = uid;
+  c.gid = uid;
+  c.pid = 4242;
+  c.admin = false;
+  c.account = account_id(uid);
+  return c;
+}
+
+class DispatcherTest : public ::amid::testing::TempDirTest {
+ protected:
+  void SetUp() override {
+    store_ = std::make_unique<Store>(tmp_.file("state"));
+    store_->prepare();
+    catalog_ = std::make_unique<Catalog>(store_->catalog_path());
+    hypervisor_ = std::make_unique<Hypervisor>("test:///default");
+    Config config;
+    config.state_dir = store_->root();
+    config.socket_path = tmp_.file("amid.sock");
+    config.libvirt_uri = "test:///default";
+    config.region = "local-1";
+    config.max_image_gib = 1;
+    rt_.reset(new Runtime{config, *store_, *catalog_, *hypervisor_, "test", builtin_instance_types(),
+                          QemuImg{}, {}});
+    images_ = std::make_unique<ImageService>(*rt_);
+    instances_ = std::make_unique<InstanceService>(*rt_, *images_);
+    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_);
+  }
+
+  // Sends one raw line and checks the answer's framing.
+  protocol::Response send_line(const std::string& line, const Caller& caller) {
+    std::string answer = dispatcher_->handle(caller, line);
+    EXPECT_FALSE(answer.empty());
+    EXPECT_EQ(answer.find('\n'), answer.size() - 1) << "an answer is exactly one line: " << answer;
+    auto parsed = protocol::parse_response(answer);
+    EXPECT_TRUE(parsed.ok()) << answer;
+    if (!parsed.ok()) return {};
+    EXPECT_TRUE(is_valid_request_id(parsed.value().request_id)) << answer;
+    return std::move(parsed).value();
+  }
+
+  protocol::Response call(const std::string& action, const Json& params, const Caller& caller) {
+    std::string line = protocol::encode_request({action, params});
+    line.pop_back();  // the server hands the dispatcher the line without its newline
+    return send_line(line, caller);
+  }
+  protocol::Response call(const std::string& action, const Json& params) {
+    return call(action, params, alice_);
+  }
+
+  static bool is_valid_request_id(const std::string& id) { return id.size() == 36 && id[8] == '-'; }
+
+  // A small qcow2 made by the real qemu-img, readable by everyone.
+  std::string make_qcow2(const std::string& name, const std::string& size = "1M") {
+    std::string path = tmp_.file(name);
+    EXPECT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", path, size}));
+    ::chmod(path.c_str(), 0644);
+    return path;
+  }
+
+  void require_qemu_img() {
+    if (!::amid::testing::have_qemu_img()) GTEST_SKIP() << "qemu-img is not on PATH (apt-get install qemu-utils)";
+  }
+
+  std::string register_image(const std::string& name, const std::string& disk) {
+    auto r = call("RegisterImage", {{"Name", name}, {"DiskPath", disk}});
+    EXPECT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+    return r.ok ? r.body.value("ImageId", "") : "";
+  }
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Hypervisor> hypervisor_;
+  std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<ImageService> images_;
+  std::unique_ptr<InstanceService> instances_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  const Caller alice_ = user(1000);
+  const Caller bob_ = user(2000);
+};
+
+TEST_F(DispatcherTest, AGarbageLineIsAMalformedQuery) {
+  for (const char* line : {"garbage", "", "{\"Version\":1,", "[\"RunInstances\"]"}) {
+    auto r = send_line(line, alice_);
+    EXPECT_FALSE(r.ok) << line;
+    EXPECT_EQ(r.error_code, codes::kMalformedRequest) << line;
+    EXPECT_FALSE(r.error_message.empty());
+  }
+}
+
+TEST_F(DispatcherTest, AnUnknownActionIsRefusedByName) {
+  auto r = call("LaunchMissiles", Json::object());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidAction);
+  EXPECT_TRUE(has_substr(r.error_message, "LaunchMissiles"));
+}
+
+TEST_F(DispatcherTest, AnUnknownParameterIsRefusedByName) {
+  auto r = call("DescribeImages", {{"ImageIds", Json::array()}, {"Owners", {"self"}}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kUnknownParameter);
+  EXPECT_TRUE(has_substr(r.error_message, "'Owners'"));
+}
+
+TEST_F(DispatcherTest, EveryAnswerHasItsOwnRequestId) {
+  auto a = call("DescribeImages", Json::object());
+  auto b = send_line("garbage", alice_);
+  EXPECT_NE(a.request_id, b.request_id);
+}
+
+TEST_F(DispatcherTest, KnowsEc2sActionNames) {
+  auto names = Dispatcher::action_names();
+  for (const char* action : {"RegisterImage", "DescribeImages", "DeregisterImage", "RunInstances",
+                             "DescribeInstances", "TerminateInstances", "GetConsoleOutput"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), action), names.end()) << action;
+  }
+}
+
+TEST_F(DispatcherTest, DescribeImagesOnAnEmptyCatalog) {
+  auto r = call("DescribeImages", Json::object());
+  ASSERT_TRUE(r.ok) << r.error_message;
+  EXPECT_EQ(r.body, Json({{"Images", Json::array()}}));
+}
+
+TEST_F(DispatcherTest, DescribeImagesWithAMalformedId) {
+  for (const char* id : {"ami-123", "ami-0123456789ABCDEF0", "../../etc/passwd", "i-0123456789abcdef0"}) {
+    auto r = call("DescribeImages", {{"ImageIds", {id}}});
+    EXPECT_FALSE(r.ok) << id;
+    EXPECT_EQ(r.error_code, codes::kInvalidAmiIdMalformed) << id;
+  }
+}
+
+TEST_F(DispatcherTest, DescribeImagesWithAnUnknownId) {
+  auto r = call("DescribeImages", {{"ImageIds", {"ami-0123456789abcdef0"}}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidAmiIdNotFound);
+  EXPECT_TRUE(has_substr(r.error_message, "ami-0123456789abcdef0"));
+}
+
+TEST_F(DispatcherTest, RegisterImageNeedsAnAbsoluteDiskPath) {
+  auto r = call("RegisterImage", {{"Name", "web"}, {"DiskPath", "images/disk.qcow2"}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidParameterValue);
+  EXPECT_TRUE(has_substr(r.error_message, "DiskPath"));
+  EXPECT_TRUE(catalog_->list_images().empty());
+}
+
+TEST_F(DispatcherTest, RegisterImageNeedsNameAndDiskPath) {
+  auto r = call("RegisterImage", {{"DiskPath", "/tmp/x.qcow2"}});
+  EXPECT_EQ(r.error_code, codes::kMissingParameter);
+  EXPECT_TRUE(has_substr(r.error_message, "Name"));
+  r = call("RegisterImage", {{"Name", "web"}});
+  EXPECT_EQ(r.error_code, codes::kMissingParameter);
+  EXPECT_TRUE(has_substr(r.error_message, "DiskPath"));
+}
+
+TEST_F(DispatcherTest, RegisterImageRefusesABadName) {
+  require_qemu_img();
+  std::string disk = make_qcow2("disk.qcow2");
+  auto r = call("RegisterImage", {{"Name", "web*"}, {"DiskPath", disk}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidAmiNameMalformed);
+  EXPECT_TRUE(catalog_->list_images().empty());
+  EXPECT_TRUE(list_dir(store_->images_dir()).empty());
+}
+
+TEST_F(DispatcherTest, RegisterImageOfAMissingFileIsAnInvalidDisk) {
+  auto r = call("RegisterImage", {{"Name", "web"}, {"DiskPath", tmp_.file("missing.qcow2")}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidDisk);
+  EXPECT_TRUE(has_substr(r.error_message, tmp_.file("missing.qcow2")));
+}
+
+TEST_F(DispatcherTest, RegisterImageWithABackingFileChangesNothing) {
+  require_qemu_img();
+  std::string base = make_qcow2("base.qcow2");
+  std::string top = tmp_.file("top.qcow2");
+  ASSERT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, top}));
+  ::chmod(top.c_str(), 0644);
+
+  auto r = call("RegisterImage", {{"Name", "layered"}, {"DiskPath", top}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(has_substr(r.error_code, codes::kInvalidParameterValue)) << r.error_code;
+  EXPECT_TRUE(has_substr(r.error_message, top));
+  EXPECT_TRUE(has_substr(r.error_message, "backing file"));
+  EXPECT_TRUE(catalog_->list_images().empty());
+  EXPECT_TRUE(list_dir(store_->images_dir()).empty());
+  EXPECT_TRUE(list_dir(store_->tmp_dir()).empty());
+}
+
+TEST_F(DispatcherTest, RegisterImageMakesAnAvailableReadOnlyTemplate) {
+  require_qemu_img();
+  std::string disk = make_qcow2("disk.qcow2", "3M");
+  auto r = call("RegisterImage", {{"Name", "debian-12 (tiny)"}, {"DiskPath", disk},
+                                  {"Description", "for tests"}});
+  ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+  std::string id = r.body.value("ImageId", "");
+  ASSERT_TRUE(is_valid_id(id, "ami")) << r.body.dump();
+
+  auto d = call("DescribeImages", Json::object());
+  ASSERT_TRUE(d.ok) << d.error_message;
+  ASSERT_EQ(d.body["Images"].size(), 1u);
+  const Json& img = d.body["Images"][0];
+  EXPECT_EQ(img["ImageId"], id);
+  EXPECT_EQ(img["Name"], "debian-12 (tiny)");
+  EXPECT_EQ(img["Description"], "for tests");
+  EXPECT_EQ(img["State"], "available");
+  EXPECT_EQ(img["OwnerId"], alice_.account);
+  EXPECT_EQ(img["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"], 1) << "3 MiB rounds up to 1 GiB";
+  EXPECT_TRUE(::amid::testing::file_exists(store_->image_dir(id) + "/manifest.json"));
+
+  auto by_id = call("DescribeImages", {{"ImageIds", {id}}});
+  ASSERT_TRUE(by_id.ok) << by_id.error_message;
+  EXPECT_EQ(by_id.body["Images"].size(), 1u);
+
+  struct stat st;
+  ASSERT_EQ(::stat(store_->image_disk(id).c_str(), &st), 0) << store_->image_disk(id);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", store_->image_disk(id)});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  Json disk_info = Json::parse(info.out);
+  EXPECT_EQ(disk_info["format"], "qcow2");
+  EXPECT_EQ(disk_info["virtual-size"], 3 * 1024 * 1024);
+  EXPECT_FALSE(disk_info.contains("backing-filename"));
+}
+
+TEST_F(DispatcherTest, RegisterImageRefusesADuplicateName) {
+  require_qemu_img();
+  std::string first = register_image("web", make_qcow2("a.qcow2"));
+  ASSERT_FALSE(first.empty());
+  auto r = call("RegisterImage", {{"Name", "web"}, {"DiskPath", make_qcow2("b.qcow2")}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidAmiNameDuplicate);
+  EXPECT_TRUE(has_substr(r.error_message, "web"));
+  EXPECT_EQ(catalog_->list_images().size(), 1u);
+  EXPECT_EQ(list_dir(store_->images_dir()), std::vector<std::string>{first});
+
+  // Another owner may use the name.
+  auto other = call("RegisterImage", {{"Name", "web"}, {"DiskPath", make_qcow2("c.qcow2")}}, bob_);
+  EXPECT_TRUE(other.ok) << other.error_code << ": " << other.error_message;
+}
+
+TEST_F(DispatcherTest, OthersDoNotSeeYourImages) {
+  require_qemu_img();
+  std::string id = register_image("private", make_qcow2("a.qcow2"));
+  ASSERT_FALSE(id.empty());
+  auto all = call("DescribeImages", Json::object(), bob_);
+  ASSERT_TRUE(all.ok);
+  EXPECT_TRUE(all.body["Images"].empty());
+  auto named = call("DescribeImages", {{"ImageIds", {id}}}, bob_);
+  EXPECT_EQ(named.error_code, codes::kInvalidAmiIdNotFound);
+  auto deregister = call("DeregisterImage", {{"ImageId", id}}, bob_);
+  EXPECT_EQ(deregister.error_code, codes::kInvalidAmiIdNotFound);
+  EXPECT_TRUE(::amid::testing::file_exists(store_->image_disk(id)));
+}
+
+TEST_F(DispatcherTest, DeregisterImageRemovesAnUnusedImage) {
+  require_qemu_img();
+  std::string id = register_image("web", make_qcow2("a.qcow2"));
+  ASSERT_FALSE(id.empty());
+  auto r = call("DeregisterImage", {{"ImageId", id}});
+  ASSERT_TRUE(r.ok) << r.error_message;
+  EXPECT_EQ(r.body, Json({{"Return", true}}));
+  EXPECT_TRUE(call("DescribeImages", Json::object()).body["Images"].empty());
+  EXPECT_EQ(call("DescribeImages", {{"ImageIds", {id}}}).error_code, codes::kInvalidAmiIdNotFound);
+  EXPECT_FALSE(catalog_->find_image(id).has_value());
+  EXPECT_TRUE(list_dir(store_->images_dir()).empty());
+}
+
+TEST_F(DispatcherTest, RunInstancesWithAnUnknownInstanceType) {
+  require_qemu_img();
+  std::string id = register_image("web", make_qcow2("a.qcow2"));
+  ASSERT_FALSE(id.empty());
+  auto r = call("RunInstances", {{"ImageId", id}, {"InstanceType", "z9.mega"}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidParameterValue);
+  EXPECT_TRUE(has_substr(r.error_message, "InstanceType"));
+  EXPECT_TRUE(has_substr(r.error_message, "z9.mega"));
+  EXPECT_TRUE(catalog_->list_instances().empty());
+  EXPECT_TRUE(list_dir(store_->instances_dir()).empty());
+  EXPECT_EQ(hypervisor_->list_domains().size(), 1u) << "only the test driver's own domain";
+}
+
+TEST_F(DispatcherTest, RunInstancesRefusesBadCountsAndUserData) {
+  const Json bad[] = {
+      {{"ImageId", "ami-0123456789abcdef0"}, {"MaxCount", 0}},
+      {{"ImageId", "ami-0123456789abcdef0"}, {"MaxCount", 17}},
+      {{"ImageId", "ami-0123456789abcdef0"}, {"MaxCount", 18446744073709551615u}},
+      {{"ImageId", "ami-0123456789abcdef0"}, {"MinCount", 3}, {"MaxCount", 2}},
+      {{"ImageId", "ami-0123456789abcdef0"}, {"UserData", "not base64!"}},
+      {{"ImageId", "ami-0123456789abcdef0"}, {"UserData", base64_encode(std::string(16 * 1024 + 1, 'x'))}},
+  };
+  for (const Json& params : bad) {
+    auto r = call("RunInstances", params);
+    EXPECT_FALSE(r.ok) << params.dump();
+    EXPECT_EQ(r.error_code, codes::kInvalidParameterValue) << params.dump() << ": " << r.error_message;
+  }
+  EXPECT_TRUE(catalog_->list_instances().empty());
+}
+
+TEST_F(DispatcherTest, RunInstancesOfAnUnknownImage) {
+  auto r = call("RunInstances", {{"ImageId", "ami-0123456789abcdef0"}});
+  EXPECT_EQ(r.error_code, codes::kInvalidAmiIdNotFound);
+  EXPECT_TRUE(catalog_->list_instances().empty());
+}
+
+TEST_F(DispatcherTest, RunInstancesLaunchesOnAnOverlayOfTheTemplate) {
+  require_qemu_img();
+  std::string image = register_image("web", make_qcow2("a.qcow2", "2M"));
+  ASSERT_FALSE(image.empty());
+  auto r = call("RunInstances", {{"ImageId", image}, {"InstanceType", "t3.nano"}, {"MaxCount", 2},
+                                 {"UserData", base64_encode("#!/bin/sh\necho hi\n")}});
+  ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+  ASSERT_EQ(r.body["Instances"].size(), 2u);
+  EXPECT_EQ(r.body["OwnerId"], alice_.account);
+  for (const Json& inst : r.body["Instances"]) {
+    std::string id = inst.value("InstanceId", "");
+    ASSERT_TRUE(is_valid_id(id, "i")) << inst.dump();
+    EXPECT_EQ(inst["ImageId"], image);
+    EXPECT_EQ(inst["InstanceType"], "t3.nano");
+    EXPECT_EQ(inst["State"], Json({{"Code", 0}, {"Name", "pending"}})) << "as EC2 answers RunInstances";
+
+    auto st = hypervisor_->domain_status(id);
+    ASSERT_TRUE(st.has_value()) << id;
+    EXPECT_EQ(st->state, DomainRunState::kRunning);
+    std::string root = store_->instance_dir(id) + "/root.qcow2";
+    ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", root});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    Json j = Json::parse(info.out);
+    EXPECT_EQ(j["backing-filename"], store_->image_disk(image));
+    EXPECT_EQ(j["backing-filename-format"], "qcow2");
+    EXPECT_EQ(::amid::testing::read_text(store_->instance_dir(id) + "/user-data"), "#!/bin/sh\necho hi\n");
+  }
+
+  auto d = call("DescribeInstances", Json::object());
+  ASSERT_TRUE(d.ok) << d.error_message;
+  ASSERT_EQ(d.body["Reservations"].size(), 1u);
+  EXPECT_EQ(d.body["Reservations"][0]["ReservationId"], r.body["ReservationId"]);
+  for (const Json& inst : d.body["Reservations"][0]["Instances"]) {
+    EXPECT_EQ(inst["State"]["Name"], "running");
+  }
+  EXPECT_EQ(catalog_->count_instances_using(image), 2);
+
+  // The image is in use: deregistering it hides it but keeps the template.
+  ASSERT_TRUE(call("DeregisterImage", {{"ImageId", image}}).ok);
+  EXPECT_TRUE(::amid::testing::file_exists(store_->image_disk(image)));
+}
+
+TEST_F(DispatcherTest, GetConsoleOutputOfAnUnknownInstance) {
+  auto r = call("GetConsoleOutput", {{"InstanceId", "i-0123456789abcdef0"}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_code, codes::kInvalidInstanceIdNotFound);
+  EXPECT_TRUE(has_substr(r.error_message, "i-0123456789abcdef0"));
+
+  r = call("GetConsoleOutput", {{"InstanceId", "i-123"}});
+  EXPECT_EQ(r.error_code, codes::kInvalidInstanceIdMalformed);
+}
+
+TEST_F(DispatcherTest, TerminateInstancesNeedsIds) {
+  auto r = call("TerminateInstances", Json::object());
+  EXPECT_EQ(r.error_code, codes::kMissingParameter);
+  EXPECT_TRUE(has_substr(r.error_message, "InstanceIds"));
+  r = call("TerminateInstances", {{"InstanceIds", {"i-0123456789abcdef0"}}});
+  EXPECT_EQ(r.error_code, codes::kInvalidInstanceIdNotFound);
+}
+
+}  // namespace
+}  // namespace amid
