@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <ctime>
 #include <future>
 #include <thread>
 #include <set>
@@ -251,6 +252,13 @@ std::vector<InstanceRecord> InstanceService::visible_instances(const Caller& cal
 }
 
 namespace {
+// Seconds since an ISO 8601 UTC time as iso_now() writes it (0 when unreadable).
+long long seconds_since(const std::string& iso) {
+  std::tm tm{};
+  if (iso.empty() || !strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<long long>(std::time(nullptr) - timegm(&tm));
+}
+
 [[noreturn]] void wrong_state(const InstanceRecord& rec, const std::string& action) {
   throw AmidError(codes::kIncorrectInstanceState,
                   "The instance '" + rec.id + "' is not in a state from which it can be " + action +
@@ -442,6 +450,12 @@ std::vector<InstanceRecord> InstanceService::describe_instances(const Caller& ca
   }
   for (auto& rec : rt_.catalog.list_instances()) {
     if (rec.region != rt_.config.region || !caller.may_manage(rec.owner)) continue;
+    if (rec.state == "terminated" && seconds_since(rec.terminated_time) > kTerminatedVisible.count()) {
+      // EC2 shows terminated instances for about an hour; then they are gone for good.
+      fs::remove_tree(rec.dir);
+      rt_.catalog.delete_instance(rec.id);
+      continue;
+    }
     refresh_locked(rec);
     out.push_back(std::move(rec));
   }

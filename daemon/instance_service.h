@@ -98,5 +98,7 @@ inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;
 inline constexpr int kMaxCount = 16;
 // How long a clean stop may take before amid forces the guest off (EC2 also forces, eventually).
 inline constexpr std::chrono::seconds kStopTimeout{120};
+// How long a terminated instance stays in describe-instances (EC2: about an hour).
+inline constexpr std::chrono::seconds kTerminatedVisible{3600};
 
 }  // namespace amid
