@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/block_device_mapping.h"
+#include "common/block_device_mapping.h"
 #include "daemon/caller.h"
 #include "daemon/image_service.h"
 #include "daemon/instance_service.h"

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/base64.h"
+#include "common/block_device_mapping.h"
 #include "common/ids.h"
 #include "daemon/log.h"
 #include "daemon/params.h"
@@ -29,6 +30,9 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
   req.kernel_path = p.optional_string("KernelPath", 4096).value_or("");
   req.ramdisk_path = p.optional_string("RamdiskPath", 4096).value_or("");
   req.kernel_cmdline = p.optional_string("KernelCommandLine", 2048).value_or("");
+  if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
+    req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
+  }
   p.finish();
   ImageRecord rec = images.register_image(caller, req);
   return {{"ImageId", rec.id}};
@@ -62,6 +66,9 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
     throw AmidError(codes::kInvalidParameterValue, "MinCount: larger than MaxCount");
   }
   req.count = static_cast<int>(max_count.value_or(min_count.value_or(1)));
+  if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
+    req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
+  }
   if (auto ud = p.optional_string("UserData", kMaxUserDataBytes * 4 / 3 + 4)) {
     auto decoded = base64_decode(*ud);
     if (!decoded) throw AmidError(codes::kInvalidParameterValue, "UserData: not valid base64");
@@ -163,6 +170,14 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   return {{"ImageId", image.id}};
 }
 
+Json describe_volumes(Services& services, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("VolumeIds");
+  p.finish();
+  Json list = Json::array();
+  for (const auto& vol : services.instances.describe_volumes(caller, ids)) list.push_back(render_volume(vol));
+  return {{"Volumes", list}};
+}
+
 const std::map<std::string, Handler>& actions() {
   static const std::map<std::string, Handler> table = {
       {"RegisterImage", register_image},
@@ -176,6 +191,7 @@ const std::map<std::string, Handler>& actions() {
       {"StopInstances", stop_instances},
       {"RebootInstances", reboot_instances},
       {"CreateImage", create_image},
+      {"DescribeVolumes", describe_volumes},
   };
   return table;
 }

@@ -48,6 +48,27 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     throw AmidError(codes::kUnsupportedOperation,
                     "Architecture: this host runs x86_64 guests only");
   }
+  for (const auto& m : req.block_device_mappings) {
+    if (guest_device(m.device_name) == "vda") {
+      throw AmidError(codes::kInvalidParameterValue,
+                      "BlockDeviceMappings: " + m.device_name + " is the root device; its disk is --disk");
+    }
+    if (m.no_device) {
+      throw AmidError(codes::kInvalidParameterValue,
+                      "BlockDeviceMappings: " + m.device_name + ": no_device has nothing to remove at register");
+    }
+    if (m.ebs && m.ebs->snapshot_id) {
+      auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+      if (!snap || !caller.may_manage(snap->owner) || snap->region != rt_.config.region) {
+        throw AmidError("InvalidSnapshot.NotFound", "BlockDeviceMappings: " + m.device_name +
+                                                        ": the snapshot '" + *m.ebs->snapshot_id +
+                                                        "' does not exist");
+      }
+    } else if (m.ebs && !m.ebs->volume_size_gib) {
+      throw AmidError(codes::kInvalidParameterValue,
+                      "BlockDeviceMappings: " + m.device_name + ": volume_size is required for a new volume");
+    }
+  }
   const std::uint64_t cap = rt_.config.max_image_gib * 1024ull * 1024 * 1024;
   check_user_file(caller, "DiskPath", req.disk_path, ~0ull);
   DiskInfo info = check_importable(rt_.qemu_img.info(req.disk_path), req.disk_path, cap)
@@ -105,6 +126,20 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     root.file = rec.disk_file;
     root.image_id = rec.id;
     rt_.catalog.insert_snapshot(root);
+    // The image's mappings: its root snapshot, then what the caller added.
+    BlockDeviceMappings mappings;
+    if (rec.root_device_type == "ebs") {
+      BlockDeviceMapping m;
+      m.device_name = kRootDeviceName;
+      EbsSpec ebs;
+      ebs.volume_size_gib = root.volume_size_gib;
+      ebs.snapshot_id = root.id;
+      m.ebs = ebs;
+      mappings.push_back(m);
+    }
+    for (const auto& m : req.block_device_mappings) mappings.push_back(m);
+    rec.block_device_mappings = to_toml(mappings);
+    rt_.catalog.set_image_mappings(rec.id, rec.block_device_mappings);
     rt_.catalog.set_image_state(rec.id, "available");
     rec.state = "available";
   } catch (const AmidError& e) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/block_device_mapping.h"
 #include "daemon/caller.h"
 #include "daemon/runtime.h"
 
@@ -24,6 +25,7 @@ struct RegisterImageRequest {
   std::string root_device_type = "ebs";
   // paravirtual only: direct kernel boot, as AKI/ARI did on EC2.
   std::string kernel_path, ramdisk_path, kernel_cmdline;
+  BlockDeviceMappings block_device_mappings;  // the image's own, besides its root
 };
 
 inline constexpr std::uint64_t kMaxKernelBytes = 256ull << 20;

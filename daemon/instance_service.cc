@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <algorithm>
+#include <filesystem>
 #include <future>
 #include <thread>
 #include <set>
@@ -11,6 +13,7 @@
 #include "daemon/domain_xml.h"
 #include "daemon/fs.h"
 #include "daemon/log.h"
+#include "daemon/render.h"
 
 namespace amid {
 
@@ -49,10 +52,12 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
 
   std::vector<InstanceRecord> made;
   ImageRecord image;
+  BlockDeviceMappings mappings;
   {
     // The image must not be reclaimed between this check and the rows that pin it.
     std::lock_guard lock(rt_.image_refs_mu);
     image = images_.launchable_image(caller, req.image_id);
+    mappings = plan_mappings(caller, image, req.block_device_mappings);
     proto.image_id = image.id;
     proto.architecture = image.architecture;
     proto.virtualization_type = image.virtualization_type;
@@ -63,6 +68,7 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
       rec.domain_uuid = new_uuid();
       rec.dir = rt_.store.instance_dir(rec.id);
       rec.state = "pending";
+      rec.block_device_mappings = to_toml(mappings);
       made.push_back(rec);
     }
     rt_.catalog.insert_instances(made);
@@ -71,8 +77,8 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
   // The N launches run side by side (overlays, definitions, QEMU start-up).
   std::vector<std::future<InstanceRecord>> pending;
   for (auto& rec : made) {
-    pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req] {
-      return launch_one(rec, image, req.user_data);
+    pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req, &mappings, store_gib = type->second.instance_store_gib] {
+      return launch_one(rec, image, req.user_data, mappings, store_gib);
     }));
   }
   std::vector<InstanceRecord> launched;
@@ -95,6 +101,10 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
       try {
         rt_.hypervisor.destroy_domain(rec.id);
         rt_.hypervisor.undefine_domain(rec.id);
+        for (const auto& vol : rt_.catalog.volumes_of_instance(rec.id)) {
+          if (fs::exists(vol.file)) ::unlink(vol.file.c_str());
+          rt_.catalog.delete_volume(vol.id);
+        }
         remove_instance_files(rec.id);
       } catch (const std::exception& cleanup) {
         log_error("instance " + rec.id + " cleanup: " + cleanup.what());
@@ -106,13 +116,139 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
   return launched;
 }
 
+namespace {
+constexpr std::uint64_t kGiB = 1ull << 30;
+std::uint64_t gib_ceil(std::uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
+
+BlockDeviceMappings stored(const std::string& toml) {
+  if (toml.empty()) return {};
+  return parse_block_device_mappings(toml, "catalog").value_or_throw();
+}
+}  // namespace
+
+BlockDeviceMappings InstanceService::plan_mappings(const Caller& caller, const ImageRecord& image,
+                                                   const BlockDeviceMappings& launch) {
+  BlockDeviceMappings image_mappings = stored(image.block_device_mappings);
+  bool has_root = false;
+  for (const auto& m : image_mappings) has_root = has_root || guest_device(m.device_name) == "vda";
+  if (!has_root && image.root_device_type == "ebs") {
+    BlockDeviceMapping root;
+    root.device_name = kRootDeviceName;
+    EbsSpec ebs;
+    ebs.volume_size_gib = gib_ceil(image.size_bytes);
+    root.ebs = ebs;
+    image_mappings.insert(image_mappings.begin(), root);
+  }
+  if (image.root_device_type == "instance-store") {
+    for (const auto& m : launch) {
+      if (guest_device(m.device_name) == "vda") {
+        throw AmidError(codes::kInvalidParameterValue,
+                        "BlockDeviceMappings: " + m.device_name + " is the root of an instance-store "
+                        "image; it cannot be remapped");
+      }
+    }
+  }
+  MergeContext ctx;
+  ctx.root_image_size_gib = gib_ceil(image.size_bytes);
+  BlockDeviceMappings merged = merge_block_device_mappings(image_mappings, launch, ctx).value_or_throw();
+  for (const auto& m : merged) {
+    if (!m.ebs || !m.ebs->snapshot_id || guest_device(m.device_name) == "vda") continue;
+    auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+    if (!snap || snap->region != rt_.config.region || snap->state != "completed" ||
+        (!caller.may_manage(snap->owner) && snap->image_id != image.id)) {
+      throw AmidError("InvalidSnapshot.NotFound", "BlockDeviceMappings: " + m.device_name +
+                                                      ": the snapshot '" + *m.ebs->snapshot_id +
+                                                      "' does not exist");
+    }
+    if (m.ebs->volume_size_gib && *m.ebs->volume_size_gib < snap->volume_size_gib) {
+      throw AmidError(codes::kInvalidParameterValue,
+                      "BlockDeviceMappings: " + m.device_name + ": volume_size " +
+                          std::to_string(*m.ebs->volume_size_gib) + " GiB is smaller than its snapshot (" +
+                          std::to_string(snap->volume_size_gib) + " GiB)");
+    }
+  }
+  return merged;
+}
+
+void InstanceService::make_ephemeral_disks(const InstanceRecord& rec, std::uint64_t size_gib) {
+  for (const auto& m : stored(rec.block_device_mappings)) {
+    if (!m.virtual_name || size_gib == 0) continue;
+    std::string path = rec.dir + "/" + *m.virtual_name + ".qcow2";
+    if (fs::exists(path)) ::unlink(path.c_str());
+    rt_.qemu_img.create_blank(path, size_gib * kGiB);
+  }
+}
+
 InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const ImageRecord& image,
-                                           const std::optional<std::string>& user_data) {
+                                           const std::optional<std::string>& user_data,
+                                           const BlockDeviceMappings& mappings,
+                                           std::uint64_t instance_store_gib) {
   InstanceRecord rec = proto;
   fs::make_dirs(rec.dir, 0711);
+  fs::make_dirs(rt_.store.volumes_dir(), 0711);
+  std::vector<DiskSpec> disks;
   std::string root = rec.dir + "/root.qcow2";
-  rt_.qemu_img.create_overlay(image.disk_file, root);
+  std::uint64_t root_size = image.size_bytes;
+  for (const auto& m : mappings) {
+    if (guest_device(m.device_name) == "vda" && m.ebs && m.ebs->volume_size_gib) {
+      root_size = std::max(root_size, *m.ebs->volume_size_gib * kGiB);
+    }
+  }
+  rt_.qemu_img.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);
   fs::fsync_path(root);
+  disks.push_back({root, "vda", image.disk_file, "qcow2", false});
+  auto root_snapshots = rt_.catalog.snapshots_of_image(image.id);
+
+  for (const auto& m : mappings) {
+    std::string dev = guest_device(m.device_name);
+    if (m.ebs) {
+      VolumeRecord vol;
+      vol.id = new_id("vol");
+      vol.owner = rec.owner;
+      vol.region = rec.region;
+      vol.volume_type = m.ebs->volume_type;
+      vol.create_time = rec.launch_time;
+      vol.instance_id = rec.id;
+      vol.device = m.device_name;
+      vol.delete_on_termination = m.ebs->delete_on_termination;
+      vol.state = "in-use";
+      if (dev == "vda") {
+        // The root volume lives with its instance (moved out if kept after terminate).
+        vol.file = root;
+        vol.size_gib = gib_ceil(root_size);
+        for (const auto& snap : root_snapshots) {
+          if (snap.file == image.disk_file) vol.snapshot_id = snap.id;
+        }
+        rt_.catalog.insert_volume(vol);
+        continue;
+      }
+      vol.file = rt_.store.volumes_dir() + "/" + vol.id + ".qcow2";
+      if (m.ebs->snapshot_id) {
+        auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+        if (!snap) throw AmidError("InvalidSnapshot.NotFound", "snapshot " + *m.ebs->snapshot_id + " is gone");
+        vol.snapshot_id = snap->id;
+        vol.size_gib = std::max(snap->volume_size_gib, m.ebs->volume_size_gib.value_or(0));
+        rt_.qemu_img.create_overlay(snap->file, vol.file, vol.size_gib * kGiB);
+        disks.push_back({vol.file, dev, snap->file, "qcow2", false});
+      } else {
+        vol.size_gib = m.ebs->volume_size_gib.value_or(1);
+        rt_.qemu_img.create_blank(vol.file, vol.size_gib * kGiB);
+        disks.push_back({vol.file, dev, "", "qcow2", false});
+      }
+      fs::fsync_path(vol.file);
+      rt_.catalog.insert_volume(vol);
+    } else if (m.virtual_name) {
+      if (instance_store_gib == 0) {
+        // EC2 ignores instance-store mappings on types that have none.
+        log_info("instance " + rec.id + ": " + rec.instance_type + " has no instance store; " +
+                 m.device_name + " (" + *m.virtual_name + ") ignored");
+        continue;
+      }
+      disks.push_back({rec.dir + "/" + *m.virtual_name + ".qcow2", dev, "", "qcow2", false});
+    }
+  }
+  make_ephemeral_disks(rec, instance_store_gib);
+  fs::fsync_path(rt_.store.volumes_dir());
 
   DomainSpec spec;
   spec.name = rec.id;
@@ -120,7 +256,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.domain_type = rt_.domain_type;
   spec.vcpus = rec.vcpus;
   spec.memory_mib = rec.memory_mib;
-  spec.disks.push_back({root, "vda", image.disk_file, "qcow2", false});
+  spec.disks = disks;
+  std::sort(spec.disks.begin(), spec.disks.end(),
+            [](const DiskSpec& a, const DiskSpec& b) { return a.target < b.target; });
   spec.console_log = rec.dir + "/console.log";
   spec.mac = mac_for_instance(rec.id);
   spec.kernel = image.kernel_file;
@@ -142,8 +280,54 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   rt_.catalog.set_instance_state(rec.id, "running");
   rec.state = "running";
   log_info("instance " + rec.id + " launched from " + image.id + " (" + rec.instance_type + ", " +
-           spec.domain_type + ")");
+           spec.domain_type + ", " + std::to_string(spec.disks.size()) + " disks)");
   return rec;
+}
+
+void InstanceService::release_volumes(const InstanceRecord& rec) {
+  for (auto vol : rt_.catalog.volumes_of_instance(rec.id)) {
+    if (vol.delete_on_termination) {
+      if (vol.file.rfind(rt_.store.volumes_dir() + "/", 0) == 0 && fs::exists(vol.file)) {
+        ::unlink(vol.file.c_str());
+      }
+      rt_.catalog.delete_volume(vol.id);
+      continue;
+    }
+    if (vol.file.rfind(rec.dir + "/", 0) == 0) {
+      // A kept root volume leaves the instance's folder before it goes.
+      std::string kept = rt_.store.volumes_dir() + "/" + vol.id + ".qcow2";
+      fs::rename_durable(vol.file, kept);
+      vol.file = kept;
+    }
+    vol.state = "available";
+    vol.instance_id.clear();
+    vol.device.clear();
+    rt_.catalog.update_volume(vol);
+    log_info("volume " + vol.id + " kept (delete_on_termination = false): available");
+  }
+  fs::fsync_path(rt_.store.volumes_dir());
+}
+
+std::vector<VolumeRecord> InstanceService::describe_volumes(const Caller& caller,
+                                                            const std::vector<std::string>& ids) {
+  std::vector<VolumeRecord> out;
+  if (!ids.empty()) {
+    for (const auto& id : ids) {
+      if (!is_valid_id(id, "vol")) {
+        throw AmidError("InvalidVolumeID.Malformed", "VolumeIds: '" + id + "' is not a volume id");
+      }
+      auto vol = rt_.catalog.find_volume(id);
+      if (!vol || vol->region != rt_.config.region || !caller.may_manage(vol->owner)) {
+        throw AmidError("InvalidVolume.NotFound", "The volume '" + id + "' does not exist");
+      }
+      out.push_back(*vol);
+    }
+    return out;
+  }
+  for (auto& vol : rt_.catalog.list_volumes()) {
+    if (vol.region == rt_.config.region && caller.may_manage(vol.owner)) out.push_back(std::move(vol));
+  }
+  return out;
 }
 
 void InstanceService::remove_instance_files(const std::string& id) {
@@ -153,10 +337,12 @@ void InstanceService::remove_instance_files(const std::string& id) {
 
 void InstanceService::remove_instance_disks(const std::string& id) {
   // The console log stays, so get-console-output still answers after termination.
-  for (const char* name : {"root.qcow2", "user-data"}) {
-    std::string path = rt_.store.instance_dir(id) + "/" + name;
-    if (fs::exists(path) && ::unlink(path.c_str()) != 0) {
-      throw AmidError(codes::kInternalError, "cannot remove " + path);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(rt_.store.instance_dir(id), ec)) {
+    std::string name = entry.path().filename().string();
+    if (name == "console.log") continue;
+    if (::unlink(entry.path().c_str()) != 0) {
+      throw AmidError(codes::kInternalError, "cannot remove " + entry.path().string());
     }
   }
   fs::fsync_path(rt_.store.instance_dir(id));
@@ -190,6 +376,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
       // EC2: an instance-store-backed instance that shuts down is terminated.
       log_info("instance " + rec.id + " powered off; instance-store backed, so terminated");
       rt_.hypervisor.undefine_domain(rec.id);
+      release_volumes(rec);
       remove_instance_disks(rec.id);
       rt_.catalog.mark_terminated(rec.id, iso_now());
       rt_.catalog.set_instance_state(rec.id, "terminated", reason);
@@ -355,6 +542,9 @@ std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
     }
     rt_.catalog.set_instance_state(rec.id, "pending");
     try {
+      // Instance store comes back blank after a stop, as on EC2.
+      auto type = rt_.instance_types.find(rec.instance_type);
+      make_ephemeral_disks(rec, type == rt_.instance_types.end() ? 0 : type->second.instance_store_gib);
       rt_.hypervisor.start_domain(rec.id);
     } catch (...) {
       rt_.catalog.set_instance_state(rec.id, "stopped", rec.state_reason);
@@ -479,6 +669,7 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
       rt_.catalog.set_instance_state(rec.id, "shutting-down");
       rt_.hypervisor.destroy_domain(rec.id);
       rt_.hypervisor.undefine_domain(rec.id);
+      release_volumes(rec);
       remove_instance_disks(rec.id);
       rt_.catalog.mark_terminated(rec.id, iso_now());
       log_info("instance " + rec.id + " terminated");

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/block_device_mapping.h"
 #include "daemon/caller.h"
 #include "daemon/image_service.h"
 #include "daemon/runtime.h"
@@ -25,6 +26,7 @@ struct RunInstancesRequest {
   std::string instance_type = kDefaultInstanceType;
   int count = 1;
   std::optional<std::string> user_data;  // decoded bytes
+  BlockDeviceMappings block_device_mappings;  // merged over the image's, as on EC2
 };
 
 struct StateChange {
@@ -40,6 +42,8 @@ class InstanceService {
                                                  const std::vector<std::string>& ids);
   std::vector<StateChange> terminate_instances(const Caller& caller,
                                                const std::vector<std::string>& ids);
+  // Volumes the caller may see, or exactly `ids` (InvalidVolume.NotFound).
+  std::vector<VolumeRecord> describe_volumes(const Caller& caller, const std::vector<std::string>& ids);
   // EC2's rules: starting a running instance or stopping a stopped one changes
   // nothing; a terminated instance cannot start, stop or reboot
   // (IncorrectInstanceState); an instance-store-backed instance cannot stop
@@ -76,7 +80,16 @@ class InstanceService {
  private:
   InstanceRecord visible_instance(const Caller& caller, const std::string& id);
   InstanceRecord launch_one(const InstanceRecord& proto, const ImageRecord& image,
-                            const std::optional<std::string>& user_data);
+                            const std::optional<std::string>& user_data,
+                            const BlockDeviceMappings& mappings, std::uint64_t instance_store_gib);
+  // The mappings an instance gets (image's merged with the launch's), checked:
+  // snapshots exist and are visible. Throws before anything is created.
+  BlockDeviceMappings plan_mappings(const Caller& caller, const ImageRecord& image,
+                                    const BlockDeviceMappings& launch);
+  // Blank instance-store disks, made at launch and again at every start (EC2).
+  void make_ephemeral_disks(const InstanceRecord& rec, std::uint64_t size_gib);
+  // Terminate's treatment of EBS volumes: deleted, or kept `available`.
+  void release_volumes(const InstanceRecord& rec);
   void remove_instance_files(const std::string& id);
   void remove_instance_disks(const std::string& id);
   std::vector<InstanceRecord> visible_instances(const Caller& caller, const std::vector<std::string>& ids);

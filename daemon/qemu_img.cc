@@ -112,6 +112,11 @@ void QemuImg::flatten(const std::string& src, const std::string& dst,
   }
 }
 
+void QemuImg::create_blank(const std::string& path, std::uint64_t size_bytes) const {
+  run_or_throw({"qemu-img", "create", "-q", "-f", "qcow2", path, std::to_string(size_bytes)},
+               "blank volume " + path);
+}
+
 void QemuImg::create_overlay(const std::string& backing, const std::string& overlay,
                              std::uint64_t size_bytes) const {
   std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",

@@ -1,6 +1,6 @@
 #include "daemon/render.h"
 
-#include "daemon/block_device_mapping.h"
+#include "common/block_device_mapping.h"
 #include "daemon/domain_xml.h"
 
 namespace amid {
@@ -65,6 +65,26 @@ protocol::Json render_image(const ImageRecord& r) {
   if (!r.ramdisk_id.empty()) j["RamdiskId"] = r.ramdisk_id;
   if (!r.state_reason.empty()) {
     j["StateReason"] = {{"Code", r.state}, {"Message", r.state_reason}};
+  }
+  return j;
+}
+
+protocol::Json render_volume(const VolumeRecord& v) {
+  protocol::Json j = {{"VolumeId", v.id},
+                      {"Size", v.size_gib},
+                      {"SnapshotId", v.snapshot_id},
+                      {"AvailabilityZone", v.region + "a"},
+                      {"State", v.state},
+                      {"CreateTime", v.create_time},
+                      {"VolumeType", v.volume_type},
+                      {"Encrypted", false},
+                      {"Attachments", protocol::Json::array()}};
+  if (!v.instance_id.empty()) {
+    j["Attachments"].push_back({{"InstanceId", v.instance_id},
+                                {"Device", v.device},
+                                {"State", "attached"},
+                                {"VolumeId", v.id},
+                                {"DeleteOnTermination", v.delete_on_termination}});
   }
   return j;
 }

@@ -12,6 +12,7 @@ void Store::prepare() const {
   fs::make_dirs(root_, 0711);
   fs::make_dirs(images_dir(), 0711);
   fs::make_dirs(instances_dir(), 0711);
+  fs::make_dirs(volumes_dir(), 0711);
   fs::make_dirs(tmp_dir(), 0700);
 }
 

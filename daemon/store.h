@@ -4,6 +4,7 @@
 //   <state>/catalog.db            SQLite catalog
 //   <state>/images/ami-.../       disk.qcow2 (read-only template) + manifest.json
 //   <state>/instances/i-.../      root.qcow2 (overlay), console.log, user-data
+//   <state>/volumes/vol-....qcow2 EBS data volumes (and roots kept after terminate)
 //   <state>/libvirt/              root of the embedded QEMU driver
 //   <state>/tmp/                  staging for files not yet in place
 #pragma once
@@ -26,6 +27,7 @@ class Store {
   std::string image_dir(const std::string& id) const { return images_dir() + "/" + id; }
   std::string image_disk(const std::string& id) const { return image_dir(id) + "/disk.qcow2"; }
   std::string instance_dir(const std::string& id) const { return instances_dir() + "/" + id; }
+  std::string volumes_dir() const { return root_ + "/volumes"; }
   std::string libvirt_root() const { return root_ + "/libvirt"; }
   std::string tmp_dir() const { return root_ + "/tmp"; }
 

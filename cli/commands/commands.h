@@ -23,6 +23,7 @@ void add_stop_instances(CLI::App& app, ContextFactory ctx);
 void add_reboot_instances(CLI::App& app, ContextFactory ctx);
 void add_create_image(CLI::App& app, ContextFactory ctx);
 void add_wait(CLI::App& app, ContextFactory ctx);
+void add_describe_volumes(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -40,6 +41,7 @@ inline constexpr CommandEntry kCommands[] = {
     {"stop-instances", add_stop_instances},
     {"reboot-instances", add_reboot_instances},
     {"create-image", add_create_image},
+    {"describe-volumes", add_describe_volumes},
     {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},
 };

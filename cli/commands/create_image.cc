@@ -7,7 +7,7 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand(
       "create-image", "Capture an EBS-backed instance (running or stopped) as a new image");
   struct Opts {
-    std::string instance, name, description;
+    std::string instance, name, description, bdm;
     bool no_reboot = false, wait = false;
     int timeout = 1800;
   };
@@ -19,10 +19,13 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
                 "capture while the guest runs (crash-consistent); default: clean shutdown, capture, start");
   cmd->add_flag("--wait", o->wait, "wait until the image is available, with a progress bar");
   cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
+  cmd->add_option("--block-device-mappings", o->bdm,
+                  "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON");
   cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     protocol::Json params = {{"InstanceId", o->instance}, {"Name", o->name}, {"NoReboot", o->no_reboot}};
     if (!o->description.empty()) params["Description"] = o->description;
+    if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     protocol::Json body;
     if (!call(ctx, "CreateImage", params, body)) return;
     std::string id = body.value("ImageId", "");

@@ -8,7 +8,7 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("register-image", "Register a qcow2 or raw disk as a new image (AMI)");
   struct Opts {
     std::string name, disk, description, arch = "x86_64", virt = "hvm", root = "ebs";
-    std::string kernel, ramdisk, cmdline;
+    std::string kernel, ramdisk, cmdline, bdm;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--name", o->name, "image name: 3-128 letters, digits, spaces, ( ) [ ] . / - ' @ _")->required();
@@ -20,6 +20,8 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--kernel", o->kernel, "paravirtual: kernel booted directly (like an AKI)");
   cmd->add_option("--ramdisk", o->ramdisk, "paravirtual: its initial ramdisk (like an ARI)");
   cmd->add_option("--kernel-command-line", o->cmdline, "paravirtual: the kernel's command line");
+  cmd->add_option("--block-device-mappings", o->bdm,
+                  "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON");
   cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     std::error_code ec;
@@ -36,6 +38,7 @@ void add_register_image(CLI::App& app, ContextFactory make_ctx) {
     if (!o->kernel.empty()) params["KernelPath"] = absolute(o->kernel);
     if (!o->ramdisk.empty()) params["RamdiskPath"] = absolute(o->ramdisk);
     if (!o->cmdline.empty()) params["KernelCommandLine"] = o->cmdline;
+    if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     protocol::Json body;
     if (!call(ctx, "RegisterImage", params, body)) return;
     if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";

@@ -1,7 +1,7 @@
-// daemon/block_device_mapping.h: EC2's block device mappings read from TOML and
+// common/block_device_mapping.h: EC2's block device mappings read from TOML and
 // JSON, every bad input refused with FILE:LINE:COLUMN (or the JSON field path) and
 // the field's name, merged with an image's mappings as EC2 merges them.
-#include "daemon/block_device_mapping.h"
+#include "common/block_device_mapping.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// daemon/launch_template.h: RunInstances' parameters from a TOML file, every bad
+// common/launch_template.h: RunInstances' parameters from a TOML file, every bad
 // input refused with FILE:LINE:COLUMN and the key's name.
-#include "daemon/launch_template.h"
+#include "common/launch_template.h"
 
 #include <gtest/gtest.h>
 

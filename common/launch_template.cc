@@ -1,11 +1,11 @@
-#include "daemon/launch_template.h"
+#include "common/launch_template.h"
 
 #include <toml++/toml.h>
 
 #include <cctype>
 
 #include "common/ids.h"
-#include "daemon/toml_util.h"
+#include "common/toml_util.h"
 
 namespace amid {
 namespace {

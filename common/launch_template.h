@@ -13,7 +13,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "daemon/block_device_mapping.h"
+#include "common/block_device_mapping.h"
 
 namespace amid {
 

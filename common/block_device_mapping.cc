@@ -1,4 +1,4 @@
-#include "daemon/block_device_mapping.h"
+#include "common/block_device_mapping.h"
 
 #include <toml++/toml.h>
 
@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "common/ids.h"
-#include "daemon/toml_util.h"
+#include "common/toml_util.h"
 
 namespace amid {
 namespace {
