@@ -190,8 +190,11 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   std::string root = rec.dir + "/root.qcow2";
   std::uint64_t root_size = image.size_bytes;
   for (const auto& m : mappings) {
-    if (guest_device(m.device_name) == "vda" && m.ebs && m.ebs->volume_size_gib) {
-      root_size = std::max(root_size, *m.ebs->volume_size_gib * kGiB);
+    // Sizes are whole GiB, as on EC2: the image's own size rounds up, so the root
+    // grows only when more than that was asked for.
+    if (guest_device(m.device_name) == "vda" && m.ebs && m.ebs->volume_size_gib &&
+        *m.ebs->volume_size_gib > gib_ceil(image.size_bytes)) {
+      root_size = *m.ebs->volume_size_gib * kGiB;
     }
   }
   rt_.qemu_img.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);

@@ -30,7 +30,7 @@ TEST(Volumes, MappingsGiveTheGuestItsDisksAndEbsOutlivesStopWhileInstanceStoreDo
   std::string bdm = amid.dir() + "/bdm.toml";
   std::ofstream(bdm) << R"([[block_device_mappings]]
 device_name = "/dev/vda"
-ebs = { volume_size = 1 }
+ebs = { volume_size = 2 }
 
 [[block_device_mappings]]
 device_name = "/dev/vdb"
@@ -51,8 +51,8 @@ virtual_name = "ephemeral0"
   std::string id = r.out.substr(0, r.out.find('\t'));
   r = amid.amictl({"get-console-output", "--instance-id", id, "--wait-for", "amid-tiny: ready", "--timeout", "180"});
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  // The guest sees every disk with the size the mappings asked for (root grown to 1 GiB).
-  EXPECT_NE(r.out.find("amid-tiny: disk vda 1073741824 bytes"), std::string::npos) << r.out;
+  // The guest sees every disk with the size the mappings asked for (root grown to 2 GiB).
+  EXPECT_NE(r.out.find("amid-tiny: disk vda 2147483648 bytes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("amid-tiny: disk vdb 2147483648 bytes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("amid-tiny: disk vdc 1073741824 bytes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("amid-tiny: disk vdd 80530636800 bytes"), std::string::npos) << r.out;
