@@ -150,11 +150,14 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
       if (m.virtual_name) skipped.push_back(guest_device(m.device_name));
     }
     rt_.hypervisor.backup_begin(inst.id, targets, skipped);
+    // Small disks finish in tens of milliseconds: poll fast at first, then back off.
+    auto interval = std::chrono::milliseconds(5);
     for (;;) {
       auto p = rt_.hypervisor.backup_progress(inst.id);
       if (p.active) {
         rt_.catalog.set_image_progress(image.id, std::min(p.done, image.progress_total), image.progress_total);
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(interval);
+        interval = std::min(interval * 2, std::chrono::milliseconds(200));
         continue;
       }
       if (!p.succeeded) throw AmidError(codes::kInternalError, "backup of " + inst.id + " failed: " + p.error);

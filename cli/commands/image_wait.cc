@@ -25,6 +25,8 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   std::string last_line;
+  // A small capture is done in well under a second: poll fast first, then back off.
+  auto interval = std::chrono::milliseconds(20);
   for (;;) {
     protocol::Json body;
     if (!call(ctx, "DescribeImages", {{"ImageIds", ids}}, body)) return false;
@@ -64,7 +66,8 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
       ctx.exit_code = kTimedOut;
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(interval);
+    interval = std::min(interval * 2, std::chrono::milliseconds(300));
   }
 }
 
