@@ -585,4 +585,9 @@ nlohmann::json to_ec2_json(const BlockDeviceMappings& mappings) {
   return out;
 }
 
+BlockDeviceMappings parse_stored_mappings(const std::string& toml_text) {
+  if (toml_text.empty()) return {};
+  return parse_block_device_mappings(toml_text, "catalog").value_or_throw();
+}
+
 }  // namespace amid

@@ -91,6 +91,14 @@ Result<BlockDeviceMappings> merge_block_device_mappings(const BlockDeviceMapping
                                                         const BlockDeviceMappings& launch,
                                                         const MergeContext& ctx);
 
+// Bytes rounded up to whole GiB, as EC2 sizes volumes.
+inline std::uint64_t gib_ceil(std::uint64_t bytes) { return (bytes + (1ull << 30) - 1) >> 30; }
+
+// Mappings amid stored itself (an image's or an instance's, written by to_toml):
+// "" is none. Throws AmidError if the text does not parse, which means the catalog
+// holds something amid did not write.
+BlockDeviceMappings parse_stored_mappings(const std::string& toml_text);
+
 // The TOML shape parse_block_device_mappings reads, for image manifests.
 // volume_type and delete_on_termination are written when set or not the default,
 // so what a launch left unset stays unset after a round trip.

@@ -14,14 +14,6 @@
 namespace amid {
 namespace {
 
-std::uint64_t gib_ceil(std::uint64_t bytes) { return (bytes + (1ull << 30) - 1) >> 30; }
-
-// Mappings amid stored itself (an instance's or an image's), as TOML.
-BlockDeviceMappings stored_mappings(const std::string& toml) {
-  if (toml.empty()) return {};
-  return parse_block_device_mappings(toml, "catalog").value_or_throw();
-}
-
 // Holds the capture's claim on the instance until the job ends, however it ends.
 class CaptureHold {
  public:
@@ -146,7 +138,7 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
       for (const auto& d : disks) wanted = wanted || d.target == t;
       if (!wanted) skipped.push_back(t);
     }
-    for (const auto& m : stored_mappings(inst.block_device_mappings)) {
+    for (const auto& m : parse_stored_mappings(inst.block_device_mappings)) {
       if (m.virtual_name) skipped.push_back(guest_device(m.device_name));
     }
     rt_.hypervisor.backup_begin(inst.id, targets, skipped);
@@ -223,7 +215,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
       m.ebs = ebs;
       mappings.push_back(m);
     }
-    auto instance_mappings = stored_mappings(inst.block_device_mappings);
+    auto instance_mappings = parse_stored_mappings(inst.block_device_mappings);
     for (const auto& m : instance_mappings) {
       if (m.virtual_name) mappings.push_back(m);
     }

@@ -122,7 +122,7 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     root.description = "Root disk of " + rec.id + " (registered from " + req.disk_path + ")";
     root.state = "completed";
     root.start_time = rec.creation_date;
-    root.volume_size_gib = (rec.size_bytes + (1ull << 30) - 1) >> 30;
+    root.volume_size_gib = gib_ceil(rec.size_bytes);
     root.file = rec.disk_file;
     root.image_id = rec.id;
     rt_.catalog.insert_snapshot(root);

@@ -118,17 +118,11 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
 
 namespace {
 constexpr std::uint64_t kGiB = 1ull << 30;
-std::uint64_t gib_ceil(std::uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
-
-BlockDeviceMappings stored(const std::string& toml) {
-  if (toml.empty()) return {};
-  return parse_block_device_mappings(toml, "catalog").value_or_throw();
-}
 }  // namespace
 
 BlockDeviceMappings InstanceService::plan_mappings(const Caller& caller, const ImageRecord& image,
                                                    const BlockDeviceMappings& launch) {
-  BlockDeviceMappings image_mappings = stored(image.block_device_mappings);
+  BlockDeviceMappings image_mappings = parse_stored_mappings(image.block_device_mappings);
   bool has_root = false;
   for (const auto& m : image_mappings) has_root = has_root || guest_device(m.device_name) == "vda";
   if (!has_root && image.root_device_type == "ebs") {
@@ -171,7 +165,7 @@ BlockDeviceMappings InstanceService::plan_mappings(const Caller& caller, const I
 }
 
 void InstanceService::make_ephemeral_disks(const InstanceRecord& rec, std::uint64_t size_gib) {
-  for (const auto& m : stored(rec.block_device_mappings)) {
+  for (const auto& m : parse_stored_mappings(rec.block_device_mappings)) {
     if (!m.virtual_name || size_gib == 0) continue;
     std::string path = rec.dir + "/" + *m.virtual_name + ".qcow2";
     if (fs::exists(path)) ::unlink(path.c_str());

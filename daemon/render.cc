@@ -20,7 +20,6 @@ protocol::Json render_instance_state(const std::string& state) {
 }
 
 protocol::Json render_image(const ImageRecord& r) {
-  const std::uint64_t gib = 1024ull * 1024 * 1024;
   protocol::Json j = {
       {"ImageId", r.id},
       {"Name", r.name},
@@ -39,17 +38,14 @@ protocol::Json render_image(const ImageRecord& r) {
   };
   protocol::Json root = {{"DeviceName", kRootDeviceName}};
   if (r.root_device_type == "ebs") {
-    root["Ebs"] = {{"VolumeSize", (r.size_bytes + gib - 1) / gib},
+    root["Ebs"] = {{"VolumeSize", gib_ceil(r.size_bytes)},
                    {"DeleteOnTermination", true},
                    {"VolumeType", "gp3"}};
   } else {
     root["VirtualName"] = "ephemeral0";
   }
   j["BlockDeviceMappings"] = protocol::Json::array({root});
-  if (!r.block_device_mappings.empty()) {
-    auto stored = parse_block_device_mappings(r.block_device_mappings, "catalog");
-    if (stored) j["BlockDeviceMappings"] = to_ec2_json(stored.value());
-  }
+  if (!r.block_device_mappings.empty()) j["BlockDeviceMappings"] = to_ec2_json(parse_stored_mappings(r.block_device_mappings));
   if (!r.source_instance.empty()) {
     // amid's additions (not in EC2's answer): where a captured image came from.
     j["SourceInstanceId"] = r.source_instance;
