@@ -2,9 +2,8 @@
 
 #include <toml++/toml.h>
 
-#include <cctype>
-
 #include "common/ids.h"
+#include "common/tags.h"
 #include "common/toml_util.h"
 
 namespace amid {
@@ -13,23 +12,6 @@ namespace {
 constexpr const char* kKnownKeys =
     "a launch template has image_id, instance_type, count, user_data, tags, "
     "block_device_mappings";
-
-// Characters (code points) in valid UTF-8, which toml++ has already checked.
-std::size_t utf8_chars(const std::string& s) {
-  std::size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
-// C0 controls, DEL, and C1 controls (U+0080..U+009F, encoded C2 80..C2 9F).
-bool has_control_character(const std::string& s) {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
-  }
-  return false;
-}
 
 bool is_valid_instance_type(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -65,31 +47,10 @@ struct Reader {
       const std::string key(k.str());
       const std::string field = "tags." + key;
       const std::string key_at = toml_util::where_key(source, k, v);
-      const std::size_t key_chars = utf8_chars(key);
-      if (key_chars < 1 || key_chars > kMaxTagKeyChars) {
-        return problem(key_at + ": " + field + ": a tag key is 1 to " +
-                       std::to_string(kMaxTagKeyChars) + " characters, this one has " +
-                       std::to_string(key_chars));
-      }
-      if (has_control_character(key)) {
-        return problem(key_at + ": " + field + ": a tag key may not hold control characters");
-      }
-      if (key.size() >= 4 && std::tolower(static_cast<unsigned char>(key[0])) == 'a' &&
-          std::tolower(static_cast<unsigned char>(key[1])) == 'w' &&
-          std::tolower(static_cast<unsigned char>(key[2])) == 's' && key[3] == ':') {
-        return problem(key_at + ": " + field + ": tag keys starting with \"aws:\" are reserved");
-      }
+      if (auto why = tag_key_problem(key)) return problem(key_at + ": " + field + ": " + *why);
       auto value = string(v, field);
       if (!value) return value.problem();
-      const std::size_t value_chars = utf8_chars(value.value());
-      if (value_chars > kMaxTagValueChars) {
-        return at(v, field,
-                  "a tag value is at most " + std::to_string(kMaxTagValueChars) +
-                      " characters, this one has " + std::to_string(value_chars));
-      }
-      if (has_control_character(value.value())) {
-        return at(v, field, "a tag value may not hold control characters");
-      }
+      if (auto why = tag_value_problem(value.value())) return at(v, field, *why);
       out[key] = std::move(value).value();
     }
     return std::nullopt;

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/block_device_mapping.h"
+#include "common/tags.h"
 
 namespace amid {
 
@@ -28,9 +29,6 @@ struct LaunchTemplate {
 
 inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;
 inline constexpr int kMaxLaunchCount = 16;
-inline constexpr std::size_t kMaxTags = 50;
-inline constexpr std::size_t kMaxTagKeyChars = 128;    // Unicode characters
-inline constexpr std::size_t kMaxTagValueChars = 256;  // Unicode characters
 
 // Parses a launch template document (at most kMaxBdmDocumentBytes). Refuses unknown
 // keys, wrong types, a malformed image_id (InvalidAMIID.Malformed), an instance_type

@@ -10,7 +10,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -61,6 +61,12 @@ CREATE TABLE snapshots (
   state TEXT NOT NULL, start_time TEXT NOT NULL, volume_id TEXT NOT NULL,
   volume_size_gib INTEGER NOT NULL, file TEXT NOT NULL, image_id TEXT NOT NULL);
 CREATE INDEX snapshots_image ON snapshots(image_id);
+)sql",
+    // 2 -> 3: EC2 tags on any resource.
+    R"sql(
+CREATE TABLE tags (
+  resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (resource_id, key)) WITHOUT ROWID;
 )sql",
 };
 
@@ -171,6 +177,49 @@ InstanceRecord read_instance(const Stmt& s) {
   r.dir = s.text(16);
   r.block_device_mappings = s.text(17);
   return r;
+}
+
+Tags read_tags(sqlite3* db, const std::string& id) {
+  Stmt s(db, "SELECT key, value FROM tags WHERE resource_id=?");
+  s.bind(1, id);
+  Tags out;
+  while (s.step()) out.emplace(s.text(0), s.text(1));
+  return out;
+}
+
+// Every tag of resources whose id starts with `prefix` ("ami-", "i-"...), by id.
+std::map<std::string, Tags> read_all_tags(sqlite3* db, const std::string& prefix) {
+  Stmt s(db, "SELECT resource_id, key, value FROM tags WHERE resource_id >= ? AND resource_id < ?");
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  s.bind(1, prefix).bind(2, end);
+  std::map<std::string, Tags> out;
+  while (s.step()) out[s.text(0)].emplace(s.text(1), s.text(2));
+  return out;
+}
+
+void write_tags(sqlite3* db, const std::string& id, const Tags& tags) {
+  for (const auto& [k, v] : tags) {
+    Stmt s(db, "INSERT INTO tags (resource_id, key, value) VALUES (?,?,?) "
+               "ON CONFLICT (resource_id, key) DO UPDATE SET value=excluded.value");
+    s.bind(1, id).bind(2, k).bind(3, v);
+    s.step();
+  }
+}
+
+void drop_tags(sqlite3* db, const std::string& id) {
+  Stmt s(db, "DELETE FROM tags WHERE resource_id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+template <typename Record>
+void attach_tags(sqlite3* db, std::vector<Record>& list, const std::string& prefix) {
+  auto all = read_all_tags(db, prefix);
+  for (auto& r : list) {
+    auto it = all.find(r.id);
+    if (it != all.end()) r.tags = std::move(it->second);
+  }
 }
 
 }  // namespace
@@ -314,7 +363,9 @@ std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
   Stmt s(db_, (std::string("SELECT ") + kImageCols + " FROM images WHERE id=?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return read_image(s);
+  auto r = read_image(s);
+  r.tags = read_tags(db_, id);
+  return r;
 }
 
 std::vector<ImageRecord> Catalog::list_images() const {
@@ -322,14 +373,23 @@ std::vector<ImageRecord> Catalog::list_images() const {
   Stmt s(db_, (std::string("SELECT ") + kImageCols + " FROM images ORDER BY creation_date, id").c_str());
   std::vector<ImageRecord> out;
   while (s.step()) out.push_back(read_image(s));
+  attach_tags(db_, out, "ami-");
   return out;
 }
 
 void Catalog::delete_image(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM images WHERE id=?");
-  s.bind(1, id);
-  s.step();
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt s(db_, "DELETE FROM images WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
@@ -346,6 +406,7 @@ void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
       s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
       s.bind(17, r.dir).bind(18, r.block_device_mappings);
       s.step();
+      write_tags(db_, r.id, r.tags);
     }
     exec("COMMIT");
   } catch (...) {
@@ -375,7 +436,9 @@ std::optional<InstanceRecord> Catalog::find_instance(const std::string& id) cons
   Stmt s(db_, (std::string("SELECT ") + kInstanceCols + " FROM instances WHERE id=?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return read_instance(s);
+  auto r = read_instance(s);
+  r.tags = read_tags(db_, id);
+  return r;
 }
 
 std::vector<InstanceRecord> Catalog::list_instances() const {
@@ -384,14 +447,23 @@ std::vector<InstanceRecord> Catalog::list_instances() const {
                " FROM instances ORDER BY launch_time, id").c_str());
   std::vector<InstanceRecord> out;
   while (s.step()) out.push_back(read_instance(s));
+  attach_tags(db_, out, "i-");
   return out;
 }
 
 void Catalog::delete_instance(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM instances WHERE id=?");
-  s.bind(1, id);
-  s.step();
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt s(db_, "DELETE FROM instances WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 int Catalog::count_instances_using(const std::string& image_id) const {
@@ -460,8 +532,16 @@ SnapshotRecord read_snapshot(const Stmt& s) {
 void Catalog::insert_volume(const VolumeRecord& r) {
   std::lock_guard lock(mu_);
   Stmt s(db_, (std::string("INSERT INTO volumes (") + kVolumeCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
-  bind_volume(s, r);
-  s.step();
+  exec("BEGIN IMMEDIATE");
+  try {
+    bind_volume(s, r);
+    s.step();
+    write_tags(db_, r.id, r.tags);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 void Catalog::update_volume(const VolumeRecord& r) {
@@ -478,7 +558,9 @@ std::optional<VolumeRecord> Catalog::find_volume(const std::string& id) const {
   Stmt s(db_, (std::string("SELECT ") + kVolumeCols + " FROM volumes WHERE id=?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return read_volume(s);
+  auto r = read_volume(s);
+  r.tags = read_tags(db_, id);
+  return r;
 }
 
 std::vector<VolumeRecord> Catalog::list_volumes() const {
@@ -486,6 +568,7 @@ std::vector<VolumeRecord> Catalog::list_volumes() const {
   Stmt s(db_, (std::string("SELECT ") + kVolumeCols + " FROM volumes ORDER BY create_time, id").c_str());
   std::vector<VolumeRecord> out;
   while (s.step()) out.push_back(read_volume(s));
+  attach_tags(db_, out, "vol-");
   return out;
 }
 
@@ -496,14 +579,23 @@ std::vector<VolumeRecord> Catalog::volumes_of_instance(const std::string& instan
   s.bind(1, instance_id);
   std::vector<VolumeRecord> out;
   while (s.step()) out.push_back(read_volume(s));
+  attach_tags(db_, out, "vol-");
   return out;
 }
 
 void Catalog::delete_volume(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM volumes WHERE id=?");
-  s.bind(1, id);
-  s.step();
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt s(db_, "DELETE FROM volumes WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 void Catalog::insert_snapshot(const SnapshotRecord& r) {
@@ -527,7 +619,9 @@ std::optional<SnapshotRecord> Catalog::find_snapshot(const std::string& id) cons
   Stmt s(db_, (std::string("SELECT ") + kSnapshotCols + " FROM snapshots WHERE id=?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return read_snapshot(s);
+  auto r = read_snapshot(s);
+  r.tags = read_tags(db_, id);
+  return r;
 }
 
 std::vector<SnapshotRecord> Catalog::snapshots_of_image(const std::string& image_id) const {
@@ -536,6 +630,7 @@ std::vector<SnapshotRecord> Catalog::snapshots_of_image(const std::string& image
   s.bind(1, image_id);
   std::vector<SnapshotRecord> out;
   while (s.step()) out.push_back(read_snapshot(s));
+  attach_tags(db_, out, "snap-");
   return out;
 }
 
@@ -544,14 +639,23 @@ std::vector<SnapshotRecord> Catalog::list_snapshots() const {
   Stmt s(db_, (std::string("SELECT ") + kSnapshotCols + " FROM snapshots ORDER BY start_time, id").c_str());
   std::vector<SnapshotRecord> out;
   while (s.step()) out.push_back(read_snapshot(s));
+  attach_tags(db_, out, "snap-");
   return out;
 }
 
 void Catalog::delete_snapshot(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM snapshots WHERE id=?");
-  s.bind(1, id);
-  s.step();
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt s(db_, "DELETE FROM snapshots WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 int Catalog::count_volumes_using_image(const std::string& image_id) const {
@@ -561,6 +665,39 @@ int Catalog::count_volumes_using_image(const std::string& image_id) const {
   s.bind(1, image_id);
   s.step();
   return static_cast<int>(s.integer(0));
+}
+
+void Catalog::set_tags(const std::string& resource_id, const Tags& tags) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    write_tags(db_, resource_id, tags);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Catalog::delete_tags(const std::string& resource_id, const std::vector<std::string>& keys) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& k : keys) {
+      Stmt s(db_, "DELETE FROM tags WHERE resource_id=? AND key=?");
+      s.bind(1, resource_id).bind(2, k);
+      s.step();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+Tags Catalog::tags_of(const std::string& resource_id) const {
+  std::lock_guard lock(mu_);
+  return read_tags(db_, resource_id);
 }
 
 }  // namespace amid

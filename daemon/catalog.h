@@ -8,15 +8,21 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/tags.h"
+
 struct sqlite3;
 
 namespace amid {
+
+// EC2 tags of one resource, key -> value (at most 50, checked by the caller).
+using Tags = TagMap;
 
 struct ImageRecord {
   std::string id, name, description, owner, region;
@@ -36,6 +42,7 @@ struct ImageRecord {
   std::string consistency;            // create-image: "application" (clean) or "crash"
   std::uint64_t progress_done = 0, progress_total = 0;  // bytes, while pending
   bool restart_source = false;        // create-image stopped the instance and owes it a start
+  Tags tags;
 };
 
 struct InstanceRecord {
@@ -49,6 +56,7 @@ struct InstanceRecord {
   std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
   std::string dir;                // the instance's folder in the store
   std::string block_device_mappings;  // the merged mappings it was launched with, as TOML
+  Tags tags;
 };
 
 // An EBS volume (vol-): a qcow2 in the store, attached to at most one instance.
@@ -62,6 +70,7 @@ struct VolumeRecord {
   std::string file;                // absolute path of its qcow2
   std::string instance_id, device; // attachment ("" when available)
   bool delete_on_termination = true;
+  Tags tags;
 };
 
 // An immutable snapshot (snap-): a standalone qcow2, read-only once completed.
@@ -73,6 +82,7 @@ struct SnapshotRecord {
   std::uint64_t volume_size_gib = 1;
   std::string file;                // absolute path of its qcow2
   std::string image_id;            // the image that owns the file (reclaimed with it)
+  Tags tags;
 };
 
 class Catalog {
@@ -121,6 +131,13 @@ class Catalog {
   void delete_snapshot(const std::string& id);
   // Live volumes whose qcow2 sits on one of the image's snapshot files.
   int count_volumes_using_image(const std::string& image_id) const;
+
+  // Tags of any resource, by id. Records read through find_*/list_* carry their
+  // tags; insert_instances and insert_volume write the records' tags; deleting a
+  // record deletes its tags. set_tags adds or overwrites keys (EC2's CreateTags).
+  void set_tags(const std::string& resource_id, const Tags& tags);
+  void delete_tags(const std::string& resource_id, const std::vector<std::string>& keys);
+  Tags tags_of(const std::string& resource_id) const;
 
  private:
   void exec(const char* sql);

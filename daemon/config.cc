@@ -31,7 +31,7 @@ struct TableReader {
   std::optional<Problem> failed{};
 
   template <typename T>
-  void get(const std::string& key, T& out) {
+  void get(const std::string& key, T& out, std::int64_t min = 1) {
     known.insert(key);
     if (failed) return;
     const toml::node* node = table.get(key);
@@ -48,8 +48,8 @@ struct TableReader {
     } else {
       if (!node->is_integer()) return fail(*node, key, "must be an integer");
       auto v = *node->value<std::int64_t>();
-      if (v < 1 || v > static_cast<std::int64_t>(std::numeric_limits<int>::max())) {
-        return fail(*node, key, "must be between 1 and 2147483647");
+      if (v < min || v > static_cast<std::int64_t>(std::numeric_limits<int>::max())) {
+        return fail(*node, key, "must be between " + std::to_string(min) + " and 2147483647");
       }
       out = static_cast<T>(v);
     }
@@ -141,6 +141,7 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
 
   TableReader m{section("limits"), source_name, "limits.", {}, {}};
   m.get("max_image_gib", base.max_image_gib);
+  m.get("capacity_memory_mib", base.capacity_memory_mib, 0);
   m.refuse_unknown();
   if (m.failed) return *m.failed;
   return base;

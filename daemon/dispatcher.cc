@@ -6,6 +6,7 @@
 #include "common/base64.h"
 #include "common/block_device_mapping.h"
 #include "common/ids.h"
+#include "common/tags.h"
 #include "daemon/log.h"
 #include "daemon/params.h"
 #include "daemon/render.h"
@@ -65,7 +66,14 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
   if (min_count && max_count && *min_count > *max_count) {
     throw AmidError(codes::kInvalidParameterValue, "MinCount: larger than MaxCount");
   }
-  req.count = static_cast<int>(max_count.value_or(min_count.value_or(1)));
+  // EC2 requires both; amid lets either alone mean "exactly this many".
+  req.min_count = static_cast<int>(min_count.value_or(max_count.value_or(1)));
+  req.max_count = static_cast<int>(max_count.value_or(min_count.value_or(1)));
+  if (const Json* specs = p.optional_json("TagSpecifications")) {
+    for (auto& spec : parse_tag_specifications(*specs, {"instance", "volume"}).value_or_throw()) {
+      (spec.resource_type == "instance" ? req.instance_tags : req.volume_tags) = std::move(spec.tags);
+    }
+  }
   if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
     req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
   }

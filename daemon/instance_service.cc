@@ -16,6 +16,13 @@
 #include "daemon/render.h"
 
 namespace amid {
+namespace {
+std::uint64_t host_memory_mib() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) >> 20;
+}
+}  // namespace
 
 void check_instance_id(const std::string& id) {
   if (!is_valid_id(id, "i")) {
@@ -33,9 +40,9 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
                     "InstanceType: '" + req.instance_type +
                         "' is not an instance type amid offers (see configs/instance-types.toml)");
   }
-  if (req.count < 1 || req.count > kMaxCount) {
+  if (req.min_count < 1 || req.max_count > kMaxCount || req.min_count > req.max_count) {
     throw AmidError(codes::kInvalidParameterValue,
-                    "MaxCount: must be between 1 and " + std::to_string(kMaxCount));
+                    "MinCount/MaxCount: need 1 <= MinCount <= MaxCount <= " + std::to_string(kMaxCount));
   }
   if (req.user_data && req.user_data->size() > kMaxUserDataBytes) {
     throw AmidError(codes::kInvalidParameterValue, "UserData: larger than 16 KiB");
@@ -62,7 +69,19 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
     proto.architecture = image.architecture;
     proto.virtualization_type = image.virtualization_type;
     proto.root_device_type = image.root_device_type;
-    for (int i = 0; i < req.count; ++i) {
+    proto.tags = req.instance_tags;
+    // EC2's MinCount/MaxCount: as many as fit, up to MaxCount, but at least MinCount.
+    const std::uint64_t fits = free_capacity_mib() / std::max<std::uint64_t>(proto.memory_mib, 1);
+    const int count = static_cast<int>(std::min<std::uint64_t>(req.max_count, fits));
+    if (count < req.min_count) {
+      throw AmidError(codes::kInsufficientCapacity,
+                      "MinCount: " + std::to_string(req.min_count) + " " + proto.instance_type +
+                          " instances need " + std::to_string(req.min_count * proto.memory_mib) +
+                          " MiB; this host has " + std::to_string(free_capacity_mib()) +
+                          " MiB free (limits.capacity_memory_mib). Stop or terminate instances, "
+                          "pick a smaller type, or lower MinCount");
+    }
+    for (int i = 0; i < count; ++i) {
       InstanceRecord rec = proto;
       rec.id = new_id("i");
       rec.domain_uuid = new_uuid();
@@ -78,42 +97,64 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
   std::vector<std::future<InstanceRecord>> pending;
   for (auto& rec : made) {
     pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req, &mappings, store_gib = type->second.instance_store_gib] {
-      return launch_one(rec, image, req.user_data, mappings, store_gib);
+      return launch_one(rec, image, req, mappings, store_gib);
     }));
   }
   std::vector<InstanceRecord> launched;
+  std::vector<std::string> failed_ids;
   std::optional<AmidError> failure;
-  for (auto& f : pending) {
+  for (std::size_t i = 0; i < pending.size(); ++i) {
     try {
-      launched.push_back(f.get());
+      launched.push_back(pending[i].get());
+      continue;
     } catch (const AmidError& e) {
       if (!failure) failure = e;
     } catch (const std::exception& e) {
       if (!failure) failure = AmidError(codes::kInternalError, e.what());
     }
+    failed_ids.push_back(made[i].id);
   }
-  try {
-    if (failure) throw *failure;
-  } catch (const AmidError& e) {
-    // EC2 launches all or nothing for MinCount = MaxCount: undo every instance.
-    log_error("run-instances from " + image.id + " failed, rolling back: " + e.what());
-    for (auto& rec : made) {
-      try {
-        rt_.hypervisor.destroy_domain(rec.id);
-        rt_.hypervisor.undefine_domain(rec.id);
-        for (const auto& vol : rt_.catalog.volumes_of_instance(rec.id)) {
-          if (fs::exists(vol.file)) ::unlink(vol.file.c_str());
-          rt_.catalog.delete_volume(vol.id);
-        }
-        remove_instance_files(rec.id);
-      } catch (const std::exception& cleanup) {
-        log_error("instance " + rec.id + " cleanup: " + cleanup.what());
-      }
-      rt_.catalog.delete_instance(rec.id);
-    }
-    throw;
+  if (!failure) return launched;
+  // EC2 keeps what launched when that is at least MinCount; else nothing stays.
+  const bool keep = static_cast<int>(launched.size()) >= req.min_count;
+  log_error("run-instances from " + image.id + ": " + std::to_string(failed_ids.size()) + " of " +
+            std::to_string(made.size()) + " launches failed (" + failure->what() + "); " +
+            (keep ? "keeping the " + std::to_string(launched.size()) + " that run (MinCount " +
+                        std::to_string(req.min_count) + ")"
+                  : std::string("rolling back all")));
+  for (const auto& rec : made) {
+    bool failed = std::find(failed_ids.begin(), failed_ids.end(), rec.id) != failed_ids.end();
+    if (failed || !keep) roll_back_launch(rec);
   }
+  if (!keep) throw *failure;
   return launched;
+}
+
+void InstanceService::roll_back_launch(const InstanceRecord& rec) {
+  try {
+    rt_.hypervisor.destroy_domain(rec.id);
+    rt_.hypervisor.undefine_domain(rec.id);
+    for (const auto& vol : rt_.catalog.volumes_of_instance(rec.id)) {
+      if (fs::exists(vol.file)) ::unlink(vol.file.c_str());
+      rt_.catalog.delete_volume(vol.id);
+    }
+    remove_instance_files(rec.id);
+  } catch (const std::exception& cleanup) {
+    log_error("instance " + rec.id + " cleanup: " + cleanup.what());
+  }
+  rt_.catalog.delete_instance(rec.id);
+}
+
+std::uint64_t InstanceService::free_capacity_mib() const {
+  std::uint64_t total = rt_.config.capacity_memory_mib;
+  if (total == 0) total = host_memory_mib();
+  std::uint64_t used = 0;
+  for (const auto& rec : rt_.catalog.list_instances()) {
+    if (rec.state == "pending" || rec.state == "running" || rec.state == "stopping") {
+      used += rec.memory_mib;
+    }
+  }
+  return used >= total ? 0 : total - used;
 }
 
 namespace {
@@ -174,7 +215,7 @@ void InstanceService::make_ephemeral_disks(const InstanceRecord& rec, std::uint6
 }
 
 InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const ImageRecord& image,
-                                           const std::optional<std::string>& user_data,
+                                           const RunInstancesRequest& req,
                                            const BlockDeviceMappings& mappings,
                                            std::uint64_t instance_store_gib) {
   InstanceRecord rec = proto;
@@ -209,6 +250,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
       vol.device = m.device_name;
       vol.delete_on_termination = m.ebs->delete_on_termination;
       vol.state = "in-use";
+      vol.tags = req.volume_tags;
       if (dev == "vda") {
         // The root volume lives with its instance (moved out if kept after terminate).
         vol.file = root;
@@ -261,9 +303,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.kernel = image.kernel_file;
   spec.initrd = image.ramdisk_file;
   spec.cmdline = image.kernel_cmdline;
-  if (user_data) {
+  if (req.user_data) {
     std::string path = rec.dir + "/user-data";
-    fs::write_file_atomic(path, *user_data, 0644);
+    fs::write_file_atomic(path, *req.user_data, 0644);
     spec.user_data_file = path;
   }
   spec.owner = rec.owner;
@@ -530,6 +572,16 @@ std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
     if (rec.state == "terminated" || rec.state == "shutting-down" || rec.state == "stopping") {
       wrong_state(rec, "started");
     }
+  }
+  std::uint64_t needed = 0;
+  for (const auto& rec : targets) {
+    if (rec.state == "stopped") needed += rec.memory_mib;
+  }
+  if (needed > 0 && needed > free_capacity_mib()) {
+    throw AmidError(codes::kInsufficientCapacity,
+                    "InstanceIds: starting them needs " + std::to_string(needed) + " MiB; this host has " +
+                        std::to_string(free_capacity_mib()) +
+                        " MiB free (limits.capacity_memory_mib). Stop or terminate other instances first");
   }
   std::vector<StateChange> changes;
   for (auto& rec : targets) {

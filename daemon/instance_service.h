@@ -24,9 +24,14 @@ namespace amid {
 struct RunInstancesRequest {
   std::string image_id;
   std::string instance_type = kDefaultInstanceType;
-  int count = 1;
+  // EC2's MinCount/MaxCount: MaxCount instances when they fit the host's
+  // capacity, else as many as fit if that is at least MinCount, else none.
+  int min_count = 1;
+  int max_count = 1;
   std::optional<std::string> user_data;  // decoded bytes
   BlockDeviceMappings block_device_mappings;  // merged over the image's, as on EC2
+  Tags instance_tags;  // TagSpecifications, ResourceType "instance"
+  Tags volume_tags;    // TagSpecifications, ResourceType "volume": every volume made
 };
 
 struct StateChange {
@@ -80,8 +85,13 @@ class InstanceService {
  private:
   InstanceRecord visible_instance(const Caller& caller, const std::string& id);
   InstanceRecord launch_one(const InstanceRecord& proto, const ImageRecord& image,
-                            const std::optional<std::string>& user_data,
+                            const RunInstancesRequest& req,
                             const BlockDeviceMappings& mappings, std::uint64_t instance_store_gib);
+  // Memory (MiB) not yet taken by live instances (pending, running, stopping),
+  // out of limits.capacity_memory_mib or the host's RAM.
+  std::uint64_t free_capacity_mib() const;
+  // Undoes a launch: domain, volumes, files, catalog row.
+  void roll_back_launch(const InstanceRecord& rec);
   // The mappings an instance gets (image's merged with the launch's), checked:
   // snapshots exist and are visible. Throws before anything is created.
   BlockDeviceMappings plan_mappings(const Caller& caller, const ImageRecord& image,

@@ -5,6 +5,12 @@
 
 namespace amid {
 
+protocol::Json render_tags(const Tags& tags) {
+  protocol::Json out = protocol::Json::array();
+  for (const auto& [k, v] : tags) out.push_back({{"Key", k}, {"Value", v}});
+  return out;
+}
+
 int instance_state_code(const std::string& s) {
   if (s == "pending") return 0;
   if (s == "running") return 16;
@@ -57,6 +63,7 @@ protocol::Json render_image(const ImageRecord& r) {
                      {"Percent", static_cast<int>(100.0 * static_cast<double>(r.progress_done) /
                                                   static_cast<double>(r.progress_total))}};
   }
+  if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
   if (!r.kernel_id.empty()) j["KernelId"] = r.kernel_id;
   if (!r.ramdisk_id.empty()) j["RamdiskId"] = r.ramdisk_id;
   if (!r.state_reason.empty()) {
@@ -75,6 +82,7 @@ protocol::Json render_volume(const VolumeRecord& v) {
                       {"VolumeType", v.volume_type},
                       {"Encrypted", false},
                       {"Attachments", protocol::Json::array()}};
+  if (!v.tags.empty()) j["Tags"] = render_tags(v.tags);
   if (!v.instance_id.empty()) {
     j["Attachments"].push_back({{"InstanceId", v.instance_id},
                                 {"Device", v.device},
@@ -106,6 +114,7 @@ protocol::Json render_instance(const InstanceRecord& r) {
                                {"PrivateIpAddress", "10.0.2.15"},
                                {"Status", "in-use"}}})},
   };
+  if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
   if (!r.state_reason.empty()) {
     auto colon = r.state_reason.find(':');
     j["StateReason"] = {{"Code", r.state_reason.substr(0, colon)}, {"Message", r.state_reason}};

@@ -10,6 +10,8 @@ protocol::Json render_image(const ImageRecord& image);
 protocol::Json render_instance(const InstanceRecord& instance);
 protocol::Json render_instance_state(const std::string& state);
 protocol::Json render_volume(const VolumeRecord& volume);
+// EC2's [{"Key", "Value"}], sorted by key.
+protocol::Json render_tags(const Tags& tags);
 // EC2's numeric code for an instance state name (pending 0 ... stopped 80).
 int instance_state_code(const std::string& state);
 

@@ -5,6 +5,15 @@
 
 namespace amid::cli {
 
+// The value of tag `key` in an EC2 "Tags" list, or "".
+inline std::string tag_value(const protocol::Json& j, const std::string& key) {
+  if (!j.contains("Tags") || !j["Tags"].is_array()) return "";
+  for (const auto& t : j["Tags"]) {
+    if (t.value("Key", "") == key) return t.value("Value", "");
+  }
+  return "";
+}
+
 inline std::vector<Column> instance_columns() {
   return {{"INSTANCE ID", [](auto& j) { return field(j, "/InstanceId"); }},
           {"IMAGE ID", [](auto& j) { return field(j, "/ImageId"); }},
@@ -12,7 +21,8 @@ inline std::vector<Column> instance_columns() {
           {"STATE", [](auto& j) { return field(j, "/State/Name"); }},
           {"ROOT", [](auto& j) { return field(j, "/RootDeviceType"); }},
           {"ZONE", [](auto& j) { return field(j, "/Placement/AvailabilityZone"); }},
-          {"LAUNCHED", [](auto& j) { return field(j, "/LaunchTime"); }}};
+          {"LAUNCHED", [](auto& j) { return field(j, "/LaunchTime"); }},
+          {"NAME", [](auto& j) { return tag_value(j, "Name"); }}};
 }
 
 }  // namespace amid::cli

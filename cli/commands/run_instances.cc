@@ -4,17 +4,40 @@
 #include "common/launch_template.h"
 
 namespace amid::cli {
+namespace {
+// --count N or MIN:MAX (the AWS CLI's form).
+std::pair<int, int> parse_count(const std::string& text) {
+  auto number = [&](const std::string& s) {
+    if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("--count: '" + text + "' is not N or MIN:MAX (whole numbers, 1-16)");
+    }
+    return std::stoi(s);
+  };
+  auto colon = text.find(':');
+  int min = number(text.substr(0, colon));
+  int max = colon == std::string::npos ? min : number(text.substr(colon + 1));
+  if (min < 1 || max > 16 || min > max) {
+    throw std::invalid_argument("--count: '" + text + "' needs 1 <= MIN <= MAX <= 16");
+  }
+  return {min, max};
+}
+}  // namespace
 
 void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("run-instances", "Launch instances from an image");
   struct Opts {
-    std::string image, type = "t3.micro", user_data, bdm, launch_template;
-    int count = 1;
+    std::string image, type = "t3.micro", user_data, bdm, launch_template, count = "1", tag_specs;
+    std::vector<std::string> tags;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--image-id", o->image, "ami-... to launch");
   cmd->add_option("--instance-type", o->type, "a type from configs/instance-types.toml")->default_str("t3.micro");
-  cmd->add_option("--count", o->count, "how many identical instances (1-16)")->default_str("1");
+  cmd->add_option("--count", o->count,
+                  "how many identical instances: N, or MIN:MAX to launch as many as fit (1-16)")
+      ->default_str("1");
+  cmd->add_option("--tag", o->tags, "KEY=VALUE tag for the instances (repeatable)");
+  cmd->add_option("--tag-specifications", o->tag_specs,
+                  "EC2's TagSpecifications as JSON (or file://PATH): instance and volume tags");
   cmd->add_option("--user-data", o->user_data, "script for the guest: file://PATH or the text itself");
   cmd->add_option("--block-device-mappings", o->bdm,
                   "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON; merged over the image's");
@@ -32,12 +55,51 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       if (t.image_id) params["ImageId"] = *t.image_id;
       if (t.instance_type) params["InstanceType"] = *t.instance_type;
       if (t.count) params["MinCount"] = params["MaxCount"] = *t.count;
+      if (!t.tags.empty()) {
+        params["TagSpecifications"] = protocol::Json::array({to_json(TagSpecification{"instance", t.tags})});
+      }
       if (t.user_data) params["UserData"] = base64_encode(*t.user_data);
       if (!t.block_device_mappings.empty()) params["BlockDeviceMappings"] = to_ec2_json(t.block_device_mappings);
     }
     if (cmd->count("--image-id")) params["ImageId"] = o->image;
     if (cmd->count("--instance-type") || !params.contains("InstanceType")) params["InstanceType"] = o->type;
-    if (cmd->count("--count") || !params.contains("MaxCount")) params["MinCount"] = params["MaxCount"] = o->count;
+    if (cmd->count("--count") || !params.contains("MaxCount")) {
+      auto [min, max] = parse_count(o->count);
+      params["MinCount"] = min;
+      params["MaxCount"] = max;
+    }
+    if (!o->tag_specs.empty()) {
+      auto text = read_blob_argument(o->tag_specs, "--tag-specifications");
+      auto json = protocol::Json::parse(text, nullptr, false);
+      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
+      auto specs = parse_tag_specifications(json, {"instance", "volume"});
+      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
+      params["TagSpecifications"] = json;
+    }
+    if (!o->tags.empty()) {
+      TagSpecification spec{"instance", {}};
+      for (const auto& kv : o->tags) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos) throw std::invalid_argument("--tag: '" + kv + "' is not KEY=VALUE");
+        spec.tags[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+      // --tag adds to (and overrides) the instance tags from elsewhere.
+      protocol::Json specs = params.value("TagSpecifications", protocol::Json::array());
+      bool merged = false;
+      for (auto& s : specs) {
+        if (s["ResourceType"] == "instance") {
+          for (const auto& [k, v] : spec.tags) {
+            protocol::Json kept = protocol::Json::array();
+            for (const auto& t : s["Tags"]) if (t["Key"] != k) kept.push_back(t);
+            kept.push_back({{"Key", k}, {"Value", v}});
+            s["Tags"] = kept;
+          }
+          merged = true;
+        }
+      }
+      if (!merged) specs.push_back(to_json(spec));
+      params["TagSpecifications"] = specs;
+    }
     if (!o->user_data.empty()) {
       params["UserData"] = base64_encode(read_blob_argument(o->user_data, "--user-data"));
     }

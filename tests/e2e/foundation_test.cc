@@ -219,12 +219,26 @@ std::string cmdline_value(pid_t pid, const std::string& key) {
   return all.substr(at, all.find_first_of(" ,\"", at) - at);
 }
 
-TEST(Foundation, CountLaunchesDistinctInstancesSideBySide) {
+// --count launches side by side, each instance its own; MinCount/MaxCount follow
+// EC2 against the host's capacity (here limits.capacity_memory_mib = 3 t3.nano).
+TEST(Foundation, CountLaunchesDistinctInstancesSideBySideWithinCapacity) {
   Amid amid;
-  amid.start();
+  std::string config = amid.dir() + "/amid.toml";
+  {
+    std::ofstream(config) << "[limits]\ncapacity_memory_mib = 1536\n";
+  }
+  amid.start({"--config", config});
   std::string image = register_tiny(amid);
-  Result r = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano",
-                          "--count", "3", "--output", "json"});
+  // A launch template gives the image, count, user data and tags; the command line's
+  // --instance-type and --tag override its type and one tag.
+  std::string lt = amid.dir() + "/lt.toml";
+  {
+    std::ofstream(lt) << "image_id = \"" << image << "\"\ninstance_type = \"t3.micro\"\ncount = 3\n"
+                      << "user_data = \"echo launched-from-template\"\n"
+                      << "[tags]\nName = \"api\"\nteam = \"blue\"\n";
+  }
+  Result r = amid.amictl({"run-instances", "--launch-template", "file://" + lt, "--instance-type",
+                          "t3.nano", "--tag", "Name=web", "--output", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = Json::parse(r.out);
   ASSERT_EQ(j["Instances"].size(), 3u);
@@ -233,17 +247,51 @@ TEST(Foundation, CountLaunchesDistinctInstancesSideBySide) {
     std::string id = inst["InstanceId"];
     ids.insert(id);
     macs.insert(inst["NetworkInterfaces"][0]["MacAddress"].get<std::string>());
+    EXPECT_EQ(inst["Tags"], Json::parse(R"([{"Key":"Name","Value":"web"},{"Key":"team","Value":"blue"}])"));
     wait_ready(amid, id);
     pid_t pid = qemu_pid_of(id);
     ASSERT_GT(pid, 0);
     uuids.insert(cmdline_value(pid, "-uuid "));
     EXPECT_EQ(cmdline_value(pid, "\"mac\":\"").size(), 17u);
+    EXPECT_EQ(inst["InstanceType"], "t3.nano");
   }
+  Result console = amid.amictl({"get-console-output", "--instance-id", *ids.begin(), "--wait-for",
+                                "user data exit 0", "--output", "text"});
+  EXPECT_NE(console.out.find("launched-from-template"), std::string::npos) << console.out;
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(uuids.size(), 3u);
   EXPECT_EQ(macs.size(), 3u);
-  std::vector<std::string> args = {"terminate-instances", "--instance-ids"};
-  args.insert(args.end(), ids.begin(), ids.end());
+  // Tags are kept: describe-instances shows them, and the table has a NAME column.
+  Result table = amid.amictl({"describe-instances", "--instance-ids", *ids.begin()});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("NAME"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("web"), std::string::npos) << table.out;
+
+  // The host is full: MinCount 1 cannot be met, so nothing is launched.
+  Result full = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano"});
+  EXPECT_EQ(full.exit_code, 1) << full.out;
+  EXPECT_NE(full.err.find("InsufficientInstanceCapacity"), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("MinCount"), std::string::npos) << full.err;
+  Json all = Json::parse(amid.amictl({"describe-instances", "--output", "json"}).out);
+  ASSERT_EQ(all["Reservations"].size(), 1u) << "a refused launch leaves no instance behind";
+  EXPECT_EQ(all["Reservations"][0]["Instances"].size(), 3u);
+
+  // One slot freed: --count 1:4 launches the one that fits (MinCount 1, MaxCount 4).
+  ASSERT_EQ(amid.amictl({"terminate-instances", "--instance-ids", *ids.begin()}).exit_code, 0);
+  Result partial = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano",
+                                "--count", "1:4", "--output", "json"});
+  ASSERT_EQ(partial.exit_code, 0) << partial.err;
+  Json p = Json::parse(partial.out);
+  ASSERT_EQ(p["Instances"].size(), 1u);
+  EXPECT_FALSE(p["Instances"][0].contains("Tags"));
+  // And --count 2:4 with room for none launches none.
+  Result two = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano",
+                            "--count", "2:4"});
+  EXPECT_NE(two.err.find("InsufficientInstanceCapacity"), std::string::npos) << two.err;
+
+  std::vector<std::string> args = {"terminate-instances", "--instance-ids",
+                                   p["Instances"][0]["InstanceId"].get<std::string>()};
+  args.insert(args.end(), std::next(ids.begin()), ids.end());
   EXPECT_EQ(amid.amictl(args).exit_code, 0);
 }
 

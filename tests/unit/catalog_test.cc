@@ -387,5 +387,50 @@ TEST(IsoNow, IsEc2sTimestampFormat) {
   EXPECT_TRUE(std::regex_match(now, shape)) << now;
 }
 
+
+TEST_F(CatalogTest, TagsTravelWithTheirRecordAndGoWithIt) {
+  Catalog c(db_path());
+  InstanceRecord a = instance("i-0000000000000000a", "ami-0000000000000000a");
+  a.tags = {{"Name", "web"}, {"team", "blue"}};
+  InstanceRecord b = instance("i-0000000000000000b", "ami-0000000000000000a");
+  c.insert_instances({a, b});
+  c.insert_image(image("ami-0000000000000000a", "alpha"));
+  c.set_tags("ami-0000000000000000a", {{"Name", "base"}});
+
+  EXPECT_EQ(c.find_instance(a.id)->tags, a.tags);
+  EXPECT_TRUE(c.find_instance(b.id)->tags.empty());
+  auto all = c.list_instances();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id == a.id ? all[0].tags : all[1].tags, a.tags);
+  // Instance tags do not leak into images (ids are looked up by prefix).
+  EXPECT_EQ(c.list_images()[0].tags, (Tags{{"Name", "base"}}));
+
+  // set_tags overwrites a key and adds others; delete_tags removes only the keys named.
+  c.set_tags(a.id, {{"Name", "api"}, {"env", "prod"}});
+  EXPECT_EQ(c.tags_of(a.id), (Tags{{"Name", "api"}, {"env", "prod"}, {"team", "blue"}}));
+  c.delete_tags(a.id, {"team", "absent"});
+  EXPECT_EQ(c.tags_of(a.id), (Tags{{"Name", "api"}, {"env", "prod"}}));
+
+  c.delete_instance(a.id);
+  EXPECT_TRUE(c.tags_of(a.id).empty()) << "a deleted record's tags go with it";
+  c.delete_image("ami-0000000000000000a");
+  EXPECT_TRUE(c.tags_of("ami-0000000000000000a").empty());
+}
+
+TEST_F(CatalogTest, VolumeTagsAreWrittenWithTheVolume) {
+  Catalog c(db_path());
+  VolumeRecord v;
+  v.id = "vol-0000000000000000a";
+  v.owner = "000000001000";
+  v.region = "local-1";
+  v.file = "/s/volumes/vol-0000000000000000a.qcow2";
+  v.tags = {{"backup", "daily"}};
+  c.insert_volume(v);
+  EXPECT_EQ(c.find_volume(v.id)->tags, v.tags);
+  EXPECT_EQ(c.list_volumes().at(0).tags, v.tags);
+  c.delete_volume(v.id);
+  EXPECT_TRUE(c.tags_of(v.id).empty());
+}
+
 }  // namespace
 }  // namespace amid

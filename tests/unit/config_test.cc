@@ -51,6 +51,7 @@ accel = "tcg"
 
 [limits]
 max_image_gib = 8
+capacity_memory_mib = 4096
 )";
   auto r = load_config_text(text, "amid.toml", Config{});
   ASSERT_TRUE(r.ok()) << r.problem().message;
@@ -66,6 +67,7 @@ max_image_gib = 8
   EXPECT_EQ(c.libvirt_uri, "qemu:///system");
   EXPECT_EQ(c.accel, "tcg");
   EXPECT_EQ(c.max_image_gib, 8u);
+  EXPECT_EQ(c.capacity_memory_mib, 4096u);
 }
 
 TEST(LoadConfigText, KeysAbsentFromTheFileKeepTheBaseValues) {
@@ -159,6 +161,13 @@ TEST(LoadConfigText, RefusesOutOfRangeIntegers) {
     EXPECT_TRUE(located(r.problem().message, "amid.toml", 2));
     EXPECT_TRUE(has_substr(r.problem().message, "must be between 1 and 2147483647"));
   }
+  // capacity_memory_mib may be 0 (the host's RAM), never negative.
+  auto zero = load_config_text("[limits]\ncapacity_memory_mib = 0\n", "amid.toml", valid_config());
+  ASSERT_TRUE(zero.ok()) << zero.problem().message;
+  EXPECT_EQ(zero.value().capacity_memory_mib, 0u);
+  auto negative = load_config_text("[limits]\ncapacity_memory_mib = -1\n", "amid.toml", valid_config());
+  ASSERT_FALSE(negative.ok());
+  EXPECT_TRUE(has_substr(negative.problem().message, "limits.capacity_memory_mib: must be between 0 and"));
   auto at_max = load_config_text("[daemon]\nmax_connections = 2147483647\n", "amid.toml", valid_config());
   ASSERT_TRUE(at_max.ok()) << at_max.problem().message;
   EXPECT_EQ(at_max.value().max_connections, 2147483647);
