@@ -1,5 +1,7 @@
 #include "daemon/accel.h"
 
+#include <sys/utsname.h>
+
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -143,6 +145,27 @@ AccelChoice choose_accel(const std::string& requested, const KvmProbe& probe) {
   }
   if (probe.usable) return {"kvm", "accelerator kvm: " + probe.reason};
   return {"qemu", "accelerator tcg (software emulation, slow): " + probe.reason};
+}
+
+std::string host_arch() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return "x86_64";
+  return u.machine;
+}
+
+std::map<std::string, std::string> guest_domain_types(
+    const std::string& host_libvirt_arch, const std::string& host_domain_type,
+    const std::function<bool(const std::string& arch, const std::string& type)>& supports) {
+  std::map<std::string, std::string> out;
+  for (const auto& [ec2, libvirt] : {std::pair<std::string, std::string>{"x86_64", "x86_64"},
+                                     std::pair<std::string, std::string>{"arm64", "aarch64"}}) {
+    if (libvirt == host_libvirt_arch) {
+      out[ec2] = host_domain_type;
+    } else if (supports(libvirt, "qemu")) {
+      out[ec2] = "qemu";
+    }
+  }
+  return out;
 }
 
 }  // namespace amid

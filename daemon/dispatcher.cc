@@ -60,7 +60,7 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
   InstanceService& instances = services.instances;
   RunInstancesRequest req;
   req.image_id = p.required_string("ImageId");
-  req.instance_type = p.optional_string("InstanceType").value_or(kDefaultInstanceType);
+  req.instance_type = p.optional_string("InstanceType").value_or("");
   auto min_count = p.optional_int("MinCount", 1, kMaxCount);
   auto max_count = p.optional_int("MaxCount", 1, kMaxCount);
   if (min_count && max_count && *min_count > *max_count) {

@@ -48,7 +48,10 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(entry, "file", *spec.user_data_file);
   }
 
+  const bool arm = spec.arch == "aarch64";
+  const bool firmware_boot = spec.kernel.empty();
   pugi::xml_node os = child(dom, "os");
+  if (arm && firmware_boot) attr(os, "firmware", "efi");
   pugi::xml_node type = child(os, "type", "hvm");
   attr(type, "arch", spec.arch);
   attr(type, "machine", spec.machine);
@@ -61,11 +64,17 @@ std::string render_domain_xml(const DomainSpec& spec) {
   }
 
   pugi::xml_node features = child(dom, "features");
-  child(features, "acpi");
-  child(features, "apic");
+  if (!arm || firmware_boot) child(features, "acpi");  // on aarch64 ACPI comes with UEFI
+  if (!arm) child(features, "apic");
 
   if (spec.domain_type == "kvm") {
     attr(child(dom, "cpu"), "mode", "host-passthrough");
+  } else if (arm) {
+    // TCG: a plain ARMv8.0 core; "max" would emulate pointer authentication, which is slow.
+    pugi::xml_node cpu = child(dom, "cpu");
+    attr(cpu, "mode", "custom");
+    attr(cpu, "match", "exact");
+    attr(child(cpu, "model", "cortex-a57"), "fallback", "forbid");
   }
   child(dom, "on_poweroff", "destroy");
   child(dom, "on_reboot", "restart");
@@ -142,6 +151,10 @@ std::string render_backup_xml(const std::vector<std::pair<std::string, std::stri
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
   return out.str();
+}
+
+std::string libvirt_arch(const std::string& ec2_arch) {
+  return ec2_arch == "arm64" ? "aarch64" : ec2_arch;
 }
 
 std::string mac_for_instance(const std::string& instance_id) {

@@ -22,8 +22,8 @@ struct DomainSpec {
   std::string name;          // the instance id, i-...
   std::string uuid;
   std::string domain_type;   // "kvm" or "qemu" (TCG)
-  std::string arch = "x86_64";
-  std::string machine = "pc";
+  std::string arch = "x86_64";  // libvirt's name: x86_64 or aarch64
+  std::string machine = "pc";   // "virt" for aarch64
   int vcpus = 1;
   std::uint64_t memory_mib = 512;
   std::vector<DiskSpec> disks;
@@ -38,7 +38,14 @@ struct DomainSpec {
 
 inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
 
+// x86_64 guests: SeaBIOS boots hvm disks, ACPI power button. aarch64 guests: the
+// `virt` machine; hvm disks boot through UEFI (firmware='efi', libvirt picks
+// AAVMF from the firmware descriptors), paravirtual ones directly without ACPI
+// (the power button is a device-tree GPIO key); TCG uses a cortex-a57 CPU.
 std::string render_domain_xml(const DomainSpec& spec);
+
+// EC2's architecture name (x86_64, arm64) as libvirt spells it (x86_64, aarch64).
+std::string libvirt_arch(const std::string& ec2_arch);
 
 // <domainbackup> for push mode: each (target dev, file) pair is written as a
 // standalone qcow2; each name in `skipped` is marked backup='no'.

@@ -44,10 +44,6 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     check_user_file(caller, "KernelPath", req.kernel_path, kMaxKernelBytes);
     if (!req.ramdisk_path.empty()) check_user_file(caller, "RamdiskPath", req.ramdisk_path, kMaxRamdiskBytes);
   }
-  if (rec.architecture != "x86_64") {
-    throw AmidError(codes::kUnsupportedOperation,
-                    "Architecture: this host runs x86_64 guests only");
-  }
   for (const auto& m : req.block_device_mappings) {
     if (guest_device(m.device_name) == "vda") {
       throw AmidError(codes::kInvalidParameterValue,

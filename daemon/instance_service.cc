@@ -34,8 +34,7 @@ void check_instance_id(const std::string& id) {
 std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
                                                            const RunInstancesRequest& req) {
   check_image_id(req.image_id);
-  auto type = rt_.instance_types.find(req.instance_type);
-  if (type == rt_.instance_types.end()) {
+  if (!req.instance_type.empty() && !rt_.instance_types.count(req.instance_type)) {
     throw AmidError(codes::kInvalidParameterValue,
                     "InstanceType: '" + req.instance_type +
                         "' is not an instance type amid offers (see configs/instance-types.toml)");
@@ -52,19 +51,21 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
   proto.reservation_id = new_id("r");
   proto.owner = caller.account;
   proto.region = rt_.config.region;
-  proto.instance_type = type->second.name;
-  proto.vcpus = type->second.vcpus;
-  proto.memory_mib = type->second.memory_mib;
   proto.launch_time = iso_now();
 
   std::vector<InstanceRecord> made;
   ImageRecord image;
   BlockDeviceMappings mappings;
+  InstanceType type;
   {
     // The image must not be reclaimed between this check and the rows that pin it.
     std::lock_guard lock(rt_.image_refs_mu);
     image = images_.launchable_image(caller, req.image_id);
+    type = instance_type_for(image, req.instance_type);
     mappings = plan_mappings(caller, image, req.block_device_mappings);
+    proto.instance_type = type.name;
+    proto.vcpus = type.vcpus;
+    proto.memory_mib = type.memory_mib;
     proto.image_id = image.id;
     proto.architecture = image.architecture;
     proto.virtualization_type = image.virtualization_type;
@@ -96,7 +97,7 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
   // The N launches run side by side (overlays, definitions, QEMU start-up).
   std::vector<std::future<InstanceRecord>> pending;
   for (auto& rec : made) {
-    pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req, &mappings, store_gib = type->second.instance_store_gib] {
+    pending.push_back(std::async(std::launch::async, [this, &rec, &image, &req, &mappings, store_gib = type.instance_store_gib] {
       return launch_one(rec, image, req, mappings, store_gib);
     }));
   }
@@ -143,6 +144,34 @@ void InstanceService::roll_back_launch(const InstanceRecord& rec) {
     log_error("instance " + rec.id + " cleanup: " + cleanup.what());
   }
   rt_.catalog.delete_instance(rec.id);
+}
+
+InstanceType InstanceService::instance_type_for(const ImageRecord& image, const std::string& requested) const {
+  std::string name = requested;
+  if (name.empty()) name = image.architecture == "arm64" ? kDefaultArm64InstanceType : kDefaultInstanceType;
+  auto it = rt_.instance_types.find(name);
+  if (it == rt_.instance_types.end()) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "InstanceType: '" + name + "' is not an instance type amid offers (see configs/instance-types.toml)");
+  }
+  if (it->second.architecture != image.architecture) {
+    // EC2's own wording for this mismatch.
+    throw AmidError(codes::kInvalidParameterValue,
+                    "InstanceType: the architecture '" + it->second.architecture + "' of instance type " + name +
+                        " does not match the architecture '" + image.architecture + "' of image " + image.id +
+                        (image.architecture == "arm64" ? " (use an arm64 type such as t4g.micro)"
+                                                       : " (use an x86_64 type such as t3.micro)"));
+  }
+  if (!rt_.domain_types.count(image.architecture)) {
+    throw AmidError(codes::kUnsupportedOperation,
+                    "ImageId: " + image.id + " is " + image.architecture + " and this host cannot run " +
+                        image.architecture + " guests: " +
+                        (image.architecture == "arm64"
+                             ? "install qemu-system-aarch64 (Debian: apt-get install qemu-system-arm "
+                               "qemu-efi-aarch64) and restart amid"
+                             : "libvirt offers no " + image.architecture + " emulator"));
+  }
+  return it->second;
 }
 
 std::uint64_t InstanceService::free_capacity_mib() const {
@@ -292,7 +321,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   DomainSpec spec;
   spec.name = rec.id;
   spec.uuid = rec.domain_uuid;
-  spec.domain_type = rt_.domain_type;
+  spec.domain_type = rt_.domain_types.at(image.architecture);
+  spec.arch = libvirt_arch(image.architecture);
+  spec.machine = spec.arch == "aarch64" ? "virt" : "pc";
   spec.vcpus = rec.vcpus;
   spec.memory_mib = rec.memory_mib;
   spec.disks = disks;

@@ -23,7 +23,7 @@ namespace amid {
 
 struct RunInstancesRequest {
   std::string image_id;
-  std::string instance_type = kDefaultInstanceType;
+  std::string instance_type;  // "" = t3.micro, or t4g.micro for an arm64 image
   // EC2's MinCount/MaxCount: MaxCount instances when they fit the host's
   // capacity, else as many as fit if that is at least MinCount, else none.
   int min_count = 1;
@@ -87,6 +87,9 @@ class InstanceService {
   InstanceRecord launch_one(const InstanceRecord& proto, const ImageRecord& image,
                             const RunInstancesRequest& req,
                             const BlockDeviceMappings& mappings, std::uint64_t instance_store_gib);
+  // The type to launch `image` on (default by architecture), checked against the
+  // image's architecture and what this host can run.
+  InstanceType instance_type_for(const ImageRecord& image, const std::string& requested) const;
   // Memory (MiB) not yet taken by live instances (pending, running, stopping),
   // out of limits.capacity_memory_mib or the host's RAM.
   std::uint64_t free_capacity_mib() const;

@@ -40,6 +40,14 @@ Result<InstanceTypes> parse_instance_types(const std::string& text, const std::s
     bool has_vcpus = false, has_mem = false;
     for (auto& [field, value] : *t) {
       std::string f(field.str());
+      if (f == "architecture") {
+        auto a = value.value<std::string>();
+        if (!value.is_string() || (*a != "x86_64" && *a != "arm64")) {
+          return problem(at(source, value.source()) + name + ".architecture: must be \"x86_64\" or \"arm64\"");
+        }
+        it.architecture = *a;
+        continue;
+      }
       if (f != "vcpus" && f != "memory_mib" && f != "instance_store_gib") {
         return problem(at(source, value.source()) + name + ": unknown key '" + f + "'");
       }

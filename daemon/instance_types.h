@@ -14,6 +14,7 @@ struct InstanceType {
   int vcpus = 1;
   std::uint64_t memory_mib = 512;
   std::uint64_t instance_store_gib = 0;
+  std::string architecture = "x86_64";  // EC2's name: x86_64 or arm64 (Graviton types)
 };
 
 using InstanceTypes = std::map<std::string, InstanceType>;
@@ -23,5 +24,7 @@ Result<InstanceTypes> parse_instance_types(const std::string& text, const std::s
 const InstanceTypes& builtin_instance_types();
 
 inline constexpr const char* kDefaultInstanceType = "t3.micro";
+// run-instances without --instance-type on an arm64 image (EC2 has no default there).
+inline constexpr const char* kDefaultArm64InstanceType = "t4g.micro";
 
 }  // namespace amid

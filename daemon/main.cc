@@ -95,6 +95,24 @@ int lock_state_dir(const std::string& lock_path) {
   return fd;
 }
 
+// What guests this host can run; one log line each, so a missing emulator is visible.
+std::map<std::string, std::string> runnable_guests(Hypervisor& hypervisor, const std::string& host_type) {
+  auto types = amid::guest_domain_types(host_arch(), host_type, [&](const std::string& arch, const std::string& type) {
+    return hypervisor.supports_domain_type(arch, type);
+  });
+  for (const char* arch : {"x86_64", "arm64"}) {
+    auto it = types.find(arch);
+    if (it != types.end()) {
+      log_info(std::string(arch) + " guests: " + (it->second == "kvm" ? "KVM" : "TCG (software emulation)"));
+    } else if (std::string(arch) == "arm64") {
+      log_info("arm64 guests: not available (install qemu-system-arm and qemu-efi-aarch64, then restart amid)");
+    } else {
+      log_info(std::string(arch) + " guests: not available (libvirt has no emulator for them)");
+    }
+  }
+  return types;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"amid: local qcow2 templates as AMIs, launched as libvirt guests"};
   std::string config_file, state_dir, socket_path, libvirt_uri, accel;
@@ -167,7 +185,7 @@ int run(int argc, char** argv) {
   log_info(choice.reason);
 
   Hypervisor hypervisor(config.effective_libvirt_uri());
-  if (choice.domain_type == "kvm" && !hypervisor.supports_domain_type("x86_64", "kvm")) {
+  if (choice.domain_type == "kvm" && !hypervisor.supports_domain_type(host_arch(), "kvm")) {
     if (config.accel == "kvm") {
       throw AmidError(codes::kInternalError, "libvirt at " + hypervisor.uri() + " offers no kvm domains");
     }
@@ -177,9 +195,10 @@ int run(int argc, char** argv) {
   // Probe QEMU's capabilities now rather than on the first launch.
   hypervisor.capabilities_xml();
   log_info("libvirt connected: " + hypervisor.uri());
+  std::map<std::string, std::string> domain_types = runnable_guests(hypervisor, choice.domain_type);
 
   Catalog catalog(store.catalog_path());
-  Runtime rt{config, store, catalog, hypervisor, choice.domain_type, types, QemuImg{}, {}};
+  Runtime rt{config, store, catalog, hypervisor, domain_types, types, QemuImg{}, {}};
   ImageService images(rt);
   InstanceService instances(rt, images);
   CaptureService capture(rt, images, instances);

@@ -2,6 +2,7 @@
 // worker threads. Each member is thread-safe on its own.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -19,7 +20,10 @@ struct Runtime {
   Store store;
   Catalog& catalog;
   Hypervisor& hypervisor;
-  std::string domain_type;  // "kvm" or "qemu", chosen once at start
+  // Guest architectures this host runs (EC2's names, x86_64 / arm64), each with its
+  // libvirt domain type: "kvm" for the host's own when KVM works, else "qemu" (TCG).
+  // Found once at start; an architecture absent here cannot be launched.
+  std::map<std::string, std::string> domain_types;
   InstanceTypes instance_types;
   QemuImg qemu_img;
   // Held while an image's users are counted or changed (launch vs. reclaim).

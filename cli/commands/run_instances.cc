@@ -31,7 +31,9 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--image-id", o->image, "ami-... to launch");
-  cmd->add_option("--instance-type", o->type, "a type from configs/instance-types.toml")->default_str("t3.micro");
+  cmd->add_option("--instance-type", o->type,
+                  "a type from configs/instance-types.toml, of the image's architecture")
+      ->default_str("t3.micro, or t4g.micro for arm64 images");
   cmd->add_option("--count", o->count,
                   "how many identical instances: N, or MIN:MAX to launch as many as fit (1-16)")
       ->default_str("1");
@@ -62,7 +64,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       if (!t.block_device_mappings.empty()) params["BlockDeviceMappings"] = to_ec2_json(t.block_device_mappings);
     }
     if (cmd->count("--image-id")) params["ImageId"] = o->image;
-    if (cmd->count("--instance-type") || !params.contains("InstanceType")) params["InstanceType"] = o->type;
+    if (cmd->count("--instance-type")) params["InstanceType"] = o->type;
     if (cmd->count("--count") || !params.contains("MaxCount")) {
       auto [min, max] = parse_count(o->count);
       params["MinCount"] = min;

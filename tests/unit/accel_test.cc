@@ -101,5 +101,19 @@ TEST_F(ProbeRealKvm, AVendorModuleMakesItUsable) {
   EXPECT_TRUE(probe_kvm("/dev/kvm", fake_modules({"kvm", "kvm_intel", "kvm_pvm"})).usable);
 }
 
+TEST(GuestDomainTypes, HostArchGetsTheAcceleratorOthersNeedAnEmulator) {
+  auto none = [](const std::string&, const std::string&) { return false; };
+  auto with_aarch64 = [](const std::string& arch, const std::string& type) {
+    return arch == "aarch64" && type == "qemu";
+  };
+  using Map = std::map<std::string, std::string>;
+  EXPECT_EQ(guest_domain_types("x86_64", "kvm", none), (Map{{"x86_64", "kvm"}}));
+  EXPECT_EQ(guest_domain_types("x86_64", "qemu", with_aarch64), (Map{{"x86_64", "qemu"}, {"arm64", "qemu"}}));
+  // On an arm64 host the roles swap: KVM for arm64, x86_64 only through an emulator.
+  EXPECT_EQ(guest_domain_types("aarch64", "kvm", none), (Map{{"arm64", "kvm"}}));
+  auto with_x86 = [](const std::string& arch, const std::string&) { return arch == "x86_64"; };
+  EXPECT_EQ(guest_domain_types("aarch64", "kvm", with_x86), (Map{{"arm64", "kvm"}, {"x86_64", "qemu"}}));
+}
+
 }  // namespace
 }  // namespace amid

@@ -46,7 +46,7 @@ class DispatcherTest : public ::amid::testing::TempDirTest {
     config.libvirt_uri = "test:///default";
     config.region = "local-1";
     config.max_image_gib = 1;
-    rt_.reset(new Runtime{config, *store_, *catalog_, *hypervisor_, "test", builtin_instance_types(),
+    rt_.reset(new Runtime{config, *store_, *catalog_, *hypervisor_, {{"x86_64", "test"}}, builtin_instance_types(),
                           QemuImg{}, {}});
     images_ = std::make_unique<ImageService>(*rt_);
     instances_ = std::make_unique<InstanceService>(*rt_, *images_);
@@ -370,6 +370,58 @@ TEST_F(DispatcherTest, RunInstancesLaunchesOnAnOverlayOfTheTemplate) {
   // The image is in use: deregistering it hides it but keeps the template.
   ASSERT_TRUE(call("DeregisterImage", {{"ImageId", image}}).ok);
   EXPECT_TRUE(::amid::testing::file_exists(store_->image_disk(image)));
+}
+
+// As on EC2: an image runs only on types of its architecture, and arm64 needs an
+// emulator this host may not have (this runtime offers x86_64 guests only).
+TEST_F(DispatcherTest, RunInstancesChecksTheArchitectureOfTypeImageAndHost) {
+  require_qemu_img();
+  auto arm = call("RegisterImage", {{"Name", "arm"}, {"DiskPath", make_qcow2("arm.qcow2")},
+                                     {"Architecture", "arm64"}});
+  ASSERT_TRUE(arm.ok) << arm.error_message << " (images of any architecture can be registered)";
+  std::string arm_image = arm.body["ImageId"];
+  EXPECT_EQ(call("DescribeImages", {{"ImageIds", {arm_image}}}).body["Images"][0]["Architecture"], "arm64");
+  std::string x86_image = register_image("x86", make_qcow2("x86.qcow2"));
+
+  auto mismatch = call("RunInstances", {{"ImageId", x86_image}, {"InstanceType", "t4g.micro"}});
+  EXPECT_EQ(mismatch.error_code, codes::kInvalidParameterValue);
+  EXPECT_TRUE(has_substr(mismatch.error_message, "InstanceType: the architecture 'arm64' of instance type t4g.micro "
+                                                 "does not match the architecture 'x86_64'"))
+      << mismatch.error_message;
+  auto mismatch2 = call("RunInstances", {{"ImageId", arm_image}, {"InstanceType", "t3.micro"}});
+  EXPECT_EQ(mismatch2.error_code, codes::kInvalidParameterValue);
+  EXPECT_TRUE(has_substr(mismatch2.error_message, "t4g.micro")) << "suggests an arm64 type";
+
+  // No type given: arm64 images default to t4g.micro, which this host cannot run.
+  auto no_emulator = call("RunInstances", {{"ImageId", arm_image}});
+  EXPECT_EQ(no_emulator.error_code, codes::kUnsupportedOperation);
+  EXPECT_TRUE(has_substr(no_emulator.error_message, "cannot run arm64 guests"));
+  EXPECT_TRUE(has_substr(no_emulator.error_message, "qemu-system-arm")) << "says what to install";
+  EXPECT_TRUE(catalog_->list_instances().empty());
+  EXPECT_TRUE(list_dir(store_->instances_dir()).empty());
+}
+
+TEST_F(DispatcherTest, RunInstancesTagsInstancesAndVolumes) {
+  require_qemu_img();
+  std::string image = register_image("web", make_qcow2("a.qcow2", "2M"));
+  Json specs = Json::parse(R"([{"ResourceType":"instance","Tags":[{"Key":"Name","Value":"web"}]},
+                              {"ResourceType":"volume","Tags":[{"Key":"backup","Value":"daily"}]}])");
+  auto r = call("RunInstances", {{"ImageId", image}, {"InstanceType", "t3.nano"}, {"TagSpecifications", specs}});
+  ASSERT_TRUE(r.ok) << r.error_message;
+  EXPECT_EQ(r.body["Instances"][0]["Tags"], specs[0]["Tags"]);
+  std::string id = r.body["Instances"][0]["InstanceId"];
+  auto d = call("DescribeInstances", {{"InstanceIds", {id}}});
+  EXPECT_EQ(d.body["Reservations"][0]["Instances"][0]["Tags"], specs[0]["Tags"]);
+  auto v = call("DescribeVolumes", Json::object());
+  ASSERT_EQ(v.body["Volumes"].size(), 1u);
+  EXPECT_EQ(v.body["Volumes"][0]["Tags"], specs[1]["Tags"]);
+
+  // A bad tag is refused by name and launches nothing.
+  Json bad = Json::parse(R"([{"ResourceType":"instance","Tags":[{"Key":"aws:x","Value":"1"}]}])");
+  auto refused = call("RunInstances", {{"ImageId", image}, {"TagSpecifications", bad}});
+  EXPECT_EQ(refused.error_code, codes::kInvalidParameterValue);
+  EXPECT_TRUE(has_substr(refused.error_message, "TagSpecifications[0].Tags[0].Key")) << refused.error_message;
+  EXPECT_EQ(catalog_->list_instances().size(), 1u);
 }
 
 TEST_F(DispatcherTest, GetConsoleOutputOfAnUnknownInstance) {

@@ -64,6 +64,54 @@ TEST(RenderDomainXml, ParavirtualMatchesGolden) {
   AMID_EXPECT_GOLDEN("domain_pv.xml", render_domain_xml(pv_spec()));
 }
 
+DomainSpec arm_spec(bool paravirtual) {
+  DomainSpec s = paravirtual ? pv_spec() : hvm_spec();
+  s.domain_type = "qemu";
+  s.arch = "aarch64";
+  s.machine = "virt";
+  if (paravirtual) s.cmdline = "root=/dev/vda2 console=ttyAMA0 quiet";
+  return s;
+}
+
+TEST(RenderDomainXml, Arm64HvmMatchesGolden) {
+  AMID_EXPECT_GOLDEN("domain_arm64_hvm.xml", render_domain_xml(arm_spec(false)));
+}
+
+TEST(RenderDomainXml, Arm64ParavirtualMatchesGolden) {
+  AMID_EXPECT_GOLDEN("domain_arm64_pv.xml", render_domain_xml(arm_spec(true)));
+}
+
+// arm64 on the virt machine: UEFI for hvm (ACPI comes with it), none for direct
+// kernel boot; no x86 APIC; a cortex-a57 under TCG; host-passthrough under KVM.
+TEST(RenderDomainXml, Arm64UsesTheVirtMachineWithUefiOrADirectKernel) {
+  auto hvm = parse(render_domain_xml(arm_spec(false)));
+  pugi::xml_node dom = hvm.child("domain");
+  EXPECT_STREQ(dom.child("os").attribute("firmware").value(), "efi");
+  EXPECT_STREQ(dom.child("os").child("type").attribute("arch").value(), "aarch64");
+  EXPECT_STREQ(dom.child("os").child("type").attribute("machine").value(), "virt");
+  EXPECT_TRUE(dom.child("features").child("acpi"));
+  EXPECT_FALSE(dom.child("features").child("apic"));
+  EXPECT_STREQ(dom.child("cpu").child("model").text().get(), "cortex-a57");
+
+  auto pv = parse(render_domain_xml(arm_spec(true)));
+  dom = pv.child("domain");
+  EXPECT_FALSE(dom.child("os").attribute("firmware"));
+  EXPECT_FALSE(dom.child("features").child("acpi")) << "libvirt allows ACPI on aarch64 only with UEFI";
+  EXPECT_FALSE(dom.child("os").child("kernel").text().empty());
+
+  DomainSpec kvm = arm_spec(false);
+  kvm.domain_type = "kvm";
+  auto k = parse(render_domain_xml(kvm));
+  EXPECT_STREQ(k.child("domain").child("cpu").attribute("mode").value(), "host-passthrough");
+
+  // x86_64 keeps SeaBIOS (no firmware attribute) and its APIC.
+  auto x86 = parse(render_domain_xml(hvm_spec()));
+  EXPECT_FALSE(x86.child("domain").child("os").attribute("firmware"));
+  EXPECT_TRUE(x86.child("domain").child("features").child("apic"));
+  EXPECT_EQ(libvirt_arch("arm64"), "aarch64");
+  EXPECT_EQ(libvirt_arch("x86_64"), "x86_64");
+}
+
 // What the goldens must say, checked field by field so that a golden rewritten
 // by mistake cannot hide a broken domain.
 TEST(RenderDomainXml, HvmBootsTheOverlayOnItsStatedBackingStore) {

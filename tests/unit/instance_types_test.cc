@@ -62,6 +62,24 @@ TEST(BuiltinInstanceTypes, AreExactlyConfigsInstanceTypesToml) {
     EXPECT_EQ(got->second.vcpus, want.vcpus) << name;
     EXPECT_EQ(got->second.memory_mib, want.memory_mib) << name;
     EXPECT_EQ(got->second.instance_store_gib, want.instance_store_gib) << name;
+    EXPECT_EQ(got->second.architecture, want.architecture) << name;
+  }
+  EXPECT_EQ(builtin.at("t3.micro").architecture, "x86_64");
+  EXPECT_EQ(builtin.at("t4g.micro").architecture, "arm64");
+}
+
+TEST(ParseInstanceTypes, ReadsAndChecksArchitecture) {
+  auto r = parse_instance_types("[instance_types]\n\"a1.x\" = { vcpus = 1, memory_mib = 64, architecture = \"arm64\" }\n",
+                                "types.toml");
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  EXPECT_EQ(r.value().at("a1.x").architecture, "arm64");
+  for (const char* bad : {"\"riscv64\"", "64", "\"aarch64\""}) {
+    auto b = parse_instance_types(std::string("[instance_types]\n\"a1.x\" = { vcpus = 1, memory_mib = 64, architecture = ") +
+                                      bad + " }\n",
+                                  "types.toml");
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.problem().message.find("types.toml:2:"), std::string::npos) << b.problem().message;
+    EXPECT_NE(b.problem().message.find("a1.x.architecture"), std::string::npos) << b.problem().message;
   }
 }
 
