@@ -285,12 +285,36 @@ void CaptureService::recover_interrupted() {
   for (const auto& image : rt_.catalog.list_images()) {
     if (image.state != "pending" || image.source_instance.empty()) continue;
     log_warn("image " + image.id + " was being captured when amid stopped; it failed");
+    if (image.consistency == "crash-consistent") {
+      // A push-mode backup may still be writing the partial files: stop it first.
+      try {
+        rt_.hypervisor.abort_job(image.source_instance);
+        for (int i = 0; i < 100; ++i) {
+          if (!rt_.hypervisor.backup_progress(image.source_instance).active) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      } catch (const std::exception& e) {
+        log_warn("image " + image.id + ": cannot abort the backup of " + image.source_instance + ": " + e.what());
+      }
+    }
     fail(image, "amid stopped during the capture; run create-image again");
     if (image.restart_source) {
-      auto st = rt_.hypervisor.domain_status(image.source_instance);
-      auto inst = rt_.catalog.find_instance(image.source_instance);
-      if (st && st->state == DomainRunState::kShutoff && inst && inst->state != "terminated") {
-        instances_.start_after_capture(image.source_instance);
+      // The capture stopped a running instance and owes it a start. If amid died
+      // while the guest was still shutting down, let the shutdown finish first
+      // (forced after the usual timeout), or the guest would end up stopped.
+      try {
+        auto st = rt_.hypervisor.domain_status(image.source_instance);
+        auto inst = rt_.catalog.find_instance(image.source_instance);
+        if (st && inst && inst->state != "terminated") {
+          if (st->state != DomainRunState::kShutoff && inst->state == "stopping") {
+            instances_.shut_down_for_capture(image.source_instance, kShutdownTimeout);
+            st = rt_.hypervisor.domain_status(image.source_instance);
+          }
+          if (st && st->state == DomainRunState::kShutoff) instances_.start_after_capture(image.source_instance);
+        }
+      } catch (const std::exception& e) {
+        log_error("instance " + image.source_instance + ": cannot start it again after the interrupted capture: " +
+                  e.what());
       }
     }
   }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -165,6 +166,95 @@ TEST_F(Capture, AFailedCaptureLeavesNothingAndTheSameCommandThenSucceeds) {
   EXPECT_EQ(instance_state(src), "stopped");
   ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", src}).exit_code, 0);
   amid_.stop();
+}
+
+// create-image captures every EBS volume unless --block-device-mappings drops it
+// (no_device), and may add instance-store mappings, which are recorded, not copied.
+TEST_F(Capture, MappingsAtCreateImageAddAndDropVolumes) {
+  amid_.start();
+  std::string base = register_tiny();
+  std::string bdm = amid_.dir() + "/launch.toml";
+  std::ofstream(bdm) << "[[block_device_mappings]]\ndevice_name = \"/dev/vdb\"\nebs = { volume_size = 1 }\n";
+  Result r = amid_.amictl({"run-instances", "--image-id", base, "--instance-type", "t3.nano",
+                           "--block-device-mappings", "file://" + bdm, "--output", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string src = r.out.substr(0, r.out.find('\t'));
+  wait_console(src, "amid-tiny: ready");
+
+  auto qcow2_files = [&](const std::string& image_id) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(amid_.state_dir() + "/images/" + image_id)) {
+      n += e.path().extension() == ".qcow2";
+    }
+    return n;
+  };
+  auto mapping = [](const Json& img, const std::string& dev) -> Json {
+    for (const auto& m : img["BlockDeviceMappings"]) {
+      if (m["DeviceName"] == dev) return m;
+    }
+    return nullptr;
+  };
+
+  // By default: root and vdb, each a snapshot.
+  r = amid_.amictl({"create-image", "--instance-id", src, "--name", "both", "--no-reboot", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string both = r.out.substr(0, r.out.find('\n'));
+  Json img = image(both);
+  ASSERT_TRUE(mapping(img, "/dev/vdb").is_object()) << img.dump();
+  EXPECT_EQ(mapping(img, "/dev/vdb")["Ebs"]["VolumeSize"], 1);
+  EXPECT_EQ(mapping(img, "/dev/vdb")["Ebs"]["SnapshotId"].get<std::string>().rfind("snap-", 0), 0u);
+  EXPECT_EQ(qcow2_files(both), 2);
+
+  // Dropping vdb and adding an instance-store mapping.
+  std::string change = amid_.dir() + "/capture.toml";
+  std::ofstream(change) << "[[block_device_mappings]]\ndevice_name = \"/dev/vdb\"\nno_device = true\n"
+                        << "[[block_device_mappings]]\ndevice_name = \"/dev/vdc\"\nvirtual_name = \"ephemeral0\"\n";
+  r = amid_.amictl({"create-image", "--instance-id", src, "--name", "root only", "--no-reboot",
+                    "--block-device-mappings", "file://" + change, "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string root_only = r.out.substr(0, r.out.find('\n'));
+  img = image(root_only);
+  EXPECT_TRUE(mapping(img, "/dev/vdb").is_null()) << img.dump();
+  ASSERT_TRUE(mapping(img, "/dev/vdc").is_object()) << img.dump();
+  EXPECT_EQ(mapping(img, "/dev/vdc")["VirtualName"], "ephemeral0");
+  EXPECT_TRUE(mapping(img, "/dev/vda")["Ebs"].contains("SnapshotId"));
+  EXPECT_EQ(qcow2_files(root_only), 1) << "only the root is copied";
+
+  // Mappings create-image cannot honour are refused by device and create nothing.
+  std::ofstream(change) << "[[block_device_mappings]]\ndevice_name = \"/dev/vda\"\nno_device = true\n";
+  r = amid_.amictl({"create-image", "--instance-id", src, "--name", "bad", "--no-reboot",
+                    "--block-device-mappings", "file://" + change});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find("/dev/vda is the root device"), std::string::npos) << r.err;
+  Json all = Json::parse(amid_.amictl({"describe-images", "--output", "json"}).out);
+  EXPECT_EQ(all["Images"].size(), 3u);
+  ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", src}).exit_code, 0);
+}
+
+// amid killed (SIGKILL) in the middle of a default-mode capture: after restart the
+// image is failed with no files, the instance runs again, and a retry succeeds.
+TEST_F(Capture, AmidKilledMidCaptureFailsTheImageAndRestartsTheInstance) {
+  amid_.start();
+  std::string base = register_tiny();
+  std::string src = launch(base, "echo boot >> /root/boots; echo \"boots=$(wc -l < /root/boots)\"");
+  wait_console(src, "boots=1");
+  Result r = amid_.amictl({"create-image", "--instance-id", src, "--name", "interrupted"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string killed = r.out.substr(0, r.out.find('\n'));
+  amid_.kill9();  // the guest is shutting down for the capture
+  amid_.start();
+
+  Json img = image(killed);
+  EXPECT_EQ(img["State"], "failed") << img.dump();
+  EXPECT_NE(img["StateReason"]["Message"].get<std::string>().find("run create-image again"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(amid_.state_dir() + "/images/" + killed)) << "partial files left";
+  EXPECT_EQ(instance_state(src), "running");
+  wait_console(src, "boots=2");  // started again, its disk intact
+
+  r = amid_.amictl({"create-image", "--instance-id", src, "--name", "interrupted", "--no-reboot", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << "the same name can be used again: " << r.err;
+  EXPECT_EQ(image(r.out.substr(0, r.out.find('\n')))["State"], "available");
+  ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", src}).exit_code, 0);
 }
 
 }  // namespace

@@ -168,6 +168,14 @@ int Amid::stop() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void Amid::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 Result Amid::amictl(std::vector<std::string> args) {
   args.insert(args.begin(), {AMICTL_BINARY, "--socket", socket()});
   return run(args);

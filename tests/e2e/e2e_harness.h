@@ -36,6 +36,8 @@ class Amid {
   void start(const std::vector<std::string>& extra = {});
   // Sends SIGTERM and waits for the exit code.
   int stop();
+  // Sends SIGKILL (no clean-up at all) and reaps amid.
+  void kill9();
   pid_t pid() const { return pid_; }
   Result amictl(std::vector<std::string> args);
   const std::string& dir() const { return dir_; }
