@@ -345,10 +345,16 @@ void Catalog::set_image_mappings(const std::string& id, const std::string& toml)
 
 void Catalog::set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE images SET progress_done=?, progress_total=? WHERE id=?");
-  s.bind(1, static_cast<std::int64_t>(done)).bind(2, static_cast<std::int64_t>(total)).bind(3, id);
-  s.step();
+  progress_[id] = {done, total};
 }
+
+void Catalog::overlay_progress(ImageRecord& r) const {
+  auto it = progress_.find(r.id);
+  if (it == progress_.end()) return;
+  r.progress_done = it->second.first;
+  r.progress_total = it->second.second;
+}
+
 
 void Catalog::set_image_state(const std::string& id, const std::string& state,
                               const std::string& reason) {
@@ -356,6 +362,7 @@ void Catalog::set_image_state(const std::string& id, const std::string& state,
   Stmt s(db_, "UPDATE images SET state=?, state_reason=? WHERE id=?");
   s.bind(1, state).bind(2, reason).bind(3, id);
   s.step();
+  if (state != "pending") progress_.erase(id);
 }
 
 std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
@@ -365,6 +372,7 @@ std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
   if (!s.step()) return std::nullopt;
   auto r = read_image(s);
   r.tags = read_tags(db_, id);
+  overlay_progress(r);
   return r;
 }
 
@@ -374,6 +382,9 @@ std::vector<ImageRecord> Catalog::list_images() const {
   std::vector<ImageRecord> out;
   while (s.step()) out.push_back(read_image(s));
   attach_tags(db_, out, "ami-");
+  if (!progress_.empty()) {
+    for (auto& r : out) overlay_progress(r);
+  }
   return out;
 }
 
@@ -698,6 +709,29 @@ void Catalog::delete_tags(const std::string& resource_id, const std::vector<std:
 Tags Catalog::tags_of(const std::string& resource_id) const {
   std::lock_guard lock(mu_);
   return read_tags(db_, resource_id);
+}
+
+void Catalog::complete_image(const std::string& id, const std::string& mappings_toml,
+                             const std::vector<SnapshotRecord>& snapshots) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& r : snapshots) {
+      Stmt s(db_, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
+      s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
+      s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
+      s.bind(9, r.file).bind(10, r.image_id);
+      s.step();
+    }
+    Stmt s(db_, "UPDATE images SET block_device_mappings=?, state='available', state_reason='' WHERE id=?");
+    s.bind(1, mappings_toml).bind(2, id);
+    s.step();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  progress_.erase(id);
 }
 
 }  // namespace amid

@@ -99,7 +99,12 @@ class Catalog {
   void set_image_state(const std::string& id, const std::string& state,
                        const std::string& reason = {});
   void set_image_mappings(const std::string& id, const std::string& toml);
+  // Progress of a pending image, kept in memory only (no fsync per update; a
+  // pending image does not outlive amid anyway). find/list_images show it.
   void set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total);
+  // A capture's end in one transaction: its snapshots, its mappings, available.
+  void complete_image(const std::string& id, const std::string& mappings_toml,
+                      const std::vector<SnapshotRecord>& snapshots);
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;
   void delete_image(const std::string& id);
@@ -141,7 +146,9 @@ class Catalog {
 
  private:
   void exec(const char* sql);
+  void overlay_progress(ImageRecord& r) const;  // mu_ held
   mutable std::mutex mu_;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> progress_;  // guarded by mu_
   sqlite3* db_ = nullptr;
   std::string path_;
 };

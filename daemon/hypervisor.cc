@@ -128,6 +128,10 @@ Hypervisor::~Hypervisor() {
 
 namespace {
 int lifecycle_event(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
+  // QEMU's STOP/RESUME, as libvirt reports them: logged with their time, so a
+  // pause (during a capture, say) is visible and measurable (bench/capture.sh).
+  if (event == VIR_DOMAIN_EVENT_SUSPENDED) log_info(std::string("domain ") + virDomainGetName(dom) + " vcpus paused");
+  if (event == VIR_DOMAIN_EVENT_RESUMED) log_info(std::string("domain ") + virDomainGetName(dom) + " vcpus resumed");
   if (event == VIR_DOMAIN_EVENT_STOPPED) {
     auto* fn = static_cast<std::function<void(const std::string&)>*>(opaque);
     (*fn)(virDomainGetName(dom));

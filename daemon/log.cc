@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
@@ -14,12 +15,16 @@ void emit(int priority, const char* level, const std::string& message) {
   if (journald) {
     line = "<" + std::to_string(priority) + ">" + message + "\n";
   } else {
-    char stamp[32];
-    std::time_t now = std::time(nullptr);
+    // Milliseconds: pauses and job phases are read from the log (bench/).
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
     std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    line = std::string(stamp) + " amid " + level + ": " + message + "\n";
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    char ms[8];
+    std::snprintf(ms, sizeof ms, ".%03dZ", static_cast<int>(ts.tv_nsec / 1000000));
+    line = std::string(stamp) + ms + " amid " + level + ": " + message + "\n";
   }
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -25,8 +25,10 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   std::string last_line;
-  // A small capture is done in well under a second: poll fast first, then back off.
-  auto interval = std::chrono::milliseconds(20);
+  // Poll at a twentieth of the time waited so far (5 ms to 500 ms): a small capture
+  // is seen done within milliseconds, a long one costs few requests, and the wait
+  // never overshoots the capture by more than about 5%.
+  const auto started = std::chrono::steady_clock::now();
   for (;;) {
     protocol::Json body;
     if (!call(ctx, "DescribeImages", {{"ImageIds", ids}}, body)) return false;
@@ -66,8 +68,8 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
       ctx.exit_code = kTimedOut;
       return false;
     }
-    std::this_thread::sleep_for(interval);
-    interval = std::min(interval * 2, std::chrono::milliseconds(300));
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    std::this_thread::sleep_for(std::clamp(waited / 20, std::chrono::milliseconds(5), std::chrono::milliseconds(500)));
   }
 }
 
