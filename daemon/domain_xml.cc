@@ -55,6 +55,17 @@ std::string render_domain_xml(const DomainSpec& spec) {
   pugi::xml_node type = child(os, "type", "hvm");
   attr(type, "arch", spec.arch);
   attr(type, "machine", spec.machine);
+  if (arm && firmware_boot) {
+    // Plain UEFI: a Secure Boot build with Microsoft's keys enrolled refuses the
+    // unsigned loaders of most images (tiny's GRUB among them).
+    pugi::xml_node fw = child(os, "firmware");
+    pugi::xml_node sb = child(fw, "feature");
+    attr(sb, "enabled", "no");
+    attr(sb, "name", "secure-boot");
+    pugi::xml_node keys = child(fw, "feature");
+    attr(keys, "enabled", "no");
+    attr(keys, "name", "enrolled-keys");
+  }
   if (spec.kernel.empty()) {
     attr(child(os, "boot"), "dev", "hd");
   } else {

@@ -118,6 +118,36 @@ const std::string& tiny_image() {
   return path;
 }
 
+const std::string& tiny_arm64_image() {
+  static std::string path;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (const char* env = std::getenv("AMID_TINY_ARM64_IMAGE"); env && *env) {
+      path = env;
+      return;
+    }
+    char tpl[] = "/tmp/amid-tiny-arm64-XXXXXX";
+    std::string dir = ::mkdtemp(tpl);
+    path = dir + "/tiny.qcow2";
+    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", "--arch", "arm64", "--kernel-dir",
+                    dir + "/pv", path});
+    if (r.exit_code != 0) throw std::runtime_error("images/build-tiny --arch arm64 failed: " + r.err);
+    static std::string cleanup = dir;
+    std::atexit([] { std::filesystem::remove_all(cleanup); });
+  });
+  return path;
+}
+
+std::string arm64_unavailable_reason() {
+  if (run({"sh", "-c", "command -v qemu-system-aarch64"}).exit_code != 0) {
+    return "qemu-system-aarch64 is not installed (apt-get install qemu-system-arm; scripts/install-deps does)";
+  }
+  if (!std::filesystem::exists("/usr/share/AAVMF/AAVMF_CODE.fd")) {
+    return "AAVMF firmware is not installed (apt-get install qemu-efi-aarch64)";
+  }
+  return "";
+}
+
 std::string tiny_kernel_dir() {
   return std::filesystem::path(tiny_image()).parent_path().string() + "/pv";
 }

@@ -27,6 +27,11 @@ bool process_alive(pid_t pid);
 const std::string& tiny_image();
 // The folder beside it holding vmlinuz, initrd.img and cmdline for direct kernel boot.
 std::string tiny_kernel_dir();
+// The arm64 tiny template ($AMID_TINY_ARM64_IMAGE, or built once with
+// images/build-tiny --arch arm64), its kernel folder beside it as pv/.
+const std::string& tiny_arm64_image();
+// Why arm64 guests cannot run here ("" when qemu-system-aarch64 and AAVMF exist).
+std::string arm64_unavailable_reason();
 
 class Amid {
  public:

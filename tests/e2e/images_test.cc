@@ -1,6 +1,7 @@
 // End to end: image kinds an EC2 user meets (paravirtual with its own kernel).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -53,6 +54,59 @@ TEST(Images, ParavirtualImageBootsItsRegisteredKernelDirectly) {
                    pv + "/vmlinuz"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("paravirtual"), std::string::npos) << r.err;
+}
+
+// arm64 images run through qemu-system-aarch64 (TCG here): hvm through UEFI
+// (AAVMF, GRUB), paravirtual by direct kernel boot; types must match (t4g).
+TEST(Images, Arm64ImagesBootThroughUefiAndDirectly) {
+  if (std::string why = arm64_unavailable_reason(); !why.empty()) GTEST_SKIP() << "cannot run arm64 guests: " << why;
+  Amid amid;
+  amid.start();
+  std::ifstream log(amid.log());
+  std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("arm64 guests: TCG"), std::string::npos) << all;
+
+  std::string disk = tiny_arm64_image();
+  std::string pv = std::filesystem::path(disk).parent_path().string() + "/pv";
+  Result r = amid.amictl({"register-image", "--name", "tiny arm64", "--disk", disk, "--architecture", "arm64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string hvm = r.out.substr(0, r.out.find('\n'));
+  r = amid.amictl({"register-image", "--name", "tiny arm64 pv", "--disk", disk, "--architecture", "arm64",
+                   "--virtualization-type", "paravirtual", "--kernel", pv + "/vmlinuz", "--ramdisk",
+                   pv + "/initrd.img", "--kernel-command-line", first_line(pv + "/cmdline")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string para = r.out.substr(0, r.out.find('\n'));
+
+  // An x86_64 type cannot run an arm64 image, as on EC2.
+  r = amid.amictl({"run-instances", "--image-id", hvm, "--instance-type", "t3.nano"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("does not match the architecture 'arm64'"), std::string::npos) << r.err;
+
+  std::vector<std::string> ids;
+  for (const std::string& image : {hvm, para}) {
+    r = amid.amictl({"run-instances", "--image-id", image, "--instance-type", "t4g.nano", "--user-data",
+                     "echo arm-says-$(uname -m)", "--output", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Json inst = Json::parse(r.out)["Instances"][0];
+    EXPECT_EQ(inst["Architecture"], "arm64");
+    ids.push_back(inst["InstanceId"]);
+  }
+  for (const auto& id : ids) {
+    r = amid.amictl({"get-console-output", "--instance-id", id, "--wait-for", "amid-tiny: ready", "--timeout", "120"});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find("arm-says-aarch64"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("amid-tiny: disk vda"), std::string::npos) << r.out;
+  }
+  // A clean stop works both ways (ACPI under UEFI, the device-tree power key directly).
+  std::vector<std::string> stop = {"stop-instances", "--instance-ids"};
+  stop.insert(stop.end(), ids.begin(), ids.end());
+  ASSERT_EQ(amid.amictl(stop).exit_code, 0);
+  std::vector<std::string> wait = {"wait", "instance-stopped", "--instance-ids"};
+  wait.insert(wait.end(), ids.begin(), ids.end());
+  EXPECT_EQ(amid.amictl(wait).exit_code, 0);
+  std::vector<std::string> term = {"terminate-instances", "--instance-ids"};
+  term.insert(term.end(), ids.begin(), ids.end());
+  EXPECT_EQ(amid.amictl(term).exit_code, 0);
 }
 
 }  // namespace
