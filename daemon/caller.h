@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace amid {
 
@@ -11,7 +12,8 @@ struct Caller {
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t pid = 0;
-  bool admin = false;      // root (or, later, the admin group): sees and manages everything
+  std::vector<gid_t> groups;  // primary and supplementary, as the connecting process had them
+  bool admin = false;      // root or the admin group: sees and manages everything
   std::string account;     // uid as a 12-digit account id
 
   // The one ownership rule: owners and admins may act on a resource.

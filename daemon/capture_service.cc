@@ -176,7 +176,7 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
     if (::chown(tmp.c_str(), ::geteuid(), ::getegid()) != 0 && ::geteuid() == 0) {
       throw AmidError(codes::kInternalError, "cannot take ownership of " + tmp);
     }
-    ::chmod(tmp.c_str(), 0444);
+    ::chmod(tmp.c_str(), 0440);
     fs::fsync_path(tmp);
     fs::rename_durable(tmp, d.snapshot_file);
   }
@@ -200,8 +200,8 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
     if (!image.kernel_file.empty()) {
       auto source = rt_.catalog.find_image(inst.image_id);
       if (!source) throw AmidError(codes::kInternalError, "the source image's kernel is gone");
-      fs::copy_file_durable(source->kernel_file, image.kernel_file, 0444);
-      if (!image.ramdisk_file.empty()) fs::copy_file_durable(source->ramdisk_file, image.ramdisk_file, 0444);
+      fs::copy_file_durable(source->kernel_file, image.kernel_file, 0440);
+      if (!image.ramdisk_file.empty()) fs::copy_file_durable(source->ramdisk_file, image.ramdisk_file, 0440);
     }
     // The new image's block device mappings: its snapshots, then what the
     // instance had as instance store (recorded, not captured), then additions.
@@ -255,7 +255,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
     manifest["Source"] = image.source;
     manifest["Consistency"] = image.consistency;
     manifest["BlockDeviceMappings"] = to_ec2_json(mappings);
-    fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0644);
+    fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
     // Snapshots, mappings and "available" in one transaction: never half recorded.
     rt_.catalog.complete_image(image.id, image.block_device_mappings, snapshots);
     log_info("image " + image.id + " available (" + image.name + ", from " + inst.id + ")");

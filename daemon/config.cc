@@ -84,6 +84,7 @@ Config default_config() {
   c.socket_path = default_socket_path();
   if (geteuid() == 0) {
     c.state_dir = "/var/lib/amid";
+    c.socket_group = "amid";  // the system daemon serves the members of group amid
   } else {
     std::string home = env_or("HOME", "/tmp");
     c.state_dir = env_or("XDG_STATE_HOME", home + "/.local/state") + "/amid";
@@ -126,6 +127,7 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   d.get("state_dir", base.state_dir);
   d.get("region", base.region);
   d.get("socket_group", base.socket_group);
+  d.get("admin_group", base.admin_group);
   d.get("max_request_bytes", base.max_request_bytes);
   d.get("workers", base.workers);
   d.get("max_connections", base.max_connections);

@@ -16,7 +16,8 @@ struct Config {
   std::string region = "local-1";
   std::string libvirt_uri = "embedded";  // "embedded" = qemu:///embed?root=<state_dir>/libvirt
   std::string accel = "auto";            // auto | kvm | tcg
-  std::string socket_group;              // group owning the socket ("" = caller's own)
+  std::string socket_group;              // group whose members may connect ("" = only root and amid's user)
+  std::string admin_group = "amid-admin";  // members see and manage everything, as root does
   std::uint64_t max_request_bytes = 1024 * 1024;
   std::uint64_t max_image_gib = 64;      // cap on a registered disk's virtual size
   std::uint64_t capacity_memory_mib = 0; // memory all live instances may take; 0 = the host's RAM

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/ids.h"
+#include "daemon/access.h"
 #include "daemon/fs.h"
 #include "daemon/log.h"
 #include "daemon/render.h"
@@ -40,9 +41,12 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   if (req.kernel_cmdline.size() > 2048) {
     throw AmidError(codes::kInvalidParameterValue, "KernelCommandLine: longer than 2048 characters");
   }
+  // The caller's files are opened once, with the caller's rights, and read only
+  // through those descriptors from here on (daemon/access.h).
+  UserFile kernel, ramdisk;
   if (pv) {
-    check_user_file(caller, "KernelPath", req.kernel_path, kMaxKernelBytes);
-    if (!req.ramdisk_path.empty()) check_user_file(caller, "RamdiskPath", req.ramdisk_path, kMaxRamdiskBytes);
+    kernel = open_as_caller(caller, "KernelPath", req.kernel_path, kMaxKernelBytes);
+    if (!req.ramdisk_path.empty()) ramdisk = open_as_caller(caller, "RamdiskPath", req.ramdisk_path, kMaxRamdiskBytes);
   }
   for (const auto& m : req.block_device_mappings) {
     if (guest_device(m.device_name) == "vda") {
@@ -66,8 +70,8 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     }
   }
   const std::uint64_t cap = rt_.config.max_image_gib * 1024ull * 1024 * 1024;
-  check_user_file(caller, "DiskPath", req.disk_path, ~0ull);
-  DiskInfo info = check_importable(rt_.qemu_img.info(req.disk_path), req.disk_path, cap)
+  UserFile disk = open_as_caller(caller, "DiskPath", req.disk_path, ~0ull);
+  DiskInfo info = check_importable(rt_.qemu_img.info(disk.proc_path()), req.disk_path, cap)
                       .value_or_throw();
 
   rec.id = new_id("ami");
@@ -96,20 +100,21 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   try {
     fs::make_dirs(dir, 0711);
     std::string tmp = rec.disk_file + ".tmp";
-    rt_.qemu_img.convert_to_qcow2(req.disk_path, info.format, tmp);
-    // Read-only from here on; QEMU (its own user) needs to read it as a backing file.
-    ::chmod(tmp.c_str(), 0444);
+    rt_.qemu_img.convert_to_qcow2(disk.proc_path(), info.format, tmp);
+    // Read-only from here on, and private: QEMU reads it as a backing file (libvirt
+    // gives QEMU's user access when it runs as one).
+    ::chmod(tmp.c_str(), 0440);
     fs::fsync_path(tmp);
     fs::rename_durable(tmp, rec.disk_file);
     if (pv) {
-      fs::copy_file_durable(req.kernel_path, rec.kernel_file, 0444);
-      if (!rec.ramdisk_file.empty()) fs::copy_file_durable(req.ramdisk_path, rec.ramdisk_file, 0444);
+      fs::copy_file_durable(kernel.proc_path(), rec.kernel_file, 0440);
+      if (!rec.ramdisk_file.empty()) fs::copy_file_durable(ramdisk.proc_path(), rec.ramdisk_file, 0440);
     }
     protocol::Json manifest = render_image(rec);
     manifest["State"] = "available";
     manifest["Source"] = rec.source;
     manifest["Disk"] = "disk.qcow2";
-    fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0644);
+    fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0640);
     // The template is the image's root snapshot, as an EBS-backed AMI's root is.
     SnapshotRecord root;
     root.id = new_id("snap");
@@ -149,27 +154,6 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   }
   log_info("image " + rec.id + " available (" + rec.name + ")");
   return rec;
-}
-
-void ImageService::check_user_file(const Caller& caller, const std::string& field,
-                                   const std::string& path, std::uint64_t max_bytes) {
-  if (path.empty() || path[0] != '/') {
-    throw AmidError(codes::kInvalidParameterValue, field + ": must be an absolute path");
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw AmidError(codes::kInvalidDisk, field + ": " + path + " is not a readable file");
-  }
-  // The daemon may run as root: a caller may name only a file it could read itself.
-  if (!caller.admin) {
-    bool readable = (st.st_uid == caller.uid && (st.st_mode & S_IRUSR)) ||
-                    (st.st_gid == caller.gid && (st.st_mode & S_IRGRP)) || (st.st_mode & S_IROTH);
-    if (!readable) throw AmidError(codes::kInvalidDisk, field + ": " + path + " is not readable by you");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    throw AmidError(codes::kInvalidParameterValue,
-                    field + ": " + path + " is larger than " + std::to_string(max_bytes >> 20) + " MiB");
-  }
 }
 
 ImageRecord ImageService::visible_image(const Caller& caller, const std::string& id) {

@@ -47,8 +47,6 @@ class ImageService {
  private:
   ImageRecord visible_image(const Caller& caller, const std::string& id);
   // Checks a file the caller names: absolute, a regular file they may read, within max_bytes.
-  void check_user_file(const Caller& caller, const std::string& field, const std::string& path,
-                       std::uint64_t max_bytes);
   Runtime& rt_;
 };
 

@@ -336,7 +336,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.cmdline = image.kernel_cmdline;
   if (req.user_data) {
     std::string path = rec.dir + "/user-data";
-    fs::write_file_atomic(path, *req.user_data, 0644);
+    fs::write_file_atomic(path, *req.user_data, 0600);  // may hold secrets
     spec.user_data_file = path;
   }
   spec.owner = rec.owner;

@@ -113,6 +113,23 @@ std::map<std::string, std::string> runnable_guests(Hypervisor& hypervisor, const
   return types;
 }
 
+// Group names from the config, as gids; a missing group is said once and left out.
+AccessPolicy access_policy(const Config& config) {
+  AccessPolicy p;
+  p.daemon_uid = ::geteuid();
+  auto gid_of = [](const std::string& name, const char* key, const char* without) -> std::optional<gid_t> {
+    if (name.empty()) return std::nullopt;
+    struct group* g = ::getgrnam(name.c_str());
+    if (g) return g->gr_gid;
+    log_warn(std::string(key) + ": no group named '" + name + "'; " + without +
+             " (create it with: groupadd --system " + name + ")");
+    return std::nullopt;
+  };
+  p.socket_gid = gid_of(config.socket_group, "socket_group", "only root and amid's own user can connect");
+  p.admin_gid = gid_of(config.admin_group, "admin_group", "root is the only admin");
+  return p;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"amid: local qcow2 templates as AMIs, launched as libvirt guests"};
   std::string config_file, state_dir, socket_path, libvirt_uri, accel;
@@ -214,7 +231,8 @@ int run(int argc, char** argv) {
   hypervisor.watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
   instances.resume_pending_work();
   Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);
-  server.listen(config.socket_path, config.socket_group);
+  server.set_access_policy(access_policy(config));
+  server.listen(config.socket_path);
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code, int sig) {

@@ -1,5 +1,7 @@
 #include "daemon/process.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -30,6 +32,9 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     dup2(err_pipe[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    // What amid's tools (qemu-img) create is not readable by other users; libvirt
+    // gives QEMU's own user access to the disks it hands it.
+    umask(027);
     execvp(args[0], args.data());
     dprintf(STDERR_FILENO, "cannot run %s: %s\n", args[0], strerror(errno));
     _exit(127);

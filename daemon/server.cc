@@ -86,7 +86,7 @@ Server::Server(asio::io_context& io, asio::thread_pool& workers, Dispatcher& dis
     : io_(io), workers_(workers), dispatcher_(dispatcher), max_line_(max_line),
       max_connections_(max_connections), acceptor_(io) {}
 
-void Server::listen(const std::string& path, const std::string& group) {
+void Server::listen(const std::string& path) {
   ::unlink(path.c_str());
   acceptor_.open(asio::local::stream_protocol());
   // Created with no access for others, then opened up to owner and group.
@@ -95,11 +95,9 @@ void Server::listen(const std::string& path, const std::string& group) {
   acceptor_.bind(asio::local::stream_protocol::endpoint(path), ec);
   ::umask(old);
   if (ec) throw AmidError(codes::kInternalError, "cannot bind " + path + ": " + ec.message());
-  if (!group.empty()) {
-    struct group* g = ::getgrnam(group.c_str());
-    if (!g) throw AmidError(codes::kInternalError, "socket_group: no group named '" + group + "'");
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
-      throw AmidError(codes::kInternalError, "cannot give " + path + " to group " + group);
+  if (policy_.socket_gid) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), *policy_.socket_gid) != 0) {
+      throw AmidError(codes::kInternalError, "cannot give " + path + " to gid " + std::to_string(*policy_.socket_gid));
     }
     ::chmod(path.c_str(), 0660);
   }
@@ -132,11 +130,21 @@ void Server::accept_next() {
       accept_next();
       return;
     }
-    caller.uid = cred.uid;
-    caller.gid = cred.gid;
-    caller.pid = cred.pid;
-    caller.admin = cred.uid == 0;
-    caller.account = account_id(cred.uid);
+    // The one place a peer becomes a caller (daemon/access.h).
+    std::string why;
+    auto resolved = resolve_caller(cred.uid, cred.gid, cred.pid, process_groups(cred.pid), policy_, why);
+    if (!resolved) {
+      log_warn("connection refused: " + why);
+      auto refused = std::make_shared<Session>(*this, std::move(socket), Caller{});
+      sessions_.insert(refused);
+      refused->refuse(protocol::encode_error(
+          new_uuid(), codes::kAuthFailure,
+          "you (uid " + std::to_string(cred.uid) + ") may not use amid: ask an administrator to add you "
+          "to amid's group (usermod -aG amid USER), then log in again"));
+      accept_next();
+      return;
+    }
+    caller = std::move(*resolved);
     auto session = std::make_shared<Session>(*this, std::move(socket), std::move(caller));
     sessions_.insert(session);
     if (static_cast<int>(sessions_.size()) > max_connections_) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "daemon/access.h"
 #include "daemon/asio.h"
 #include "daemon/dispatcher.h"
 
@@ -22,8 +23,11 @@ class Server {
  public:
   Server(asio::io_context& io, asio::thread_pool& workers, Dispatcher& dispatcher,
          std::size_t max_line, int max_connections);
-  // Binds `path` (mode 0660, optional group) and starts accepting. Throws AmidError.
-  void listen(const std::string& path, const std::string& group);
+  // Binds `path` (mode 0660 with the policy's socket group, else 0600) and starts
+  // accepting. Throws AmidError.
+  void listen(const std::string& path);
+  // Who may connect, and who is an admin (daemon/access.h). Set before listen().
+  void set_access_policy(const AccessPolicy& policy) { policy_ = policy; }
   // Adopts an already listening socket (systemd socket activation).
   void adopt(int fd);
   // Stops accepting and closes every session. I/O thread only.
@@ -42,6 +46,7 @@ class Server {
   asio::local::stream_protocol::acceptor acceptor_;
   std::set<std::shared_ptr<Session>> sessions_;
   bool stopping_ = false;
+  AccessPolicy policy_;
 };
 
 }  // namespace amid

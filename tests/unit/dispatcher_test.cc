@@ -36,6 +36,9 @@ Caller user(uid_t uid) {
 class DispatcherTest : public ::amid::testing::TempDirTest {
  protected:
   void SetUp() override {
+    // The callers (uids 1000, 2000) register disks from this folder: amid opens
+    // them with the caller's rights, so the folder must let them in.
+    ::chmod(tmp_.path().c_str(), 0755);
     store_ = std::make_unique<Store>(tmp_.file("state"));
     store_->prepare();
     catalog_ = std::make_unique<Catalog>(store_->catalog_path());
@@ -241,7 +244,7 @@ TEST_F(DispatcherTest, RegisterImageMakesAnAvailableReadOnlyTemplate) {
 
   struct stat st;
   ASSERT_EQ(::stat(store_->image_disk(id).c_str(), &st), 0) << store_->image_disk(id);
-  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_EQ(st.st_mode & 07777, 0440u) << "read-only, and not readable by other users";
   ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", store_->image_disk(id)});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   Json disk_info = Json::parse(info.out);
