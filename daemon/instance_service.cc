@@ -291,20 +291,26 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
         continue;
       }
       vol.file = rt_.store.volumes_dir() + "/" + vol.id + ".qcow2";
+      // The row comes first: a crash before the file exists leaves a row that the
+      // launch's undo removes, never a file nobody knows.
+      std::optional<SnapshotRecord> snap;
       if (m.ebs->snapshot_id) {
-        auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+        snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
         if (!snap) throw AmidError("InvalidSnapshot.NotFound", "snapshot " + *m.ebs->snapshot_id + " is gone");
         vol.snapshot_id = snap->id;
         vol.size_gib = std::max(snap->volume_size_gib, m.ebs->volume_size_gib.value_or(0));
+      } else {
+        vol.size_gib = m.ebs->volume_size_gib.value_or(1);
+      }
+      rt_.catalog.insert_volume(vol);
+      if (snap) {
         rt_.qemu_img.create_overlay(snap->file, vol.file, vol.size_gib * kGiB);
         disks.push_back({vol.file, dev, snap->file, "qcow2", false});
       } else {
-        vol.size_gib = m.ebs->volume_size_gib.value_or(1);
         rt_.qemu_img.create_blank(vol.file, vol.size_gib * kGiB);
         disks.push_back({vol.file, dev, "", "qcow2", false});
       }
       fs::fsync_path(vol.file);
-      rt_.catalog.insert_volume(vol);
     } else if (m.virtual_name) {
       if (instance_store_gib == 0) {
         // EC2 ignores instance-store mappings on types that have none.
@@ -366,7 +372,8 @@ void InstanceService::release_volumes(const InstanceRecord& rec) {
     if (vol.file.rfind(rec.dir + "/", 0) == 0) {
       // A kept root volume leaves the instance's folder before it goes.
       std::string kept = rt_.store.volumes_dir() + "/" + vol.id + ".qcow2";
-      fs::rename_durable(vol.file, kept);
+      // A termination cut short may have moved it already.
+      if (fs::exists(vol.file) || !fs::exists(kept)) fs::rename_durable(vol.file, kept);
       vol.file = kept;
     }
     vol.state = "available";
@@ -587,7 +594,7 @@ void InstanceService::shut_down_for_capture(const std::string& id, std::chrono::
 
 void InstanceService::start_after_capture(const std::string& id) {
   std::lock_guard lock(state_mu_);
-  rt_.catalog.set_instance_state(id, "pending");
+  rt_.catalog.set_instance_state(id, "pending", kStartingReason);
   rt_.hypervisor.start_domain(id);
   rt_.catalog.set_instance_state(id, "running");
   log_info("instance " + id + " started again after create-image");
@@ -620,7 +627,7 @@ std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
       changes.push_back({rec.id, rec.state, rec.state});
       continue;
     }
-    rt_.catalog.set_instance_state(rec.id, "pending");
+    rt_.catalog.set_instance_state(rec.id, "pending", kStartingReason);
     try {
       // Instance store comes back blank after a stop, as on EC2.
       auto type = rt_.instance_types.find(rec.instance_type);
@@ -747,17 +754,49 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
       }
       std::string previous = rec.state;
       rt_.catalog.set_instance_state(rec.id, "shutting-down");
-      rt_.hypervisor.destroy_domain(rec.id);
-      rt_.hypervisor.undefine_domain(rec.id);
-      release_volumes(rec);
-      remove_instance_disks(rec.id);
-      rt_.catalog.mark_terminated(rec.id, iso_now());
-      log_info("instance " + rec.id + " terminated");
+      terminate_locked(rec);
       changes.push_back({rec.id, previous, "shutting-down"});
     }
   }
   images_.reclaim_unused();
   return changes;
+}
+
+void InstanceService::terminate_locked(const InstanceRecord& rec) {
+  // Each step may be repeated: a termination cut short is finished by the next amid.
+  rt_.hypervisor.destroy_domain(rec.id);
+  rt_.hypervisor.undefine_domain(rec.id);
+  release_volumes(rec);
+  remove_instance_disks(rec.id);
+  rt_.catalog.mark_terminated(rec.id, iso_now());
+  log_info("instance " + rec.id + " terminated");
+}
+
+void InstanceService::finish_interrupted(InstanceRecord& rec) {
+  std::lock_guard lock(state_mu_);
+  if (rec.state == "shutting-down") {
+    log_warn("instance " + rec.id + " was being terminated when amid stopped; finishing it");
+    terminate_locked(rec);
+  } else if (rec.state == "pending" && rec.state_reason == kStartingReason) {
+    auto st = rt_.hypervisor.domain_status(rec.id);
+    bool on = st && st->state == DomainRunState::kRunning;
+    log_warn("instance " + rec.id + " was starting when amid stopped; it is " + (on ? "running" : "stopped"));
+    rt_.catalog.set_instance_state(rec.id, on ? "running" : "stopped",
+                                   on ? "" : "Server.InternalError: amid stopped while starting it; start it again");
+  } else if (rec.state == "pending") {
+    // A launch cut short: if libvirt runs it, adopt it; otherwise undo all of it.
+    auto st = rt_.hypervisor.domain_status(rec.id);
+    if (st && st->state == DomainRunState::kRunning) {
+      rt_.catalog.set_instance_state(rec.id, "running");
+      log_info("instance " + rec.id + " was pending; it runs, so it is running");
+    } else {
+      log_warn("instance " + rec.id + " was pending when amid stopped; undoing its launch");
+      roll_back_launch(rec);
+    }
+  } else {
+    return;
+  }
+  if (auto fresh = rt_.catalog.find_instance(rec.id)) rec = *fresh;
 }
 
 std::string InstanceService::console_output(const Caller& caller, const std::string& id) {

@@ -65,6 +65,11 @@ class InstanceService {
   void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
   // Resumes what a previous amid left half done (an instance still 'stopping').
   void resume_pending_work();
+  // At start, before anything else: an instance a killed amid left mid-change.
+  // shutting-down: the termination is finished. pending after a start: running or
+  // stopped, as libvirt has it. pending after a launch: adopted when its guest
+  // runs, else the launch is undone (domain, volumes, files, row).
+  void finish_interrupted(InstanceRecord& rec);
 
   // create-image's hold on an instance: while held, start/stop/reboot/terminate
   // of it are refused (IncorrectInstanceState) and a second capture is refused.
@@ -104,6 +109,8 @@ class InstanceService {
   // Terminate's treatment of EBS volumes: deleted, or kept `available`.
   void release_volumes(const InstanceRecord& rec);
   void remove_instance_files(const std::string& id);
+  // Destroys, undefines, releases volumes, removes disks, marks terminated. state_mu_ held.
+  void terminate_locked(const InstanceRecord& rec);
   void remove_instance_disks(const std::string& id);
   std::vector<InstanceRecord> visible_instances(const Caller& caller, const std::vector<std::string>& ids);
   void arm_stop_deadline(const std::string& id);
@@ -121,6 +128,8 @@ class InstanceService {
 void check_instance_id(const std::string& id);  // InvalidInstanceID.Malformed
 
 inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;
+// The reason an instance is 'pending' while it starts again (not launching).
+inline constexpr const char* kStartingReason = "Client.UserInitiatedStart: User initiated start";
 inline constexpr int kMaxCount = 16;
 // How long a clean stop may take before amid forces the guest off (EC2 also forces, eventually).
 inline constexpr std::chrono::seconds kStopTimeout{120};

@@ -12,27 +12,18 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
   // A registration cut short left a pending image: its copy never completed.
   for (const auto& img : rt.catalog.list_images()) {
     if (img.state != "pending" || !img.source_instance.empty()) continue;  // captures: CaptureService
-    log_warn("image " + img.id + " was pending when amid stopped; removing its partial files");
+    log_warn("image " + img.id + " was being registered when amid stopped; it failed");
     fs::remove_tree(rt.store.image_dir(img.id));
-    rt.catalog.delete_image(img.id);
+    fs::fsync_path(rt.store.images_dir());
+    for (const auto& snap : rt.catalog.snapshots_of_image(img.id)) rt.catalog.delete_snapshot(snap.id);
+    rt.catalog.set_image_state(img.id, "failed",
+                               "Server.InternalError: amid stopped during the registration; register it again");
   }
   std::set<std::string> known;
   for (auto& inst : rt.catalog.list_instances()) {
+    instances.finish_interrupted(inst);
+    if (!rt.catalog.find_instance(inst.id)) continue;  // an undone launch
     known.insert(inst.id);
-    if (inst.state == "pending") {
-      // A launch cut short: if libvirt runs it, adopt it; otherwise undo it.
-      auto st = rt.hypervisor.domain_status(inst.id);
-      if (st && st->state == DomainRunState::kRunning) {
-        rt.catalog.set_instance_state(inst.id, "running");
-        log_info("instance " + inst.id + " was pending; it runs, so it is running");
-      } else {
-        log_warn("instance " + inst.id + " was pending when amid stopped; undoing its launch");
-        if (st) rt.hypervisor.undefine_domain(inst.id);
-        fs::remove_tree(inst.dir);
-        rt.catalog.delete_instance(inst.id);
-      }
-      continue;
-    }
     instances.refresh(inst);
   }
   for (const auto& dom : rt.hypervisor.list_domains()) {
