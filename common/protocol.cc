@@ -36,6 +36,10 @@ Result<Request> parse_request(std::string_view line, int max_depth) {
   }
   if (!doc.is_object()) return problem("request must be a JSON object", codes::kMalformedRequest);
   Request req;
+  if (!doc.contains("Version")) {
+    return problem("Version: missing (this amid speaks protocol version " + std::to_string(kVersion) + ")",
+                   codes::kMissingParameter);
+  }
   for (auto& [key, value] : doc.items()) {
     if (key == "Version") {
       if (!value.is_number_integer() || value.get<long long>() != kVersion) {
@@ -73,8 +77,14 @@ Result<Response> parse_response(std::string_view line) {
   if (auto it = doc.find("RequestId"); it != doc.end() && it->is_string()) r.request_id = *it;
   if (auto it = doc.find("Error"); it != doc.end() && it->is_object()) {
     r.ok = false;
-    r.error_code = it->value("Code", std::string(codes::kInternalError));
-    r.error_message = it->value("Message", std::string());
+    // Not it->value(key, default): that throws when the member is there but not a string.
+    auto text = [&](const char* key, const char* fallback) {
+      auto field = it->find(key);
+      return field != it->end() && field->is_string() ? field->get<std::string>()
+                                                      : std::string(fallback);
+    };
+    r.error_code = text("Code", codes::kInternalError);
+    r.error_message = text("Message", "");
     return r;
   }
   if (auto it = doc.find("Response"); it != doc.end() && it->is_object()) {

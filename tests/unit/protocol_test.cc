@@ -68,6 +68,13 @@ TEST(ParseRequest, RefusesAVersionOtherThanOne) {
   }
 }
 
+TEST(ParseRequest, RefusesAMissingVersion) {
+  auto r = parse_request(R"({"Action":"DescribeImages","Parameters":{}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.problem().code, codes::kMissingParameter);
+  EXPECT_TRUE(has_substr(r.problem().message, "Version: missing"));
+}
+
 TEST(ParseRequest, RefusesAMissingOrEmptyAction) {
   for (const char* line : {R"({"Version":1})", R"({"Version":1,"Parameters":{}})",
                            R"({"Version":1,"Action":""})"}) {
