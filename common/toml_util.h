@@ -8,7 +8,9 @@
 
 #include <cstddef>
 #include <sstream>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/block_device_mapping.h"
@@ -47,6 +49,58 @@ inline std::string where_key(const std::string& source, const toml::key& key,
   return key.source().begin.line != 0 ? where(source, key.source()) : where(source, value.source());
 }
 
+// toml++ 3.3 recurses once per segment of a dotted key and overflows the stack at
+// some ten thousand segments (a.a.a...): keys deeper than kMaxKeySegments are
+// refused before toml++ sees the text. Scans the key part of each line (before
+// '=', or a [header]), skipping quoted text and multi-line strings.
+inline constexpr int kMaxKeySegments = 32;
+inline std::optional<std::string> deep_key_problem(const std::string& text, const std::string& source) {
+  static const char* const kTriple[] = {"\"\"\"", "'''"};
+  int line = 1;
+  const char* in_multiline = nullptr;  // the delimiter while inside a multi-line string
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t end = text.find('\n', i);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + i, end - i);
+    if (in_multiline) {
+      if (l.find(in_multiline) != std::string_view::npos) in_multiline = nullptr;
+    } else {
+      int dots = 0;
+      char quote = 0;
+      for (std::size_t k = 0; k < l.size(); ++k) {
+        char c = l[k];
+        if (quote) {
+          if (c == '\\' && quote == '"') ++k;
+          else if (c == quote) quote = 0;
+          continue;
+        }
+        if (c == '"' || c == '\'') quote = c;
+        else if (c == '.') ++dots;
+        else if (c == '=' || c == '#') break;
+      }
+      if (dots >= kMaxKeySegments) {
+        return source + ":" + std::to_string(line) + ":1: a key with more than " +
+               std::to_string(kMaxKeySegments) + " dotted parts is refused";
+      }
+      // A multi-line string that opens after '=' and stays open on this line.
+      auto eq = l.find('=');
+      if (eq != std::string_view::npos) {
+        for (const char* delim : kTriple) {
+          auto open = l.find(delim, eq);
+          if (open != std::string_view::npos && l.find(delim, open + 3) == std::string_view::npos) {
+            in_multiline = delim;
+            break;
+          }
+        }
+      }
+    }
+    ++line;
+    i = end + 1;
+  }
+  return std::nullopt;
+}
+
 // Parses a whole document; refuses one over max_bytes, and turns toml++'s errors
 // into "FILE:LINE:COLUMN: ..." with a plainer word for the ones users meet.
 inline Result<toml::table> parse_document(const std::string& text, const std::string& source,
@@ -56,6 +110,7 @@ inline Result<toml::table> parse_document(const std::string& text, const std::st
                    " bytes; at most " + std::to_string(max_bytes) + " (" +
                    std::to_string(max_bytes / 1024) + " KiB) are accepted");
   }
+  if (auto deep = deep_key_problem(text, source)) return problem(*deep);
   try {
     return toml::parse(text, std::string(source));
   } catch (const toml::parse_error& e) {

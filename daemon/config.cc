@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "common/toml_util.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -100,6 +102,7 @@ std::string Config::effective_libvirt_uri() const {
 Result<Config> load_config_text(const std::string& text, const std::string& source_name,
                                 Config base) {
   toml::table root;
+  if (auto deep = toml_util::deep_key_problem(text, source_name)) return problem(*deep);
   try {
     root = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
@@ -158,6 +161,9 @@ Result<Config> load_config_file(const std::string& path, Config base) {
 }
 
 Result<Config> validate_config(Config c) {
+  if (c.libvirt_uri.empty()) {
+    return problem("libvirt.uri: must not be empty (\"embedded\", or a libvirt URI such as qemu:///system)");
+  }
   if (c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg") {
     return problem("accel: '" + c.accel + "' is not one of auto, kvm, tcg");
   }

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/toml_util.h"
 #include "daemon/instance_types_builtin.h"
 
 namespace amid {
@@ -16,6 +17,7 @@ std::string at(const std::string& source, const toml::source_region& r) {
 
 Result<InstanceTypes> parse_instance_types(const std::string& text, const std::string& source) {
   toml::table root;
+  if (auto deep = toml_util::deep_key_problem(text, source)) return problem(*deep);
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {

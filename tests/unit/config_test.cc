@@ -305,5 +305,18 @@ TEST(ShippedConfig, ConfigsAmidTomlLoadsAndValidates) {
   EXPECT_TRUE(valid.ok()) << valid.problem().message;
 }
 
+TEST(LoadConfigText, RefusesDeepDottedKeysAndAnEmptyLibvirtUri) {
+  std::string deep = "daemon";
+  for (int i = 0; i < 30000; ++i) deep += ".x";
+  auto r = load_config_text(deep + " = 1\n", "amid.toml", valid_config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(has_substr(r.problem().message, "amid.toml:1:1: a key with more than 32 dotted parts"));
+  auto empty = load_config_text("[libvirt]\nuri = \"\"\n", "amid.toml", valid_config());
+  ASSERT_TRUE(empty.ok()) << empty.problem().message;
+  auto v = validate_config(empty.value());
+  ASSERT_FALSE(v.ok());
+  EXPECT_TRUE(has_substr(v.problem().message, "libvirt.uri: must not be empty"));
+}
+
 }  // namespace
 }  // namespace amid

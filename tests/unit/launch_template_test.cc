@@ -258,5 +258,24 @@ TEST(LaunchTemplateParse, ReportsTomlSyntaxErrorsWithTheirPlace) {
   EXPECT_TRUE(has_substr(dup.message, "lt.toml:2:"));
 }
 
+// toml++ overflows its stack on keys of thousands of dotted parts: refused first,
+// while dots inside strings (one-line or multi-line) are nobody's business.
+TEST(LaunchTemplateParse, RefusesDeepDottedKeysButNotDotsInStrings) {
+  std::string deep = "a";
+  for (int i = 0; i < 30000; ++i) deep += ".a";
+  auto r = parse_launch_template("count = 1\n" + deep + " = 1\n", "lt.toml", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.problem().message.find("lt.toml:2:1: a key with more than 32 dotted parts"), std::string::npos)
+      << r.problem().message;
+  std::string dots(200, '.');
+  auto ok = parse_launch_template("user_data = \"" + dots + "\"\n", "lt.toml", {});
+  EXPECT_TRUE(ok.ok()) << ok.problem().message;
+  auto multi = parse_launch_template("user_data = \"\"\"\n" + dots + " = 1\n\"\"\"\ncount = 2\n", "lt.toml", {});
+  ASSERT_TRUE(multi.ok()) << multi.problem().message;
+  EXPECT_EQ(multi.value().count, 2);
+  auto literal = parse_launch_template("user_data = '''\n" + dots + "\n'''\n", "lt.toml", {});
+  EXPECT_TRUE(literal.ok()) << literal.problem().message;
+}
+
 }  // namespace
 }  // namespace amid
