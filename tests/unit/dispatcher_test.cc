@@ -5,6 +5,8 @@
 #include "daemon/dispatcher.h"
 
 #include <gtest/gtest.h>
+#include <mutex>
+#include <thread>
 #include <sys/stat.h>
 
 #include <memory>
@@ -443,6 +445,53 @@ TEST_F(DispatcherTest, TerminateInstancesNeedsIds) {
   EXPECT_TRUE(has_substr(r.error_message, "InstanceIds"));
   r = call("TerminateInstances", {{"InstanceIds", {"i-0123456789abcdef0"}}});
   EXPECT_EQ(r.error_code, codes::kInvalidInstanceIdNotFound);
+}
+
+// Requests that change one instance at once are serialised: each succeeds or is
+// refused by EC2's state rules, and the end state agrees with libvirt.
+TEST_F(DispatcherTest, ConcurrentChangesToOneInstanceNeverInterleave) {
+  require_qemu_img();
+  std::string image = register_image("web", make_qcow2("a.qcow2", "2M"));
+  auto r = call("RunInstances", {{"ImageId", image}, {"InstanceType", "t3.nano"}});
+  ASSERT_TRUE(r.ok) << r.error_message;
+  const std::string id = r.body["Instances"][0]["InstanceId"];
+  const std::vector<std::pair<std::string, Json>> ops = {
+      {"StopInstances", {{"InstanceIds", {id}}, {"Force", true}}},
+      {"StartInstances", {{"InstanceIds", {id}}}},
+      {"RebootInstances", {{"InstanceIds", {id}}}},
+      {"DescribeInstances", {{"InstanceIds", {id}}}},
+  };
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<std::string> unexpected;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const auto& [action, params] = ops[static_cast<size_t>((t + i) % ops.size())];
+        auto a = call(action, params);
+        if (!a.ok && a.error_code != codes::kIncorrectInstanceState) {
+          std::lock_guard lock(mu);
+          unexpected.push_back(action + ": " + a.error_code + ": " + a.error_message);
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto a = call("TerminateInstances", {{"InstanceIds", {id}}});
+    if (!a.ok) {
+      std::lock_guard lock(mu);
+      unexpected.push_back("TerminateInstances: " + a.error_code + ": " + a.error_message);
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.front();
+  // Terminate won: the instance is terminated and libvirt no longer has it.
+  auto d = call("DescribeInstances", {{"InstanceIds", {id}}});
+  ASSERT_TRUE(d.ok) << d.error_message;
+  EXPECT_EQ(d.body["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated");
+  EXPECT_FALSE(hypervisor_->domain_status(id).has_value());
+  EXPECT_TRUE(catalog_->volumes_of_instance(id).empty());
 }
 
 }  // namespace
