@@ -2,9 +2,11 @@
 // on a real guest, as an EC2 user expects them to behave.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "e2e_harness.h"
 
@@ -79,7 +81,15 @@ virtual_name = "ephemeral0"
   ASSERT_EQ(amid.amictl({"start-instances", "--instance-ids", id}).exit_code, 0);
   r = amid.amictl({"get-console-output", "--instance-id", id, "--wait-for", "FOUND-EBS", "--timeout", "180"});
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  std::string second_boot = r.out.substr(r.out.find("FOUND-EBS"));
+  // The rest of the second boot's user data follows FOUND-EBS: wait until it ends.
+  std::string second_boot;
+  for (int i = 0; i < 600; ++i) {
+    second_boot = r.out.substr(r.out.find("FOUND-EBS"));
+    if (second_boot.find("amid-tiny: user data exit") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = amid.amictl({"get-console-output", "--instance-id", id});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
   EXPECT_NE(second_boot.find("EPHEMERAL-BLANK"), std::string::npos) << r.out;
   EXPECT_EQ(second_boot.find("EPHEMERAL-DIRTY"), std::string::npos) << r.out;
 
