@@ -1,7 +1,10 @@
 #include "daemon/reconcile.h"
 
+#include <filesystem>
+#include <functional>
 #include <set>
 
+#include "common/ids.h"
 #include "daemon/domain_xml.h"
 #include "daemon/fs.h"
 #include "daemon/log.h"
@@ -32,8 +35,29 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
     auto owner = xml ? read_domain_ownership(*xml) : std::nullopt;
     if (owner && owner->state_dir == rt.store.root()) {
       log_warn("domain " + dom.name + " carries amid's mark but is not in the catalog; left alone");
+    } else if (!owner && is_valid_id(dom.name, "i")) {
+      log_warn("domain " + dom.name + " is named like an instance but is not amid's; left alone");
     }
   }
+  // Entries in the store that no catalog row accounts for: never deleted (amid
+  // cannot prove they are its own), only reported.
+  std::set<std::string> image_ids, volume_files;
+  for (const auto& img : rt.catalog.list_images()) image_ids.insert(img.id);
+  for (const auto& vol : rt.catalog.list_volumes()) volume_files.insert(vol.file);
+  std::set<std::string> instance_ids;
+  for (const auto& inst : rt.catalog.list_instances()) instance_ids.insert(inst.id);
+  auto report = [](const std::string& dir, const std::function<bool(const std::string&)>& known_entry) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind(".", 0) == 0 || known_entry(name)) continue;
+      log_warn(e.path().string() + " is in amid's store but not in its catalog; left alone");
+    }
+  };
+  report(rt.store.images_dir(), [&](const std::string& n) { return image_ids.count(n) > 0; });
+  report(rt.store.instances_dir(), [&](const std::string& n) { return instance_ids.count(n) > 0; });
+  report(rt.store.volumes_dir(),
+         [&](const std::string& n) { return volume_files.count(rt.store.volumes_dir() + "/" + n) > 0; });
   images.reclaim_unused();
 }
 

@@ -114,7 +114,15 @@ TEST(Foundation, SigtermLeavesGuestsRunningAndANewAmidSeesThem) {
   EXPECT_TRUE(process_alive(qemu)) << "stopping amid stopped the guest";
   EXPECT_FALSE(std::filesystem::exists(amid.socket()));
 
+  // Something in the store that the catalog does not know: reported, left alone.
+  std::string stranger = amid.state_dir() + "/images/ami-0123456789abcdef0";
+  std::filesystem::create_directories(stranger);
+  std::ofstream(stranger + "/disk.qcow2") << "not amid's";
   amid.start();
+  EXPECT_TRUE(std::filesystem::exists(stranger + "/disk.qcow2")) << "amid removed a file it cannot prove is its own";
+  std::ifstream log(amid.log());
+  std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find(stranger + " is in amid's store but not in its catalog; left alone"), std::string::npos) << all;
   EXPECT_EQ(instance_state(amid, instance), "running");
   EXPECT_EQ(qemu_pid_of(instance), qemu) << "the guest was restarted";
   Result console = amid.amictl({"get-console-output", "--instance-id", instance});
