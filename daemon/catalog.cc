@@ -271,19 +271,14 @@ Catalog::Catalog(const std::string& path) : path_(path) {
       throw AmidError(codes::kInternalError, "was written by a newer amid (schema " +
                                                  std::to_string(version) + ")");
     }
-    exec("BEGIN IMMEDIATE");
-    try {
+    in_transaction([&] {
       if (version == 0) {
         exec(kSchema);
         version = 1;
       }
       for (; version < kSchemaVersion; ++version) exec(kMigrations[version - 1]);
       exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-      exec("COMMIT");
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+    });
     Stmt check(db_, "PRAGMA quick_check");
     check.step();
     if (check.text(0) != "ok") throw AmidError(codes::kInternalError, "is damaged: " + check.text(0));
@@ -297,6 +292,17 @@ Catalog::Catalog(const std::string& path) : path_(path) {
 }
 
 Catalog::~Catalog() { sqlite3_close(db_); }
+
+void Catalog::in_transaction(const std::function<void()>& body) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    body();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
 
 void Catalog::exec(const char* sql) {
   char* err = nullptr;
@@ -395,23 +401,17 @@ std::vector<ImageRecord> Catalog::list_images() const {
 
 void Catalog::delete_image(const std::string& id) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     Stmt s(db_, "DELETE FROM images WHERE id=?");
     s.bind(1, id);
     s.step();
     drop_tags(db_, id);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     for (const auto& r : list) {
       Stmt s(db_, (std::string("INSERT INTO instances (") + kInstanceCols +
                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
@@ -424,11 +424,7 @@ void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
       s.step();
       write_tags(db_, r.id, r.tags);
     }
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Catalog::set_instance_state(const std::string& id, const std::string& state,
@@ -469,17 +465,12 @@ std::vector<InstanceRecord> Catalog::list_instances() const {
 
 void Catalog::delete_instance(const std::string& id) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     Stmt s(db_, "DELETE FROM instances WHERE id=?");
     s.bind(1, id);
     s.step();
     drop_tags(db_, id);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 int Catalog::count_instances_using(const std::string& image_id) const {
@@ -548,16 +539,11 @@ SnapshotRecord read_snapshot(const Stmt& s) {
 void Catalog::insert_volume(const VolumeRecord& r) {
   std::lock_guard lock(mu_);
   Stmt s(db_, (std::string("INSERT INTO volumes (") + kVolumeCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     bind_volume(s, r);
     s.step();
     write_tags(db_, r.id, r.tags);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Catalog::update_volume(const VolumeRecord& r) {
@@ -601,17 +587,12 @@ std::vector<VolumeRecord> Catalog::volumes_of_instance(const std::string& instan
 
 void Catalog::delete_volume(const std::string& id) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     Stmt s(db_, "DELETE FROM volumes WHERE id=?");
     s.bind(1, id);
     s.step();
     drop_tags(db_, id);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Catalog::insert_snapshot(const SnapshotRecord& r) {
@@ -661,17 +642,12 @@ std::vector<SnapshotRecord> Catalog::list_snapshots() const {
 
 void Catalog::delete_snapshot(const std::string& id) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     Stmt s(db_, "DELETE FROM snapshots WHERE id=?");
     s.bind(1, id);
     s.step();
     drop_tags(db_, id);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 int Catalog::count_volumes_using_image(const std::string& image_id) const {
@@ -685,30 +661,20 @@ int Catalog::count_volumes_using_image(const std::string& image_id) const {
 
 void Catalog::set_tags(const std::string& resource_id, const Tags& tags) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     write_tags(db_, resource_id, tags);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Catalog::delete_tags(const std::string& resource_id, const std::vector<std::string>& keys) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     for (const auto& k : keys) {
       Stmt s(db_, "DELETE FROM tags WHERE resource_id=? AND key=?");
       s.bind(1, resource_id).bind(2, k);
       s.step();
     }
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 Tags Catalog::tags_of(const std::string& resource_id) const {
@@ -719,8 +685,7 @@ Tags Catalog::tags_of(const std::string& resource_id) const {
 void Catalog::complete_image(const std::string& id, const std::string& mappings_toml,
                              const std::vector<SnapshotRecord>& snapshots) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     for (const auto& r : snapshots) {
       Stmt s(db_, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
       s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
@@ -731,11 +696,7 @@ void Catalog::complete_image(const std::string& id, const std::string& mappings_
     Stmt s(db_, "UPDATE images SET block_device_mappings=?, state='available', state_reason='' WHERE id=?");
     s.bind(1, mappings_toml).bind(2, id);
     s.step();
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
   progress_.erase(id);
 }
 

@@ -146,6 +146,8 @@ class Catalog {
 
  private:
   void exec(const char* sql);
+  // Runs body between BEGIN IMMEDIATE and COMMIT; rolls back and rethrows on error. mu_ held.
+  void in_transaction(const std::function<void()>& body);
   void overlay_progress(ImageRecord& r) const;  // mu_ held
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> progress_;  // guarded by mu_

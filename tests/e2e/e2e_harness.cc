@@ -98,43 +98,33 @@ bool process_alive(pid_t pid) {
          stat[close_paren + 2] != 'Z';
 }
 
+namespace {
+// $env when set, else images/build-tiny ARCH into a temp folder (with pv/ beside
+// it), removed at exit.
+std::string env_or_built_tiny(const char* env, const std::string& arch) {
+  if (const char* v = std::getenv(env); v && *v) return v;
+  std::string tpl_s = "/tmp/amid-tiny-" + arch + "-XXXXXX";
+  std::vector<char> tpl(tpl_s.begin(), tpl_s.end());
+  tpl.push_back('\0');
+  std::string dir = ::mkdtemp(tpl.data());
+  std::string path = dir + "/tiny.qcow2";
+  Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", "--arch", arch, "--kernel-dir", dir + "/pv",
+                  path});
+  if (r.exit_code != 0) throw std::runtime_error("images/build-tiny --arch " + arch + " failed: " + r.err);
+  static std::vector<std::string> cleanup;
+  if (cleanup.empty()) std::atexit([] { for (const auto& d : cleanup) std::filesystem::remove_all(d); });
+  cleanup.push_back(dir);
+  return path;
+}
+}  // namespace
+
 const std::string& tiny_image() {
-  static std::string path;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (const char* env = std::getenv("AMID_TINY_IMAGE"); env && *env) {
-      path = env;
-      return;
-    }
-    char tpl[] = "/tmp/amid-tiny-XXXXXX";
-    std::string dir = ::mkdtemp(tpl);
-    path = dir + "/tiny.qcow2";
-    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", "--kernel-dir", dir + "/pv", path});
-    if (r.exit_code != 0) throw std::runtime_error("images/build-tiny failed: " + r.err);
-    // Removed at exit; the file is small.
-    static std::string cleanup = dir;
-    std::atexit([] { std::filesystem::remove_all(cleanup); });
-  });
+  static const std::string path = env_or_built_tiny("AMID_TINY_IMAGE", "x86_64");
   return path;
 }
 
 const std::string& tiny_arm64_image() {
-  static std::string path;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (const char* env = std::getenv("AMID_TINY_ARM64_IMAGE"); env && *env) {
-      path = env;
-      return;
-    }
-    char tpl[] = "/tmp/amid-tiny-arm64-XXXXXX";
-    std::string dir = ::mkdtemp(tpl);
-    path = dir + "/tiny.qcow2";
-    Result r = run({std::string(AMID_SOURCE_DIR) + "/images/build-tiny", "--arch", "arm64", "--kernel-dir",
-                    dir + "/pv", path});
-    if (r.exit_code != 0) throw std::runtime_error("images/build-tiny --arch arm64 failed: " + r.err);
-    static std::string cleanup = dir;
-    std::atexit([] { std::filesystem::remove_all(cleanup); });
-  });
+  static const std::string path = env_or_built_tiny("AMID_TINY_ARM64_IMAGE", "arm64");
   return path;
 }
 
