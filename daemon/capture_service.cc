@@ -31,6 +31,34 @@ class CaptureHold {
 
 }  // namespace
 
+// Every EBS volume attached (root included); an instance launched before
+// volumes existed has its root overlay only.
+std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord& inst) const {
+  std::vector<Disk> disks;
+  for (const auto& vol : rt_.catalog.volumes_of_instance(inst.id)) {
+    Disk d;
+    d.device_name = vol.device;
+    d.target = guest_device(vol.device);
+    d.source = vol.file;
+    d.size_bytes = vol.size_gib << 30;
+    d.delete_on_termination = vol.delete_on_termination;
+    d.volume_type = vol.volume_type;
+    d.volume_id = vol.id;
+    disks.push_back(d);
+  }
+  if (disks.empty()) {
+    Disk d;
+    d.device_name = kRootDeviceName;
+    d.target = "vda";
+    d.source = inst.dir + "/root.qcow2";
+    d.size_bytes = rt_.qemu_img.info(d.source).virtual_size;
+    disks.push_back(d);
+  }
+  return disks;
+}
+
+std::string CaptureService::overlay_of(const std::string& source) { return source + ".capture"; }
+
 ImageRecord CaptureService::create_image(const Caller& caller, const CreateImageRequest& req) {
   std::string name = validate_image_name(req.name).value_or_throw();
   std::string description = validate_description(req.description).value_or_throw();
@@ -52,34 +80,12 @@ ImageRecord CaptureService::create_image(const Caller& caller, const CreateImage
   CaptureHold hold(instances_, inst.id);
   auto source = rt_.catalog.find_image(inst.image_id);
 
-  // The disks to capture: every EBS volume attached (root included); an instance
-  // launched before volumes existed has its root overlay only.
-  std::vector<Disk> disks;
   std::set<std::string> dropped;
   for (const auto& m : req.block_device_mappings) {
     if (m.no_device) dropped.insert(guest_device(m.device_name));
   }
-  for (const auto& vol : rt_.catalog.volumes_of_instance(inst.id)) {
-    std::string target = guest_device(vol.device);
-    if (dropped.count(target)) continue;
-    Disk d;
-    d.device_name = vol.device;
-    d.target = target;
-    d.source = vol.file;
-    d.size_bytes = vol.size_gib << 30;
-    d.delete_on_termination = vol.delete_on_termination;
-    d.volume_type = vol.volume_type;
-    d.volume_id = vol.id;
-    disks.push_back(d);
-  }
-  if (disks.empty()) {
-    Disk d;
-    d.device_name = kRootDeviceName;
-    d.target = "vda";
-    d.source = inst.dir + "/root.qcow2";
-    d.size_bytes = rt_.qemu_img.info(d.source).virtual_size;
-    disks.push_back(d);
-  }
+  std::vector<Disk> disks = ebs_disks(inst);
+  std::erase_if(disks, [&](const Disk& d) { return dropped.count(d.target) > 0; });
 
   ImageRecord image;
   image.id = new_id("ami");
@@ -128,47 +134,26 @@ ImageRecord CaptureService::create_image(const Caller& caller, const CreateImage
 
 void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& inst, bool live,
                                 std::vector<Disk>& disks) {
-  std::uint64_t done_before = 0;
   if (live) {
-    std::vector<std::pair<std::string, std::string>> targets;
-    for (const auto& d : disks) targets.emplace_back(d.target, d.snapshot_file + ".tmp");
-    std::vector<std::string> skipped;
-    for (const auto& vol : rt_.catalog.volumes_of_instance(inst.id)) {
-      std::string t = guest_device(vol.device);
-      bool wanted = false;
-      for (const auto& d : disks) wanted = wanted || d.target == t;
-      if (!wanted) skipped.push_back(t);
-    }
-    for (const auto& m : parse_stored_mappings(inst.block_device_mappings)) {
-      if (m.virtual_name) skipped.push_back(guest_device(m.device_name));
-    }
-    rt_.hypervisor.backup_begin(inst.id, targets, skipped);
-    // Poll at a twentieth of the time so far (2 ms to 250 ms): small disks finish in
-    // tens of milliseconds, and a long copy is seen done within about 5% of its time.
-    const auto started = std::chrono::steady_clock::now();
-    for (;;) {
-      auto p = rt_.hypervisor.backup_progress(inst.id);
-      if (p.active) {
-        rt_.catalog.set_image_progress(image.id, std::min(p.done, image.progress_total), image.progress_total);
-        auto so_far = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-        std::this_thread::sleep_for(std::clamp(so_far / 20, std::chrono::milliseconds(2), std::chrono::milliseconds(250)));
-        continue;
+    // Freeze a point in time: the guest goes on writing to new overlays, and
+    // what it had until now (the instance's own disks) is only read from here.
+    settle_overlays(inst);  // an earlier capture's leftovers, if any
+    std::vector<std::pair<std::string, std::string>> overlays;
+    for (const auto& d : disks) overlays.emplace_back(d.target, overlay_of(d.source));
+    rt_.hypervisor.snapshot_to_overlays(inst.id, overlays);
+    log_info("image " + image.id + ": " + inst.id + " writes to capture overlays while its disks are copied");
+  }
+  std::uint64_t done_before = 0;
+  for (auto& d : disks) {
+    std::uint64_t last = 0;
+    rt_.qemu_img.flatten(d.source, d.snapshot_file + ".tmp", [&](double fraction) {
+      std::uint64_t now = done_before + static_cast<std::uint64_t>(fraction * static_cast<double>(d.size_bytes));
+      if (now - last >= (4u << 20) || fraction >= 1.0) {
+        rt_.catalog.set_image_progress(image.id, now, image.progress_total);
+        last = now;
       }
-      if (!p.succeeded) throw AmidError(codes::kInternalError, "backup of " + inst.id + " failed: " + p.error);
-      break;
-    }
-  } else {
-    for (auto& d : disks) {
-      std::uint64_t last = 0;
-      rt_.qemu_img.flatten(d.source, d.snapshot_file + ".tmp", [&](double fraction) {
-        std::uint64_t now = done_before + static_cast<std::uint64_t>(fraction * static_cast<double>(d.size_bytes));
-        if (now - last >= (4u << 20) || fraction >= 1.0) {
-          rt_.catalog.set_image_progress(image.id, now, image.progress_total);
-          last = now;
-        }
-      });
-      done_before += d.size_bytes;
-    }
+    });
+    done_before += d.size_bytes;
   }
   // Sealed: read-only, owned by amid, durable, then renamed into place.
   for (auto& d : disks) {
@@ -183,10 +168,44 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
   rt_.catalog.set_image_progress(image.id, image.progress_total, image.progress_total);
 }
 
+void CaptureService::settle_overlays(const InstanceRecord& inst) {
+  for (const auto& d : ebs_disks(inst)) {
+    std::string overlay = overlay_of(d.source);
+    if (!fs::exists(overlay)) continue;
+    auto st = rt_.hypervisor.domain_status(inst.id);
+    bool live = st && st->state != DomainRunState::kShutoff;
+    auto file_of = [&](bool running) {
+      for (const auto& [target, file] : rt_.hypervisor.disk_files(inst.id, running)) {
+        if (target == d.target) return file;
+      }
+      return std::string();
+    };
+    if (live) {
+      // In use (the guest writes to it): merge it into the disk while the guest
+      // runs, then the guest is back on its own disk. Not in use: never applied.
+      if (file_of(true) == overlay) rt_.hypervisor.commit_overlay(inst.id, d.target, d.source);
+    } else {
+      // The guest stopped while on the overlay: merge it offline. Committing an
+      // overlay that was never written adds nothing, so this is always safe.
+      bool readable = true;
+      try {
+        readable = rt_.qemu_img.info(overlay).backing_file == d.source;
+      } catch (const AmidError&) {
+        readable = false;  // libvirt never finished making it: nothing was written to it
+      }
+      if (readable) rt_.qemu_img.commit(overlay);
+    }
+    if (st && file_of(false) == overlay) rt_.hypervisor.set_disk_file(inst.id, d.target, d.source);
+    fs::remove_tree(overlay);
+    log_info("instance " + inst.id + " " + d.target + ": capture overlay merged back");
+  }
+}
+
 void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
                          std::vector<Disk> disks, BlockDeviceMappings extra) {
   CaptureHold hold(instances_, inst.id);
   bool stopped_by_us = false;
+  bool live = false;
   try {
     fs::make_dirs(rt_.store.image_dir(image.id), 0711);
     auto st = rt_.hypervisor.domain_status(inst.id);
@@ -196,6 +215,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
       stopped_by_us = true;
       running = false;
     }
+    live = running;
     copy_disks(image, inst, running, disks);
     if (!image.kernel_file.empty()) {
       auto source = rt_.catalog.find_image(inst.image_id);
@@ -257,18 +277,33 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
     manifest["BlockDeviceMappings"] = to_ec2_json(mappings);
     fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
     // Snapshots, mappings and "available" in one transaction: never half recorded.
+    // The image is complete before the guest's writes are merged back: from here
+    // on, actions on the instance wait for that merge rather than fail.
+    if (live) instances_.capture_settling(inst.id);
     rt_.catalog.complete_image(image.id, image.block_device_mappings, snapshots);
     log_info("image " + image.id + " available (" + image.name + ", from " + inst.id + ")");
   } catch (const std::exception& e) {
-    rt_.hypervisor.abort_job(inst.id);  // a live backup still copying stops here
+    if (live) instances_.capture_settling(inst.id);
     fail(image, e.what());
   }
+  if (live) merge_back(inst);
   if (stopped_by_us) {
     try {
       instances_.start_after_capture(inst.id);
     } catch (const std::exception& e) {
       log_error("instance " + inst.id + " could not be started again after create-image: " + e.what());
     }
+  }
+}
+
+// The instance's writes during a live capture go back into its own disks.
+// Never fails the image (its copy is complete); a merge that cannot finish now
+// is finished by the next capture or the next amid start.
+void CaptureService::merge_back(const InstanceRecord& inst) {
+  try {
+    settle_overlays(inst);
+  } catch (const std::exception& e) {
+    log_error("instance " + inst.id + ": cannot merge its capture overlay back yet: " + e.what());
   }
 }
 
@@ -285,21 +320,15 @@ void CaptureService::fail(const ImageRecord& image, const std::string& reason) {
 }
 
 void CaptureService::recover_interrupted() {
+  // A live capture cut short leaves the guest on its capture overlay: merge it
+  // back first (also when the image itself was already complete).
+  for (const auto& inst : rt_.catalog.list_instances()) {
+    if (inst.state == "terminated") continue;
+    merge_back(inst);
+  }
   for (const auto& image : rt_.catalog.list_images()) {
     if (image.state != "pending" || image.source_instance.empty()) continue;
     log_warn("image " + image.id + " was being captured when amid stopped; it failed");
-    if (image.consistency == "crash-consistent") {
-      // A push-mode backup may still be writing the partial files: stop it first.
-      try {
-        rt_.hypervisor.abort_job(image.source_instance);
-        for (int i = 0; i < 100; ++i) {
-          if (!rt_.hypervisor.backup_progress(image.source_instance).active) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      } catch (const std::exception& e) {
-        log_warn("image " + image.id + ": cannot abort the backup of " + image.source_instance + ": " + e.what());
-      }
-    }
     fail(image, "amid stopped during the capture; run create-image again");
     if (image.restart_source) {
       // The capture stopped a running instance and owes it a start. If amid died

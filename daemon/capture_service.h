@@ -3,8 +3,10 @@
 // create_image() checks everything, records the image as `pending` and returns
 // at once; the capture runs on the scheduler. Default mode shuts the guest down
 // cleanly (ACPI, forced after a timeout), copies its EBS disks and starts it
-// again; --no-reboot copies a point-in-time view while the guest runs, through
-// libvirt's push-mode backup. Either way each EBS disk becomes a standalone
+// again; --no-reboot takes a disk-only external snapshot (the guest goes on
+// writing to new overlays, its vCPUs never stopped), copies the now frozen disks
+// and merges the overlays back into the instance's own disks with an active block
+// commit (never into the template). Either way each EBS disk becomes a standalone
 // (flattened) read-only snapshot qcow2 in the new image's folder; the source
 // template and the instance's own disks are only read. A failure part way
 // removes every partial file, marks the image `failed` with the reason, and
@@ -62,6 +64,12 @@ class CaptureService {
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,
                   std::vector<Disk>& disks);
   void fail(const ImageRecord& image, const std::string& reason);
+  std::vector<Disk> ebs_disks(const InstanceRecord& instance) const;
+  static std::string overlay_of(const std::string& source);
+  // Merges any capture overlay of the instance back into its disk, live or
+  // offline, and removes it. Throws on failure; merge_back() logs instead.
+  void settle_overlays(const InstanceRecord& instance);
+  void merge_back(const InstanceRecord& instance);
 
   Runtime& rt_;
   ImageService& images_;

@@ -2,7 +2,10 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <sstream>
+
+#include "common/error.h"
 
 namespace amid {
 namespace {
@@ -140,28 +143,64 @@ std::string render_domain_xml(const DomainSpec& spec) {
   return out.str();
 }
 
-std::string render_backup_xml(const std::vector<std::pair<std::string, std::string>>& targets,
-                              const std::vector<std::string>& skipped) {
+std::string render_overlay_snapshot_xml(const std::vector<std::pair<std::string, std::string>>& overlays,
+                                        const std::vector<std::string>& all_targets) {
   pugi::xml_document doc;
-  pugi::xml_node backup = doc.append_child("domainbackup");
-  attr(backup, "mode", "push");
-  pugi::xml_node disks = child(backup, "disks");
-  for (const auto& [dev, file] : targets) {
+  pugi::xml_node snap = doc.append_child("domainsnapshot");
+  child(snap, "description").text().set("amid create-image --no-reboot: point-in-time overlays");
+  pugi::xml_node disks = child(snap, "disks");
+  for (const auto& target : all_targets) {
     pugi::xml_node disk = child(disks, "disk");
-    attr(disk, "name", dev);
-    attr(disk, "backup", "yes");
+    attr(disk, "name", target);
+    auto it = std::find_if(overlays.begin(), overlays.end(), [&](const auto& o) { return o.first == target; });
+    if (it == overlays.end()) {
+      attr(disk, "snapshot", "no");
+      continue;
+    }
+    attr(disk, "snapshot", "external");
     attr(disk, "type", "file");
-    attr(child(disk, "target"), "file", file);
     attr(child(disk, "driver"), "type", "qcow2");
-  }
-  for (const auto& dev : skipped) {
-    pugi::xml_node disk = child(disks, "disk");
-    attr(disk, "name", dev);
-    attr(disk, "backup", "no");
+    attr(child(disk, "source"), "file", it->second);
   }
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
   return out.str();
+}
+
+namespace {
+pugi::xml_document parse_domain(const std::string& xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str())) throw AmidError(codes::kInternalError, "libvirt gave unreadable domain XML");
+  return doc;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> disk_files_of(const std::string& domain_xml) {
+  pugi::xml_document doc = parse_domain(domain_xml);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (pugi::xml_node disk : doc.child("domain").child("devices").children("disk")) {
+    std::string target = disk.child("target").attribute("dev").value();
+    if (target.empty()) continue;
+    out.emplace_back(target, disk.child("source").attribute("file").value());
+  }
+  return out;
+}
+
+std::string with_disk_file(const std::string& domain_xml, const std::string& target, const std::string& file) {
+  pugi::xml_document doc = parse_domain(domain_xml);
+  for (pugi::xml_node disk : doc.child("domain").child("devices").children("disk")) {
+    if (target != disk.child("target").attribute("dev").value()) continue;
+    pugi::xml_node source = disk.child("source");
+    if (!source) source = disk.prepend_child("source");
+    pugi::xml_attribute f = source.attribute("file");
+    if (!f) f = source.append_attribute("file");
+    f.set_value(file.c_str());
+    while (pugi::xml_node b = disk.child("backingStore")) disk.remove_child(b);
+    std::ostringstream out;
+    doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration);
+    return out.str();
+  }
+  throw AmidError(codes::kInternalError, "the domain has no disk " + target);
 }
 
 std::string libvirt_arch(const std::string& ec2_arch) {

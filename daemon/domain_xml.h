@@ -47,10 +47,20 @@ std::string render_domain_xml(const DomainSpec& spec);
 // EC2's architecture name (x86_64, arm64) as libvirt spells it (x86_64, aarch64).
 std::string libvirt_arch(const std::string& ec2_arch);
 
-// <domainbackup> for push mode: each (target dev, file) pair is written as a
-// standalone qcow2; each name in `skipped` is marked backup='no'.
-std::string render_backup_xml(const std::vector<std::pair<std::string, std::string>>& targets,
-                              const std::vector<std::string>& skipped);
+// <domainsnapshot> for a disk-only external snapshot: each (target dev, file)
+// in `overlays` continues on a new qcow2 overlay at file, on top of its current
+// image; every other disk target in `all_targets` is marked snapshot='no'.
+std::string render_overlay_snapshot_xml(const std::vector<std::pair<std::string, std::string>>& overlays,
+                                        const std::vector<std::string>& all_targets);
+
+// Each <disk>'s target dev and the file behind it ("" for a disk with no file),
+// in the order of the domain XML.
+std::vector<std::pair<std::string, std::string>> disk_files_of(const std::string& domain_xml);
+
+// The domain XML with disk `target` pointed at `file` (its <backingStore> dropped,
+// so libvirt probes the new chain). Throws AmidError when there is no such disk.
+std::string with_disk_file(const std::string& domain_xml, const std::string& target,
+                           const std::string& file);
 
 // The instance's MAC address: QEMU's 52:54:00 prefix and 24 bits of the id.
 std::string mac_for_instance(const std::string& instance_id);

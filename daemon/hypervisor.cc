@@ -3,7 +3,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "common/error.h"
 #include "daemon/domain_xml.h"
@@ -148,54 +151,71 @@ void Hypervisor::watch_stops(std::function<void(const std::string&)> fn) {
   if (stop_callback_id_ < 0) throw_libvirt("cannot watch domain events");
 }
 
-void Hypervisor::backup_begin(const std::string& name,
-                              const std::vector<std::pair<std::string, std::string>>& targets,
-                              const std::vector<std::string>& skipped) {
+std::vector<std::pair<std::string, std::string>> Hypervisor::disk_files(const std::string& name,
+                                                                       bool live) const {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom) throw_libvirt("no domain " + name);
-  std::string xml = render_backup_xml(targets, skipped);
-  if (virDomainBackupBegin(dom.get(), xml.c_str(), nullptr, 0) < 0) {
-    throw_libvirt("cannot start a backup of " + name);
+  CString xml(virDomainGetXMLDesc(dom.get(), live ? 0 : VIR_DOMAIN_XML_INACTIVE));
+  if (!xml) throw_libvirt("cannot read XML of " + name);
+  return disk_files_of(xml.get());
+}
+
+void Hypervisor::snapshot_to_overlays(const std::string& name,
+                                      const std::vector<std::pair<std::string, std::string>>& overlays) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  std::vector<std::string> targets;
+  for (const auto& [target, file] : disk_files(name, true)) targets.push_back(target);
+  std::string xml = render_overlay_snapshot_xml(overlays, targets);
+  // No metadata: amid keeps no libvirt snapshot objects; the overlay is merged
+  // back with commit_overlay(). Atomic: every disk or none.
+  unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |
+                   VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+  virDomainSnapshotPtr snap = virDomainSnapshotCreateXML(dom.get(), xml.c_str(), flags);
+  if (!snap) throw_libvirt("cannot take a point-in-time snapshot of " + name);
+  virDomainSnapshotFree(snap);
+}
+
+void Hypervisor::commit_overlay(const std::string& name, const std::string& target, const std::string& base) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  virDomainBlockJobInfo info{};
+  int has_job = virDomainGetBlockJobInfo(dom.get(), target.c_str(), &info, 0);
+  if (has_job < 0) throw_libvirt("cannot read the block jobs of " + name);
+  if (has_job == 0 &&
+      virDomainBlockCommit(dom.get(), target.c_str(), base.c_str(), nullptr, 0, VIR_DOMAIN_BLOCK_COMMIT_ACTIVE) < 0) {
+    throw_libvirt("cannot merge the capture overlay of " + name + " " + target + " back");
+  }
+  // libvirt reports cur == end only once the job is ready to pivot.
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    int r = virDomainGetBlockJobInfo(dom.get(), target.c_str(), &info, 0);
+    if (r < 0) throw_libvirt("cannot follow the merge of " + name + " " + target);
+    if (r == 0) {
+      for (const auto& [t, file] : disk_files(name, true)) {
+        if (t == target && file == base) return;  // pivoted already
+      }
+      throw AmidError(codes::kInternalError, "libvirt: the merge of " + name + " " + target + " stopped early");
+    }
+    if (info.cur == info.end && virDomainBlockJobAbort(dom.get(), target.c_str(), VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0) {
+      return;
+    }
+    auto so_far = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    if (so_far > std::chrono::minutes(30)) {
+      throw AmidError(codes::kInternalError, "libvirt: the merge of " + name + " " + target + " took over 30 min");
+    }
+    std::this_thread::sleep_for(std::clamp(so_far / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(250)));
   }
 }
 
-Hypervisor::JobProgress Hypervisor::backup_progress(const std::string& name) {
+void Hypervisor::set_disk_file(const std::string& name, const std::string& target, const std::string& file) {
   DomainHandle dom = lookup(conn_->handle.get(), name);
-  JobProgress p;
-  if (!dom) {
-    p.error = "the domain is gone";
-    return p;
-  }
-  auto read = [&](unsigned flags, int& type) {
-    virTypedParameterPtr params = nullptr;
-    int n = 0;
-    if (virDomainGetJobStats(dom.get(), &type, &params, &n, flags) < 0) return false;
-    unsigned long long v = 0;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1) p.done = v;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1) p.total = v;
-    const char* err = nullptr;
-    if (virTypedParamsGetString(params, n, VIR_DOMAIN_JOB_ERRMSG, &err) == 1 && err) p.error = err;
-    virTypedParamsFree(params, n);
-    return true;
-  };
-  int type = VIR_DOMAIN_JOB_NONE;
-  if (!read(0, type)) throw_libvirt("cannot read the job of " + name);
-  if (type != VIR_DOMAIN_JOB_NONE) {
-    p.active = true;
-    return p;
-  }
-  // Finished: the completed job's statistics say how it ended.
-  if (!read(VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED, type)) {
-    throw_libvirt("cannot read the finished job of " + name);
-  }
-  p.succeeded = type == VIR_DOMAIN_JOB_COMPLETED;
-  if (!p.succeeded && p.error.empty()) p.error = "the backup job failed";
-  return p;
-}
-
-void Hypervisor::abort_job(const std::string& name) {
-  DomainHandle dom = lookup(conn_->handle.get(), name);
-  if (dom) virDomainAbortJob(dom.get());
+  if (!dom) throw_libvirt("no domain " + name);
+  CString xml(virDomainGetXMLDesc(dom.get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (!xml) throw_libvirt("cannot read XML of " + name);
+  std::string updated = with_disk_file(xml.get(), target, file);
+  DomainHandle redefined(virDomainDefineXMLFlags(conn_->handle.get(), updated.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+  if (!redefined) throw_libvirt("cannot point " + name + " " + target + " at " + file);
 }
 
 void Hypervisor::reboot_domain(const std::string& name) {

@@ -56,19 +56,20 @@ class Hypervisor {
   // Reboot through the guest (ACPI; libvirt resets the guest when it powers off).
   void reboot_domain(const std::string& name);
 
-  // Push-mode backup: QEMU writes a point-in-time, standalone qcow2 of each
-  // listed disk (target "vda" -> file) while the guest runs; disks not listed are
-  // skipped. Returns at once; poll backup_progress().
-  void backup_begin(const std::string& name, const std::vector<std::pair<std::string, std::string>>& targets,
-                    const std::vector<std::string>& skipped);
-  struct JobProgress {
-    bool active = false;     // still copying
-    bool succeeded = false;  // when !active: did the last job complete?
-    std::uint64_t done = 0, total = 0;
-    std::string error;
-  };
-  JobProgress backup_progress(const std::string& name);
-  void abort_job(const std::string& name);
+  // Each disk target and the file behind it: of the running domain (live) or of
+  // the definition its next start uses.
+  std::vector<std::pair<std::string, std::string>> disk_files(const std::string& name, bool live) const;
+  // Disk-only external snapshot, atomic across disks, without libvirt snapshot
+  // metadata: each (target, file) continues on a new qcow2 overlay at file whose
+  // backing is the disk's image until now, which is from then on frozen. Other
+  // disks are untouched. The guest keeps running; its vCPUs are not stopped.
+  void snapshot_to_overlays(const std::string& name, const std::vector<std::pair<std::string, std::string>>& overlays);
+  // Active block commit of disk `target`'s top overlay into `base` (its backing
+  // file), then a pivot back onto `base`; blocks until done. A commit already
+  // running on the disk (amid restarted mid-way) is waited for and pivoted.
+  void commit_overlay(const std::string& name, const std::string& target, const std::string& base);
+  // Points disk `target` of the domain's persistent definition at `file`.
+  void set_disk_file(const std::string& name, const std::string& target, const std::string& file);
 
   // Calls `fn(domain_name)` whenever a domain stops (shutdown, destroy, crash).
   // fn runs on libvirt's event-loop thread: it must only hand work off, never block.

@@ -540,7 +540,7 @@ void InstanceService::refuse_if_capturing(const InstanceRecord& rec, const std::
 
 InstanceRecord InstanceService::begin_capture(const Caller& caller, const std::string& id) {
   InstanceRecord rec = visible_instance(caller, id);
-  std::lock_guard lock(state_mu_);
+  auto lock = lock_settled({id});
   refresh_locked(rec);
   if (rec.root_device_type != "ebs") {
     throw AmidError(codes::kUnsupportedOperation,
@@ -560,8 +560,25 @@ InstanceRecord InstanceService::begin_capture(const Caller& caller, const std::s
 }
 
 void InstanceService::end_capture(const std::string& id) {
+  {
+    std::lock_guard lock(state_mu_);
+    capturing_.erase(id);
+    settling_.erase(id);
+  }
+  capture_done_.notify_all();
+}
+
+void InstanceService::capture_settling(const std::string& id) {
   std::lock_guard lock(state_mu_);
-  capturing_.erase(id);
+  if (capturing_.count(id)) settling_.insert(id);
+}
+
+std::unique_lock<std::mutex> InstanceService::lock_settled(const std::vector<std::string>& ids) {
+  std::unique_lock lock(state_mu_);
+  capture_done_.wait_for(lock, std::chrono::seconds(60), [&] {
+    return std::none_of(ids.begin(), ids.end(), [&](const std::string& id) { return settling_.count(id) > 0; });
+  });
+  return lock;
 }
 
 void InstanceService::shut_down_for_capture(const std::string& id, std::chrono::seconds timeout) {
@@ -603,7 +620,7 @@ void InstanceService::start_after_capture(const std::string& id) {
 std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
                                                           const std::vector<std::string>& ids) {
   auto targets = visible_instances(caller, ids);
-  std::lock_guard lock(state_mu_);
+  auto lock = lock_settled(ids);
   for (auto& rec : targets) {
     refresh_locked(rec);
     refuse_if_capturing(rec, "started");
@@ -648,7 +665,7 @@ std::vector<StateChange> InstanceService::stop_instances(const Caller& caller,
                                                          const std::vector<std::string>& ids,
                                                          bool force) {
   auto targets = visible_instances(caller, ids);
-  std::lock_guard lock(state_mu_);
+  auto lock = lock_settled(ids);
   for (auto& rec : targets) {
     refresh_locked(rec);
     refuse_if_capturing(rec, "stopped");
@@ -690,7 +707,7 @@ std::vector<StateChange> InstanceService::stop_instances(const Caller& caller,
 
 void InstanceService::reboot_instances(const Caller& caller, const std::vector<std::string>& ids) {
   auto targets = visible_instances(caller, ids);
-  std::lock_guard lock(state_mu_);
+  auto lock = lock_settled(ids);
   for (auto& rec : targets) {
     refresh_locked(rec);
     refuse_if_capturing(rec, "rebooted");
@@ -744,7 +761,7 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
   std::vector<InstanceRecord> targets = visible_instances(caller, ids);  // all checked first
   std::vector<StateChange> changes;
   {
-    std::lock_guard lock(state_mu_);
+    auto lock = lock_settled(ids);
     for (auto& rec : targets) refuse_if_capturing(rec, "terminated");
     for (auto& rec : targets) {
       rec = *rt_.catalog.find_instance(rec.id);

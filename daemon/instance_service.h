@@ -7,6 +7,7 @@
 // what it made.
 #pragma once
 
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -76,6 +77,9 @@ class InstanceService {
   // Checks rights, EBS backing and state (running or stopped). Returns the record.
   InstanceRecord begin_capture(const Caller& caller, const std::string& id);
   void end_capture(const std::string& id);
+  // The capture is done but for merging the guest's writes back into its disks
+  // (--no-reboot): actions on the instance now wait for it instead of failing.
+  void capture_settling(const std::string& id);
   // For a held instance: clean shutdown, forced after `timeout`; returns when off.
   void shut_down_for_capture(const std::string& id, std::chrono::seconds timeout);
   // For a held instance that capture stopped: start it again.
@@ -122,6 +126,10 @@ class InstanceService {
   std::mutex state_mu_;  // serialises state transitions of instances
   Scheduler* scheduler_ = nullptr;
   std::set<std::string> capturing_;  // guarded by state_mu_
+  std::set<std::string> settling_;   // guarded by state_mu_; a subset of capturing_
+  std::condition_variable capture_done_;
+  // Locks state_mu_ once none of the instances is settling (waiting up to 60 s).
+  std::unique_lock<std::mutex> lock_settled(const std::vector<std::string>& ids);
   void refuse_if_capturing(const InstanceRecord& rec, const std::string& action);
 };
 

@@ -112,6 +112,10 @@ void QemuImg::flatten(const std::string& src, const std::string& dst,
   }
 }
 
+void QemuImg::commit(const std::string& overlay) const {
+  run_or_throw({"qemu-img", "commit", "-q", "-f", "qcow2", overlay}, "merging " + overlay + " into its backing file");
+}
+
 void QemuImg::create_blank(const std::string& path, std::uint64_t size_bytes) const {
   run_or_throw({"qemu-img", "create", "-q", "-f", "qcow2", path, std::to_string(size_bytes)},
                "blank volume " + path);

@@ -39,6 +39,8 @@ class QemuImg {
   // reporting progress (0..1) as qemu-img prints it. Reads with a shared lock.
   void flatten(const std::string& src, const std::string& dst,
                const std::function<void(double)>& progress) const;
+  // Writes what `overlay` holds into its backing file (qemu-img commit).
+  void commit(const std::string& overlay) const;
   // A new, empty, sparse qcow2 of size_bytes.
   void create_blank(const std::string& path, std::uint64_t size_bytes) const;
   // A qcow2 overlay on `backing` with the backing format stated explicitly.

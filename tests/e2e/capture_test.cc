@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -56,7 +58,8 @@ TEST_F(Capture, NoRebootIsAPointInTimeCopyAndLeavesTheTemplateAlone) {
   std::string base = register_tiny();
   std::string base_sum = sha256_of(template_of(base));
   std::string src = launch(base,
-      "echo early > /root/early; sync; (sleep 15; echo late > /root/late; sync; echo LATE-WRITTEN) &");
+      "[ -f /root/late ] && echo LATE-SURVIVED; echo early > /root/early; sync; "
+      "(sleep 15; [ -f /root/late ] || { echo late > /root/late; sync; echo LATE-WRITTEN; }) &");
   wait_console(src, "amid-tiny: ready");
   pid_t qemu = qemu_pid_of(src);
 
@@ -73,6 +76,10 @@ TEST_F(Capture, NoRebootIsAPointInTimeCopyAndLeavesTheTemplateAlone) {
   // The guest kept running throughout: same QEMU, still running.
   EXPECT_EQ(qemu_pid_of(src), qemu);
   EXPECT_EQ(instance_state(src), "running");
+  // Right after one capture is available the next may begin: it waits for the
+  // first one's overlay merge instead of being refused.
+  Result again = amid_.amictl({"create-image", "--instance-id", src, "--name", "right after", "--no-reboot", "--wait"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
 
   // The new template stands alone and is read-only.
   std::string file = template_of(captured);
@@ -90,6 +97,17 @@ TEST_F(Capture, NoRebootIsAPointInTimeCopyAndLeavesTheTemplateAlone) {
   EXPECT_NE(console.find("root has: early"), std::string::npos) << console;
   EXPECT_EQ(console.find("late"), std::string::npos) << console;
   EXPECT_EQ(sha256_of(template_of(base)), base_sum) << "a capture wrote the source template";
+
+  // The guest's writes during the capture went to a capture overlay that was
+  // merged back into its own disk: nothing is left beside it, and the write is
+  // still there after a stop and a start (which boot the disk's definition).
+  for (const auto& entry : std::filesystem::directory_iterator(amid_.state_dir() + "/instances/" + src)) {
+    EXPECT_EQ(entry.path().string().find(".capture"), std::string::npos) << entry.path();
+  }
+  ASSERT_EQ(amid_.amictl({"stop-instances", "--instance-ids", src}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"wait", "instance-stopped", "--instance-ids", src}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"start-instances", "--instance-ids", src}).exit_code, 0);
+  wait_console(src, "LATE-SURVIVED");
 }
 
 TEST_F(Capture, DefaultModeShutsDownCapturesAndStartsTheGuestAgain) {
@@ -146,8 +164,24 @@ TEST_F(Capture, AFailedCaptureLeavesNothingAndTheSameCommandThenSucceeds) {
   std::string base = register_tiny();
   std::string src = launch(base, "echo x > /root/x; sync");
   wait_console(src, "amid-tiny: ready");
+  pid_t qemu = qemu_pid_of(src);
+
+  // Live (--no-reboot): the copy fails, the guest never stopped, and its capture
+  // overlay is merged back (after the image is marked failed) and gone.
+  Result live = amid_.amictl({"create-image", "--instance-id", src, "--name", "live retry", "--no-reboot", "--wait"});
+  EXPECT_EQ(live.exit_code, 1) << live.err;
+  std::string live_failed = live.out.substr(0, live.out.find('\n'));
+  EXPECT_EQ(image(live_failed)["State"], "failed");
+  EXPECT_FALSE(std::filesystem::exists(store + "/images/" + live_failed)) << "partial files left behind";
+  EXPECT_EQ(qemu_pid_of(src), qemu);
+  EXPECT_EQ(instance_state(src), "running");
+
+  // stop-instances waits for the overlay's merge, if it is still going.
   ASSERT_EQ(amid_.amictl({"stop-instances", "--instance-ids", src}).exit_code, 0);
   ASSERT_EQ(amid_.amictl({"wait", "instance-stopped", "--instance-ids", src}).exit_code, 0);
+  for (const auto& entry : std::filesystem::directory_iterator(store + "/instances/" + src)) {
+    EXPECT_EQ(entry.path().string().find(".capture"), std::string::npos) << entry.path();
+  }
 
   Result r = amid_.amictl({"create-image", "--instance-id", src, "--name", "retry me", "--wait"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -254,6 +288,93 @@ TEST_F(Capture, AmidKilledMidCaptureFailsTheImageAndRestartsTheInstance) {
   r = amid_.amictl({"create-image", "--instance-id", src, "--name", "interrupted", "--no-reboot", "--wait"});
   ASSERT_EQ(r.exit_code, 0) << "the same name can be used again: " << r.err;
   EXPECT_EQ(image(r.out.substr(0, r.out.find('\n')))["State"], "available");
+  ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", src}).exit_code, 0);
+}
+
+// The pid of a running `qemu-img convert` whose arguments mention `needle`, or 0.
+pid_t convert_process(const std::string& needle) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.rfind("qemu-img", 0) == 0 && cmdline.find(std::string("convert") + '\0') != std::string::npos &&
+        cmdline.find(needle) != std::string::npos) {
+      return static_cast<pid_t>(std::stol(name));
+    }
+  }
+  return 0;
+}
+
+// amid killed (SIGKILL) while a --no-reboot capture copies: the guest is then
+// writing to its capture overlay. After restart the overlay is merged back into
+// the instance's disk while the guest runs, the image is failed with no files,
+// and what the guest wrote meanwhile is on its disk at the next boot.
+TEST_F(Capture, AmidKilledMidLiveCaptureMergesTheGuestsWritesBack) {
+  amid_.start();
+  std::string base = register_tiny();
+  std::string base_sum = sha256_of(template_of(base));
+  // Each boot: say which tick the disk last recorded, write 48 MiB (so the copy
+  // takes a while), then record a tick every 0.3 s, each synced before it is shown.
+  std::string src = launch(base,
+      "[ -f /root/ticks ] && echo \"resumed-after=$(tail -n1 /root/ticks)\"; "
+      "dd if=/dev/urandom of=/root/bulk bs=1M count=48 2>/dev/null; sync; echo BULK-DONE; "
+      "(n=0; while :; do n=$((n+1)); echo $n >> /root/ticks; sync; echo \"tick=$n\"; sleep 0.3; done) &");
+  wait_console(src, "BULK-DONE");
+  pid_t qemu = qemu_pid_of(src);
+
+  Result r = amid_.amictl({"create-image", "--instance-id", src, "--name", "cut short", "--no-reboot"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string killed = r.out.substr(0, r.out.find('\n'));
+  // Hold the copy still (SIGSTOP) so amid dies with the guest on its overlay.
+  pid_t convert = 0;
+  for (int i = 0; i < 20000 && convert == 0; ++i) {
+    convert = convert_process("/images/" + killed + "/");
+    if (convert == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_NE(convert, 0) << "never saw the copy of " << killed << "; amid log: " << amid_.log();
+  ::kill(convert, SIGSTOP);
+  std::string overlay = amid_.state_dir() + "/instances/" + src + "/root.qcow2.capture";
+  EXPECT_TRUE(std::filesystem::exists(overlay)) << "the guest should be on its capture overlay";
+  amid_.kill9();
+  ::kill(convert, SIGKILL);
+  // While amid is down the guest's ticks go to the overlay.
+  auto last_tick = [&] {
+    std::ifstream in(amid_.state_dir() + "/instances/" + src + "/console.log");
+    std::string line;
+    long last = 0;
+    while (std::getline(in, line)) {
+      if (auto at = line.find("tick="); at != std::string::npos) last = std::atol(line.c_str() + at + 5);
+    }
+    return last;
+  };
+  long before = last_tick();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  long during = last_tick();
+  EXPECT_GT(during, before) << "the guest should have gone on ticking";
+  amid_.start();
+
+  Json img = image(killed);
+  EXPECT_EQ(img["State"], "failed") << img.dump();
+  EXPECT_FALSE(std::filesystem::exists(amid_.state_dir() + "/images/" + killed)) << "partial files left";
+  EXPECT_FALSE(std::filesystem::exists(overlay)) << "the capture overlay was not merged back";
+  EXPECT_EQ(qemu_pid_of(src), qemu) << "the guest kept running";
+  EXPECT_EQ(instance_state(src), "running");
+  std::ifstream log_in(amid_.log());
+  std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("capture overlay merged back"), std::string::npos) << log;
+
+  // The ticks written on the overlay are on the instance's own disk at next boot.
+  ASSERT_EQ(amid_.amictl({"stop-instances", "--instance-ids", src}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"wait", "instance-stopped", "--instance-ids", src}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"start-instances", "--instance-ids", src}).exit_code, 0);
+  std::string console = wait_console(src, "resumed-after=");
+  long resumed = std::atol(console.c_str() + console.rfind("resumed-after=") + 14);
+  EXPECT_GE(resumed, during) << console;
+  EXPECT_EQ(sha256_of(template_of(base)), base_sum) << "a capture wrote the source template";
+
+  r = amid_.amictl({"create-image", "--instance-id", src, "--name", "cut short", "--no-reboot", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << "the same name can be used again: " << r.err;
   ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", src}).exit_code, 0);
 }
 

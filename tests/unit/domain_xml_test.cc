@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <pugixml.hpp>
+#include <map>
 #include <string>
 
+#include "common/error.h"
 #include "tests/unit/test_support.h"
 
 namespace amid {
@@ -239,6 +241,47 @@ TEST(ReadDomainOwnership, IsNulloptForDomainsThatAreNotAmids) {
                    .has_value());
   EXPECT_FALSE(read_domain_ownership("").has_value());
   EXPECT_FALSE(read_domain_ownership("not xml <<<").has_value());
+}
+
+// --no-reboot captures: the point-in-time snapshot puts only the captured disks
+// on overlays; everything else (instance store, a dropped volume) is left alone.
+TEST(OverlaySnapshotXml, OverlaysTheCapturedDisksAndLeavesTheRest) {
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(render_overlay_snapshot_xml({{"vda", "/s/root.qcow2.capture"}, {"vdc", "/s/v.capture"}},
+                                                          {"vda", "vdb", "vdc"})
+                                  .c_str()));
+  auto disks = doc.child("domainsnapshot").child("disks");
+  std::map<std::string, pugi::xml_node> by_name;
+  for (auto d : disks.children("disk")) by_name[d.attribute("name").value()] = d;
+  ASSERT_EQ(by_name.size(), 3u);
+  EXPECT_STREQ(by_name["vda"].attribute("snapshot").value(), "external");
+  EXPECT_STREQ(by_name["vda"].child("source").attribute("file").value(), "/s/root.qcow2.capture");
+  EXPECT_STREQ(by_name["vda"].child("driver").attribute("type").value(), "qcow2");
+  EXPECT_STREQ(by_name["vdb"].attribute("snapshot").value(), "no");
+  EXPECT_FALSE(by_name["vdb"].child("source"));
+  EXPECT_STREQ(by_name["vdc"].child("source").attribute("file").value(), "/s/v.capture");
+}
+
+TEST(DiskFiles, ReadsEachTargetAndRetargetsOneDroppingItsBackingChain) {
+  const std::string xml = R"(<domain type='qemu'><name>i-1</name><devices>
+    <disk type='file' device='disk'><source file='/s/root.qcow2.capture'/>
+      <backingStore type='file'><source file='/s/root.qcow2'/></backingStore><target dev='vda'/></disk>
+    <disk type='file' device='disk'><source file='/s/vol.qcow2'/><target dev='vdb'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda'/></disk>
+  </devices></domain>)";
+  auto files = disk_files_of(xml);
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_EQ(files[0], (std::pair<std::string, std::string>{"vda", "/s/root.qcow2.capture"}));
+  EXPECT_EQ(files[1], (std::pair<std::string, std::string>{"vdb", "/s/vol.qcow2"}));
+  EXPECT_EQ(files[2], (std::pair<std::string, std::string>{"sda", ""}));
+
+  std::string changed = with_disk_file(xml, "vda", "/s/root.qcow2");
+  auto after = disk_files_of(changed);
+  EXPECT_EQ(after[0].second, "/s/root.qcow2");
+  EXPECT_EQ(after[1].second, "/s/vol.qcow2");
+  EXPECT_EQ(changed.find("backingStore"), std::string::npos);
+  EXPECT_THROW(with_disk_file(xml, "vdz", "/x"), AmidError);
+  EXPECT_THROW(disk_files_of("<not xml"), AmidError);
 }
 
 }  // namespace
