@@ -9,12 +9,12 @@ ExitCode exit_code_for(const std::string& code) {
   };
   if (ends_with(".NotFound")) return kNotFound;
   if (code == "IncorrectInstanceState" || code == "IncorrectState" || code == "InvalidAMIID.Unavailable" ||
-      code == "UnsupportedOperation") {
+      code == "UnsupportedOperation" || code == "OperationNotPermitted") {
     return kWrongState;
   }
   if (code.rfind("InvalidParameter", 0) == 0 || code == "MissingParameter" || code == "UnknownParameter" ||
       ends_with(".Malformed") || code == "InvalidAMIName.Duplicate" || code == "InvalidAction" ||
-      code == "MalformedQueryString") {
+      code == "MalformedQueryString" || code == "IdempotentParameterMismatch") {
     return kBadArguments;
   }
   return kFailed;

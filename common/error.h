@@ -36,6 +36,10 @@ inline constexpr const char* kAuthFailure = "AuthFailure";
 inline constexpr const char* kInsufficientCapacity = "InsufficientInstanceCapacity";
 inline constexpr const char* kInternalError = "InternalError";
 inline constexpr const char* kRequestLimitExceeded = "RequestLimitExceeded";
+// EC2's code for an action a resource's own setting forbids (a protected image's deregistration).
+inline constexpr const char* kOperationNotPermitted = "OperationNotPermitted";
+// A ClientToken used again by the same caller for the same action with other parameters.
+inline constexpr const char* kIdempotentParameterMismatch = "IdempotentParameterMismatch";
 }  // namespace codes
 
 class AmidError : public std::runtime_error {

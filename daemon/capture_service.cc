@@ -29,6 +29,10 @@ class CaptureHold {
   std::string id_;
 };
 
+constexpr const char* kCreateImageAction = "CreateImage";
+// Raised by start_capture() when a request with the same ClientToken recorded its image first.
+constexpr const char* kTokenTaken = "ClientTokenTaken";
+
 }  // namespace
 
 // Every EBS volume attached (root included); an instance launched before
@@ -60,6 +64,33 @@ std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord
 std::string CaptureService::overlay_of(const std::string& source) { return source + ".capture"; }
 
 ImageRecord CaptureService::create_image(const Caller& caller, const CreateImageRequest& req) {
+  if (req.client_token) {
+    if (auto prior = find_replay(rt_.catalog, caller.account, kCreateImageAction, *req.client_token)) {
+      return replayed_image(*prior);
+    }
+  }
+  try {
+    return start_capture(caller, req);
+  } catch (const AmidError& e) {
+    if (!req.client_token) throw;
+    // The same request sent twice at once: the first to record its image wins
+    // (the other one typically finds the instance already being captured).
+    auto prior = find_replay(rt_.catalog, caller.account, kCreateImageAction, *req.client_token);
+    if (prior) return replayed_image(*prior);
+    if (e.code() == kTokenTaken) throw AmidError(codes::kInternalError, "ClientToken: recorded, then not found");
+    throw;
+  }
+}
+
+ImageRecord CaptureService::replayed_image(const ClientTokenRecord& prior) const {
+  log_info("create-image with ClientToken '" + prior.token + "' answered again with " + prior.resource_id);
+  if (auto image = rt_.catalog.find_image(prior.resource_id)) return *image;
+  ImageRecord gone;  // reclaimed since: the id is still the answer
+  gone.id = prior.resource_id;
+  return gone;
+}
+
+ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImageRequest& req) {
   std::string name = validate_image_name(req.name).value_or_throw();
   std::string description = validate_description(req.description).value_or_throw();
   for (const auto& m : req.block_device_mappings) {
@@ -119,9 +150,19 @@ ImageRecord CaptureService::create_image(const Caller& caller, const CreateImage
   }
   bool running = inst.state == "running";
   image.restart_source = running && !req.no_reboot;
-  if (!rt_.catalog.insert_image_if_name_free(image)) {
-    throw AmidError(codes::kInvalidAmiNameDuplicate,
-                    "Name: you already have an image named '" + name + "' in " + image.region);
+  std::optional<ClientTokenRecord> token;
+  if (req.client_token) {
+    token = make_token_record(caller.account, kCreateImageAction, *req.client_token, image.id,
+                              {{"ImageId", image.id}});
+  }
+  switch (rt_.catalog.insert_image_checked(image, token ? &*token : nullptr)) {
+    case ImageInsert::kInserted:
+      break;
+    case ImageInsert::kNameTaken:
+      throw AmidError(codes::kInvalidAmiNameDuplicate,
+                      "Name: you already have an image named '" + name + "' in " + image.region);
+    case ImageInsert::kTokenTaken:
+      throw AmidError(kTokenTaken, "ClientToken: already recorded");
   }
   log_info("image " + image.id + " capture of " + inst.id + " begins (" +
            (req.no_reboot ? "no reboot, crash-consistent" : "clean shutdown") + ")");

@@ -18,6 +18,7 @@
 
 #include "common/block_device_mapping.h"
 #include "daemon/caller.h"
+#include "daemon/client_token.h"
 #include "daemon/image_service.h"
 #include "daemon/instance_service.h"
 #include "daemon/runtime.h"
@@ -29,6 +30,7 @@ struct CreateImageRequest {
   std::string instance_id, name, description;
   bool no_reboot = false;
   BlockDeviceMappings block_device_mappings;  // add ephemerals / drop volumes, as EC2 allows
+  std::optional<ClientToken> client_token;    // makes the request idempotent (daemon/client_token.h)
 };
 
 class CaptureService {
@@ -38,6 +40,9 @@ class CaptureService {
   void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
 
   // Validates, records the pending image, starts the capture; returns the image.
+  // With a ClientToken this caller already used: the first request's image, in
+  // whatever state it is now (IdempotentParameterMismatch if the parameters
+  // differ); the token is recorded with the pending image in one transaction.
   ImageRecord create_image(const Caller& caller, const CreateImageRequest& request);
 
   // At start: captures cut short by a stopped amid end `failed`, their partial
@@ -59,6 +64,8 @@ class CaptureService {
     std::string volume_type = "gp3";
     std::string volume_id;
   };
+  ImageRecord start_capture(const Caller& caller, const CreateImageRequest& request);
+  ImageRecord replayed_image(const ClientTokenRecord& prior) const;
   void run(ImageRecord image, InstanceRecord instance, bool no_reboot, std::vector<Disk> disks,
            BlockDeviceMappings extra);
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,

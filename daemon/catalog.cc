@@ -12,7 +12,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -70,6 +70,17 @@ CREATE TABLE tags (
   resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (resource_id, key)) WITHOUT ROWID;
 )sql",
+    // 3 -> 4: deregistration protection, deprecation, ClientTokens.
+    R"sql(
+ALTER TABLE images ADD COLUMN deregistration_protection TEXT NOT NULL DEFAULT 'disabled';
+ALTER TABLE images ADD COLUMN protected_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN deprecation_time TEXT NOT NULL DEFAULT '';
+CREATE TABLE client_tokens (
+  owner TEXT NOT NULL, action TEXT NOT NULL, token TEXT NOT NULL, parameters TEXT NOT NULL,
+  resource_id TEXT NOT NULL, result TEXT NOT NULL, created TEXT NOT NULL,
+  PRIMARY KEY (owner, action, token)) WITHOUT ROWID;
+CREATE INDEX client_tokens_resource ON client_tokens(resource_id);
+)sql",
 };
 
 class Stmt {
@@ -115,13 +126,14 @@ const char* kImageCols =
     "id,name,description,owner,region,architecture,virtualization_type,root_device_type,state,"
     "state_reason,creation_date,size_bytes,disk_file,source,kernel_id,kernel_file,ramdisk_id,"
     "ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,consistency,progress_done,"
-    "progress_total,restart_source";
+    "progress_total,restart_source,deregistration_protection,protected_until,deprecation_time";
 const char* kImageInsert =
     "INSERT INTO images (id,name,description,owner,region,architecture,virtualization_type,"
     "root_device_type,state,state_reason,creation_date,size_bytes,disk_file,source,kernel_id,"
     "kernel_file,ramdisk_id,ramdisk_file,kernel_cmdline,block_device_mappings,source_instance,"
-    "consistency,progress_done,progress_total,restart_source) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "consistency,progress_done,progress_total,restart_source,deregistration_protection,"
+    "protected_until,deprecation_time) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 ImageRecord read_image(const Stmt& s) {
   ImageRecord r;
@@ -150,6 +162,9 @@ ImageRecord read_image(const Stmt& s) {
   r.progress_done = static_cast<std::uint64_t>(s.integer(22));
   r.progress_total = static_cast<std::uint64_t>(s.integer(23));
   r.restart_source = s.integer(24) != 0;
+  r.deregistration_protection = s.text(25);
+  r.protected_until = s.text(26);
+  r.deprecation_time = s.text(27);
   return r;
 }
 
@@ -324,6 +339,21 @@ void bind_image(Stmt& s, const ImageRecord& r) {
   s.bind(22, r.consistency).bind(23, static_cast<std::int64_t>(r.progress_done));
   s.bind(24, static_cast<std::int64_t>(r.progress_total));
   s.bind(25, static_cast<std::int64_t>(r.restart_source ? 1 : 0));
+  s.bind(26, r.deregistration_protection).bind(27, r.protected_until).bind(28, r.deprecation_time);
+}
+
+void insert_token(sqlite3* db, const ClientTokenRecord& t) {
+  Stmt s(db, "INSERT INTO client_tokens (owner,action,token,parameters,resource_id,result,created) "
+             "VALUES (?,?,?,?,?,?,?)");
+  s.bind(1, t.owner).bind(2, t.action).bind(3, t.token).bind(4, t.parameters).bind(5, t.resource_id);
+  s.bind(6, t.result).bind(7, t.created);
+  s.step();
+}
+
+bool token_taken(sqlite3* db, const ClientTokenRecord& t) {
+  Stmt s(db, "SELECT 1 FROM client_tokens WHERE owner=? AND action=? AND token=?");
+  s.bind(1, t.owner).bind(2, t.action).bind(3, t.token);
+  return s.step();
 }
 }  // namespace
 
@@ -335,16 +365,44 @@ void Catalog::insert_image(const ImageRecord& r) {
 }
 
 bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
+  return insert_image_checked(r, nullptr) == ImageInsert::kInserted;
+}
+
+ImageInsert Catalog::insert_image_checked(const ImageRecord& r, const ClientTokenRecord* token) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, kImageInsert);
-  bind_image(s, r);
-  try {
-    s.step();
-  } catch (const AmidError& e) {
-    if (e.code() == "Constraint") return false;
-    throw;
-  }
-  return true;
+  ImageInsert outcome = ImageInsert::kInserted;
+  in_transaction([&] {
+    if (token && token_taken(db_, *token)) {
+      outcome = ImageInsert::kTokenTaken;
+      return;
+    }
+    Stmt s(db_, kImageInsert);
+    bind_image(s, r);
+    try {
+      s.step();
+    } catch (const AmidError& e) {
+      if (e.code() != "Constraint") throw;
+      outcome = ImageInsert::kNameTaken;  // the unique index on live names
+      return;
+    }
+    if (token) insert_token(db_, *token);
+  });
+  return outcome;
+}
+
+void Catalog::set_image_protection(const std::string& id, const std::string& protection,
+                                   const std::string& protected_until) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET deregistration_protection=?, protected_until=? WHERE id=?");
+  s.bind(1, protection).bind(2, protected_until).bind(3, id);
+  s.step();
+}
+
+void Catalog::set_image_deprecation(const std::string& id, const std::string& deprecation_time) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET deprecation_time=? WHERE id=?");
+  s.bind(1, deprecation_time).bind(2, id);
+  s.step();
 }
 
 void Catalog::set_image_mappings(const std::string& id, const std::string& toml) {
@@ -409,22 +467,59 @@ void Catalog::delete_image(const std::string& id) {
   });
 }
 
-void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
+void Catalog::delete_image_and_snapshots(const std::string& id) {
   std::lock_guard lock(mu_);
   in_transaction([&] {
-    for (const auto& r : list) {
-      Stmt s(db_, (std::string("INSERT INTO instances (") + kInstanceCols +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
-      s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
-      s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
-      s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, r.state).bind(10, r.state_reason);
-      s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
-      s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
-      s.bind(17, r.dir).bind(18, r.block_device_mappings);
-      s.step();
-      write_tags(db_, r.id, r.tags);
+    std::vector<std::string> snaps;
+    {
+      Stmt s(db_, "SELECT id FROM snapshots WHERE image_id=?");
+      s.bind(1, id);
+      while (s.step()) snaps.push_back(s.text(0));
     }
+    for (const auto& snap : snaps) {
+      Stmt s(db_, "DELETE FROM snapshots WHERE id=?");
+      s.bind(1, snap);
+      s.step();
+      drop_tags(db_, snap);
+    }
+    Stmt s(db_, "DELETE FROM images WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
   });
+}
+
+void Catalog::insert_instances(const std::vector<InstanceRecord>& list) {
+  std::lock_guard lock(mu_);
+  in_transaction([&] { write_instances(list); });
+}
+
+bool Catalog::insert_instances_with_token(const std::vector<InstanceRecord>& list,
+                                          const ClientTokenRecord& token) {
+  std::lock_guard lock(mu_);
+  bool inserted = false;
+  in_transaction([&] {
+    if (token_taken(db_, token)) return;
+    write_instances(list);
+    insert_token(db_, token);
+    inserted = true;
+  });
+  return inserted;
+}
+
+void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
+  for (const auto& r : list) {
+    Stmt s(db_, (std::string("INSERT INTO instances (") + kInstanceCols +
+                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+    s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
+    s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
+    s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, r.state).bind(10, r.state_reason);
+    s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
+    s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
+    s.bind(17, r.dir).bind(18, r.block_device_mappings);
+    s.step();
+    write_tags(db_, r.id, r.tags);
+  }
 }
 
 void Catalog::set_instance_state(const std::string& id, const std::string& state,
@@ -471,6 +566,38 @@ void Catalog::delete_instance(const std::string& id) {
     s.step();
     drop_tags(db_, id);
   });
+}
+
+void Catalog::undo_launch_row(const std::string& id) {
+  std::lock_guard lock(mu_);
+  in_transaction([&] {
+    std::string reservation;
+    {
+      Stmt s(db_, "SELECT reservation_id FROM instances WHERE id=?");
+      s.bind(1, id);
+      if (s.step()) reservation = s.text(0);
+    }
+    Stmt s(db_, "DELETE FROM instances WHERE id=?");
+    s.bind(1, id);
+    s.step();
+    drop_tags(db_, id);
+    if (!reservation.empty()) {
+      Stmt t(db_, "DELETE FROM client_tokens WHERE action='RunInstances' AND resource_id=?1 AND "
+                  "NOT EXISTS (SELECT 1 FROM instances WHERE reservation_id=?1)");
+      t.bind(1, reservation);
+      t.step();
+    }
+  });
+}
+
+std::optional<ClientTokenRecord> Catalog::find_client_token(const std::string& owner, const std::string& action,
+                                                            const std::string& token) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT parameters, resource_id, result, created FROM client_tokens "
+              "WHERE owner=? AND action=? AND token=?");
+  s.bind(1, owner).bind(2, action).bind(3, token);
+  if (!s.step()) return std::nullopt;
+  return ClientTokenRecord{owner, action, token, s.text(0), s.text(1), s.text(2), s.text(3)};
 }
 
 int Catalog::count_instances_using(const std::string& image_id) const {

@@ -42,6 +42,12 @@ struct ImageRecord {
   std::string consistency;            // create-image: "application" (clean) or "crash"
   std::uint64_t progress_done = 0, progress_total = 0;  // bytes, while pending
   bool restart_source = false;        // create-image stopped the instance and owes it a start
+  // Deregistration protection in EC2's words: disabled | enabled-without-cooldown |
+  // enabled-with-cooldown. protected_until: set when protection with a cooldown was
+  // disabled; deregistration stays refused until then (ISO 8601 UTC, "" = none).
+  std::string deregistration_protection = "disabled";
+  std::string protected_until;
+  std::string deprecation_time;       // EC2's DeprecationTime (ISO 8601 UTC, "" = none)
   Tags tags;
 };
 
@@ -85,6 +91,19 @@ struct SnapshotRecord {
   Tags tags;
 };
 
+// An idempotent request (EC2's ClientToken): who sent it for which action, with
+// which parameters, and what it made. Keyed by (owner, action, token).
+struct ClientTokenRecord {
+  std::string owner, action, token;
+  std::string parameters;   // the request's parameters without ClientToken, canonical JSON
+  std::string resource_id;  // what it made: the reservation (r-) or the image (ami-)
+  std::string result;       // JSON a replay answers from: {"InstanceIds":[...]} / {"ImageId":...}
+  std::string created;
+};
+
+// What insert_image_checked did.
+enum class ImageInsert { kInserted, kNameTaken, kTokenTaken };
+
 class Catalog {
  public:
   explicit Catalog(const std::string& path);
@@ -96,6 +115,12 @@ class Catalog {
   // Inserts unless a live image of the same owner and region has the name.
   // Returns false when the name is taken (nothing written).
   bool insert_image_if_name_free(const ImageRecord& image);
+  // As insert_image_if_name_free, and records `token` (if any) in the same
+  // transaction; nothing is written when the name or the token is taken.
+  ImageInsert insert_image_checked(const ImageRecord& image, const ClientTokenRecord* token);
+  void set_image_protection(const std::string& id, const std::string& protection,
+                            const std::string& protected_until);
+  void set_image_deprecation(const std::string& id, const std::string& deprecation_time);
   void set_image_state(const std::string& id, const std::string& state,
                        const std::string& reason = {});
   void set_image_mappings(const std::string& id, const std::string& toml);
@@ -108,14 +133,24 @@ class Catalog {
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;
   void delete_image(const std::string& id);
+  // The image's row and its snapshots' rows, in one transaction (reclaim).
+  void delete_image_and_snapshots(const std::string& id);
 
   void insert_instances(const std::vector<InstanceRecord>& instances);
+  // As insert_instances, and records `token` in the same transaction. Returns false
+  // (nothing written) when the token is already recorded.
+  bool insert_instances_with_token(const std::vector<InstanceRecord>& instances,
+                                   const ClientTokenRecord& token);
   void set_instance_state(const std::string& id, const std::string& state,
                           const std::string& reason = {});
   void mark_terminated(const std::string& id, const std::string& when);
   std::optional<InstanceRecord> find_instance(const std::string& id) const;
   std::vector<InstanceRecord> list_instances() const;
   void delete_instance(const std::string& id);
+  // Undoes a launch's row: the instance, its tags, and, when no instance of its
+  // reservation is left, the RunInstances ClientToken that made it (so the request
+  // can be sent again), in one transaction.
+  void undo_launch_row(const std::string& id);
   // Instances whose disks still sit on the image (not yet terminated), and
   // volumes made from its snapshots (they sit on the snapshot files).
   int count_instances_using(const std::string& image_id) const;
@@ -144,10 +179,15 @@ class Catalog {
   void delete_tags(const std::string& resource_id, const std::vector<std::string>& keys);
   Tags tags_of(const std::string& resource_id) const;
 
+  // ClientTokens (written by insert_*_checked / _with_token); they outlive restarts.
+  std::optional<ClientTokenRecord> find_client_token(const std::string& owner, const std::string& action,
+                                                     const std::string& token) const;
+
  private:
   void exec(const char* sql);
   // Runs body between BEGIN IMMEDIATE and COMMIT; rolls back and rethrows on error. mu_ held.
   void in_transaction(const std::function<void()>& body);
+  void write_instances(const std::vector<InstanceRecord>& list);  // mu_ held, in a transaction
   void overlay_progress(ImageRecord& r) const;  // mu_ held
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> progress_;  // guarded by mu_

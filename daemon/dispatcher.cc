@@ -7,6 +7,7 @@
 #include "common/block_device_mapping.h"
 #include "common/ids.h"
 #include "common/tags.h"
+#include "daemon/client_token.h"
 #include "daemon/log.h"
 #include "daemon/params.h"
 #include "daemon/render.h"
@@ -18,6 +19,13 @@ using Json = protocol::Json;
 using Handler = std::function<Json(Services&, const Caller&, ParamReader&)>;
 
 Json state_changes(const std::vector<StateChange>& changes);
+
+// ClientToken, checked, with the request's other parameters in canonical form.
+std::optional<ClientToken> read_client_token(ParamReader& p) {
+  auto token = p.optional_string("ClientToken", kMaxClientTokenLength);
+  if (!token) return std::nullopt;
+  return ClientToken{validate_client_token(*token).value_or_throw(), canonical_parameters(p.parameters())};
+}
 
 Json register_image(Services& services, const Caller& caller, ParamReader& p) {
   ImageService& images = services.images;
@@ -42,9 +50,10 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
 Json describe_images(Services& services, const Caller& caller, ParamReader& p) {
   ImageService& images = services.images;
   auto ids = p.string_list("ImageIds");
+  bool include_deprecated = p.optional_bool("IncludeDeprecated").value_or(false);
   p.finish();
   Json list = Json::array();
-  for (const auto& rec : images.describe_images(caller, ids)) list.push_back(render_image(rec));
+  for (const auto& rec : images.describe_images(caller, ids, include_deprecated)) list.push_back(render_image(rec));
   return {{"Images", list}};
 }
 
@@ -53,6 +62,34 @@ Json deregister_image(Services& services, const Caller& caller, ParamReader& p) 
   std::string id = p.required_string("ImageId");
   p.finish();
   images.deregister_image(caller, id);
+  return {{"Return", true}};
+}
+
+Json enable_image_deregistration_protection(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  bool with_cooldown = p.optional_bool("WithCooldown").value_or(false);
+  p.finish();
+  return {{"Return", services.images.enable_deregistration_protection(caller, id, with_cooldown)}};
+}
+
+Json disable_image_deregistration_protection(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  p.finish();
+  return {{"Return", services.images.disable_deregistration_protection(caller, id)}};
+}
+
+Json enable_image_deprecation(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  std::string at = p.required_string("DeprecateAt", 64);
+  p.finish();
+  services.images.enable_deprecation(caller, id, at);
+  return {{"Return", true}};
+}
+
+Json disable_image_deprecation(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  p.finish();
+  services.images.disable_deprecation(caller, id);
   return {{"Return", true}};
 }
 
@@ -82,15 +119,17 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
     if (!decoded) throw AmidError(codes::kInvalidParameterValue, "UserData: not valid base64");
     req.user_data = *decoded;
   }
+  req.client_token = read_client_token(p);
   p.finish();
-  auto list = instances.run_instances(caller, req);
+  Reservation reservation = instances.run_instances(caller, req);
   Json out = Json::array();
-  for (const auto& rec : list) {
+  for (const auto& rec : reservation.instances) {
     Json j = render_instance(rec);
-    j["State"] = render_instance_state("pending");  // as EC2 answers RunInstances
+    // As EC2 answers RunInstances; a replay shows the instances as they are now.
+    if (!reservation.replayed) j["State"] = render_instance_state("pending");
     out.push_back(j);
   }
-  return {{"ReservationId", list.front().reservation_id},
+  return {{"ReservationId", reservation.reservation_id},
           {"OwnerId", caller.account},
           {"Instances", out}};
 }
@@ -172,6 +211,7 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
     req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
   }
+  req.client_token = read_client_token(p);
   p.finish();
   if (!services.capture) throw AmidError(codes::kUnsupportedOperation, "create-image is not available");
   ImageRecord image = services.capture->create_image(caller, req);
@@ -200,6 +240,10 @@ const std::map<std::string, Handler>& actions() {
       {"RebootInstances", reboot_instances},
       {"CreateImage", create_image},
       {"DescribeVolumes", describe_volumes},
+      {"EnableImageDeregistrationProtection", enable_image_deregistration_protection},
+      {"DisableImageDeregistrationProtection", disable_image_deregistration_protection},
+      {"EnableImageDeprecation", enable_image_deprecation},
+      {"DisableImageDeprecation", disable_image_deprecation},
   };
   return table;
 }

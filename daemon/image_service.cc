@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/ids.h"
 #include "daemon/access.h"
 #include "daemon/fs.h"
+#include "daemon/image_visibility.h"
+#include "daemon/iso_time.h"
 #include "daemon/log.h"
 #include "daemon/render.h"
 #include "daemon/validate.h"
@@ -48,6 +51,14 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     kernel = open_as_caller(caller, "KernelPath", req.kernel_path, kMaxKernelBytes);
     if (!req.ramdisk_path.empty()) ramdisk = open_as_caller(caller, "RamdiskPath", req.ramdisk_path, kMaxRamdiskBytes);
   }
+  auto check_snapshot = [&](const BlockDeviceMapping& m) {
+    auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+    if (!snap || !caller.may_manage(snap->owner) || snap->region != rt_.config.region) {
+      throw AmidError("InvalidSnapshot.NotFound", "BlockDeviceMappings: " + m.device_name +
+                                                      ": the snapshot '" + *m.ebs->snapshot_id +
+                                                      "' does not exist");
+    }
+  };
   for (const auto& m : req.block_device_mappings) {
     if (guest_device(m.device_name) == "vda") {
       throw AmidError(codes::kInvalidParameterValue,
@@ -58,12 +69,7 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
                       "BlockDeviceMappings: " + m.device_name + ": no_device has nothing to remove at register");
     }
     if (m.ebs && m.ebs->snapshot_id) {
-      auto snap = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
-      if (!snap || !caller.may_manage(snap->owner) || snap->region != rt_.config.region) {
-        throw AmidError("InvalidSnapshot.NotFound", "BlockDeviceMappings: " + m.device_name +
-                                                        ": the snapshot '" + *m.ebs->snapshot_id +
-                                                        "' does not exist");
-      }
+      check_snapshot(m);
     } else if (m.ebs && !m.ebs->volume_size_gib) {
       throw AmidError(codes::kInvalidParameterValue,
                       "BlockDeviceMappings: " + m.device_name + ": volume_size is required for a new volume");
@@ -91,9 +97,42 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     }
     rec.kernel_cmdline = req.kernel_cmdline;
   }
-  if (!rt_.catalog.insert_image_if_name_free(rec)) {
-    throw AmidError(codes::kInvalidAmiNameDuplicate,
-                    "Name: you already have an image named '" + rec.name + "' in " + rec.region);
+  // The template is the image's root snapshot, as an EBS-backed AMI's root is.
+  SnapshotRecord root;
+  root.id = new_id("snap");
+  root.owner = rec.owner;
+  root.region = rec.region;
+  root.description = "Root disk of " + rec.id + " (registered from " + req.disk_path + ")";
+  root.state = "completed";
+  root.start_time = rec.creation_date;
+  root.volume_size_gib = gib_ceil(rec.size_bytes);
+  root.file = rec.disk_file;
+  root.image_id = rec.id;
+  // The image's mappings: its root snapshot, then what the caller added. They are
+  // in the row from the start, so that reclaim_unused sees the snapshots they name.
+  BlockDeviceMappings mappings;
+  if (rec.root_device_type == "ebs") {
+    BlockDeviceMapping m;
+    m.device_name = kRootDeviceName;
+    EbsSpec ebs;
+    ebs.volume_size_gib = root.volume_size_gib;
+    ebs.snapshot_id = root.id;
+    m.ebs = ebs;
+    mappings.push_back(m);
+  }
+  for (const auto& m : req.block_device_mappings) mappings.push_back(m);
+  rec.block_device_mappings = to_toml(mappings);
+  {
+    // A snapshot checked above may belong to a deregistered image that was
+    // reclaimed since; checked again where reclaim cannot run.
+    std::lock_guard lock(rt_.image_refs_mu);
+    for (const auto& m : req.block_device_mappings) {
+      if (m.ebs && m.ebs->snapshot_id) check_snapshot(m);
+    }
+    if (!rt_.catalog.insert_image_if_name_free(rec)) {
+      throw AmidError(codes::kInvalidAmiNameDuplicate,
+                      "Name: you already have an image named '" + rec.name + "' in " + rec.region);
+    }
   }
   log_info("image " + rec.id + " registering from " + req.disk_path);
   std::string dir = rt_.store.image_dir(rec.id);
@@ -115,32 +154,7 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
     manifest["Source"] = rec.source;
     manifest["Disk"] = "disk.qcow2";
     fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0640);
-    // The template is the image's root snapshot, as an EBS-backed AMI's root is.
-    SnapshotRecord root;
-    root.id = new_id("snap");
-    root.owner = rec.owner;
-    root.region = rec.region;
-    root.description = "Root disk of " + rec.id + " (registered from " + req.disk_path + ")";
-    root.state = "completed";
-    root.start_time = rec.creation_date;
-    root.volume_size_gib = gib_ceil(rec.size_bytes);
-    root.file = rec.disk_file;
-    root.image_id = rec.id;
     rt_.catalog.insert_snapshot(root);
-    // The image's mappings: its root snapshot, then what the caller added.
-    BlockDeviceMappings mappings;
-    if (rec.root_device_type == "ebs") {
-      BlockDeviceMapping m;
-      m.device_name = kRootDeviceName;
-      EbsSpec ebs;
-      ebs.volume_size_gib = root.volume_size_gib;
-      ebs.snapshot_id = root.id;
-      m.ebs = ebs;
-      mappings.push_back(m);
-    }
-    for (const auto& m : req.block_device_mappings) mappings.push_back(m);
-    rec.block_device_mappings = to_toml(mappings);
-    rt_.catalog.set_image_mappings(rec.id, rec.block_device_mappings);
     rt_.catalog.set_image_state(rec.id, "available");
     rec.state = "available";
   } catch (const AmidError& e) {
@@ -159,15 +173,30 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
 ImageRecord ImageService::visible_image(const Caller& caller, const std::string& id) {
   check_image_id(id);
   auto rec = rt_.catalog.find_image(id);
-  if (!rec || rec->state == "deregistered" || rec->region != rt_.config.region ||
-      !caller.may_manage(rec->owner)) {
+  if (!rec || rec->region != rt_.config.region ||
+      !describe_shows(image_access(caller, *rec), *rec, DescribeScope{true, false, now()})) {
     throw AmidError(codes::kInvalidAmiIdNotFound, "The image id '" + id + "' does not exist");
   }
+  settle_protection(*rec);
   return *rec;
 }
 
-std::vector<ImageRecord> ImageService::describe_images(const Caller& caller,
-                                                       const std::vector<std::string>& ids) {
+ImageRecord ImageService::owned_image(const Caller& caller, const std::string& id) {
+  ImageRecord rec = visible_image(caller, id);
+  if (image_access(caller, rec) != ImageAccess::kOwner) {
+    throw AmidError(codes::kInvalidAmiIdNotFound, "The image id '" + id + "' does not exist");
+  }
+  return rec;
+}
+
+void ImageService::settle_protection(ImageRecord& rec) const {
+  if (rec.protected_until.empty()) return;
+  auto until = read_stored_time(rec.protected_until);
+  if (!until || *until <= now()) rec.protected_until.clear();
+}
+
+std::vector<ImageRecord> ImageService::describe_images(const Caller& caller, const std::vector<std::string>& ids,
+                                                       bool include_deprecated) {
   std::vector<ImageRecord> out;
   if (!ids.empty()) {
     std::set<std::string> seen;
@@ -176,9 +205,11 @@ std::vector<ImageRecord> ImageService::describe_images(const Caller& caller,
     }
     return out;
   }
+  const DescribeScope scope{false, include_deprecated, now()};
   for (auto& rec : rt_.catalog.list_images()) {
-    if (rec.state == "deregistered" || rec.region != rt_.config.region) continue;
-    if (!caller.may_manage(rec.owner)) continue;
+    if (rec.region != rt_.config.region) continue;
+    if (!describe_shows(image_access(caller, rec), rec, scope)) continue;
+    settle_protection(rec);
     out.push_back(std::move(rec));
   }
   return out;
@@ -194,26 +225,125 @@ ImageRecord ImageService::launchable_image(const Caller& caller, const std::stri
 }
 
 void ImageService::deregister_image(const Caller& caller, const std::string& id) {
-  ImageRecord rec = visible_image(caller, id);
-  if (rec.state == "pending") {
-    throw AmidError(codes::kInvalidAmiIdUnavailable,
-                    "ImageId: image " + id + " is still pending; wait until it is available");
+  {
+    std::lock_guard lock(protection_mu_);
+    ImageRecord rec = owned_image(caller, id);
+    if (rec.state == "pending") {
+      throw AmidError(codes::kInvalidAmiIdUnavailable,
+                      "ImageId: image " + id + " is still pending; wait until it is available");
+    }
+    if (rec.deregistration_protection != "disabled") {
+      throw AmidError(codes::kOperationNotPermitted,
+                      "ImageId: image " + id + " has deregistration protection (" + rec.deregistration_protection +
+                          "); run disable-image-deregistration-protection --image-id " + id + " first" +
+                          (rec.deregistration_protection == "enabled-with-cooldown"
+                               ? ", then wait 24 hours (its cooldown)"
+                               : ""));
+    }
+    if (!rec.protected_until.empty()) {
+      throw AmidError(codes::kOperationNotPermitted,
+                      "ImageId: image " + id +
+                          " had deregistration protection with a 24-hour cooldown; it can be deregistered after " +
+                          rec.protected_until);
+    }
+    rt_.catalog.set_image_state(id, "deregistered");
   }
-  rt_.catalog.set_image_state(id, "deregistered");
   log_info("image " + id + " deregistered");
   reclaim_unused();
 }
 
+std::string ImageService::enable_deregistration_protection(const Caller& caller, const std::string& id,
+                                                           bool with_cooldown) {
+  std::lock_guard lock(protection_mu_);
+  ImageRecord rec = owned_image(caller, id);
+  const std::string state = with_cooldown ? "enabled-with-cooldown" : "enabled-without-cooldown";
+  rt_.catalog.set_image_protection(rec.id, state, "");
+  log_info("image " + id + " deregistration protection " + state);
+  return state;
+}
+
+std::string ImageService::disable_deregistration_protection(const Caller& caller, const std::string& id) {
+  std::lock_guard lock(protection_mu_);
+  ImageRecord rec = owned_image(caller, id);
+  if (rec.deregistration_protection == "disabled") return deregistration_protection_state(rec);  // no change
+  rec.protected_until.clear();
+  if (rec.deregistration_protection == "enabled-with-cooldown") {
+    // EC2: protection with a cooldown holds for 24 hours after it is disabled.
+    rec.protected_until = iso_time(now() + kProtectionCooldownSeconds);
+  }
+  rec.deregistration_protection = "disabled";
+  rt_.catalog.set_image_protection(rec.id, rec.deregistration_protection, rec.protected_until);
+  const std::string state = deregistration_protection_state(rec);
+  log_info("image " + id + " deregistration protection " + state);
+  return state;
+}
+
+std::string ImageService::enable_deprecation(const Caller& caller, const std::string& id,
+                                             const std::string& deprecate_at) {
+  ParsedTime parsed = parse_iso_utc(deprecate_at, "DeprecateAt").value_or_throw();
+  const std::time_t t = now();
+  if (parsed.seconds <= t) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "DeprecateAt: " + deprecate_at + " is not in the future (now: " + iso_time(t) + ")");
+  }
+  // EC2 keeps whole minutes; amid rounds up, so the time stays in the future.
+  std::time_t at = parsed.seconds - parsed.seconds % 60;
+  if (parsed.past_the_minute) at += 60;
+  const std::time_t latest = add_years(t, kMaxDeprecationYears);
+  if (at > latest) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "DeprecateAt: " + deprecate_at + " is more than " + std::to_string(kMaxDeprecationYears) +
+                        " years from now (the latest is " + iso_time(latest) + ")");
+  }
+  ImageRecord rec = owned_image(caller, id);
+  const std::string when = iso_time(at);
+  rt_.catalog.set_image_deprecation(rec.id, when);
+  log_info("image " + id + " deprecated from " + when);
+  return when;
+}
+
+void ImageService::disable_deprecation(const Caller& caller, const std::string& id) {
+  ImageRecord rec = owned_image(caller, id);
+  rt_.catalog.set_image_deprecation(rec.id, "");
+  log_info("image " + id + " no longer deprecated");
+}
+
 void ImageService::reclaim_unused() {
   std::lock_guard lock(rt_.image_refs_mu);
-  for (const auto& rec : rt_.catalog.list_images()) {
+  std::vector<ImageRecord> images = rt_.catalog.list_images();
+  // Snapshots that live images and instances still name: a launch turns each
+  // into a volume that sits on the snapshot's file.
+  std::set<std::string> named;
+  try {
+    auto note = [&](const std::string& toml) {
+      for (const auto& m : parse_stored_mappings(toml)) {
+        if (m.ebs && m.ebs->snapshot_id) named.insert(*m.ebs->snapshot_id);
+      }
+    };
+    for (const auto& img : images) {
+      if (img.state != "deregistered" && img.state != "failed") note(img.block_device_mappings);
+    }
+    for (const auto& inst : rt_.catalog.list_instances()) {
+      if (inst.state != "terminated") note(inst.block_device_mappings);
+    }
+  } catch (const std::exception& e) {
+    log_error("reclaim: cannot read the mappings in the catalog (" + std::string(e.what()) +
+              "); no image files reclaimed");
+    return;
+  }
+  for (const auto& rec : images) {
     if (rec.state != "deregistered") continue;
     if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
     if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
-    for (const auto& snap : rt_.catalog.snapshots_of_image(rec.id)) rt_.catalog.delete_snapshot(snap.id);
+    auto snapshots = rt_.catalog.snapshots_of_image(rec.id);
+    if (std::any_of(snapshots.begin(), snapshots.end(), [&](const SnapshotRecord& s) { return named.count(s.id); })) {
+      continue;
+    }
+    // Files first, rows last: a crash in between leaves rows that the next
+    // reclaim (at the latest at start-up) finishes.
     fs::remove_tree(rt_.store.image_dir(rec.id));
     fs::fsync_path(rt_.store.images_dir());
-    rt_.catalog.delete_image(rec.id);
+    rt_.catalog.delete_image_and_snapshots(rec.id);
     log_info("image " + rec.id + " files reclaimed");
   }
 }

@@ -6,6 +6,9 @@
 // becomes available and is never opened for writing again.
 #pragma once
 
+#include <ctime>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,18 +40,53 @@ class ImageService {
 
   ImageRecord register_image(const Caller& caller, const RegisterImageRequest& request);
   // All images the caller may see, or exactly `ids` (InvalidAMIID.NotFound if one is not).
-  std::vector<ImageRecord> describe_images(const Caller& caller, const std::vector<std::string>& ids);
+  // Deprecated images of others are listed only when named or include_deprecated
+  // (daemon/image_visibility.h).
+  std::vector<ImageRecord> describe_images(const Caller& caller, const std::vector<std::string>& ids,
+                                           bool include_deprecated = false);
+  // Refused with OperationNotPermitted while deregistration protection is on, or
+  // within the 24 h after protection with a cooldown was disabled.
   void deregister_image(const Caller& caller, const std::string& id);
-  // An available image the caller may launch; throws InvalidAMIID.* otherwise.
+  // An available image the caller may launch (deprecated ones too, as on EC2);
+  // throws InvalidAMIID.* otherwise.
   ImageRecord launchable_image(const Caller& caller, const std::string& id);
-  // Removes files and rows of deregistered images nothing depends on any more.
+  // Removes files and rows of deregistered images nothing depends on any more: no
+  // instance that is not terminated was launched from it or names one of its
+  // snapshots, no volume sits on one of its snapshots, and no live image's
+  // mappings name one of its snapshots. Takes rt.image_refs_mu.
   void reclaim_unused();
 
+  // EC2's EnableImageDeregistrationProtection / DisableImageDeregistrationProtection,
+  // for the image's owner. Return EC2's answer: enabled-without-cooldown,
+  // enabled-with-cooldown, disabled, or disabled-after-<time> (a cooldown runs).
+  std::string enable_deregistration_protection(const Caller& caller, const std::string& id, bool with_cooldown);
+  std::string disable_deregistration_protection(const Caller& caller, const std::string& id);
+  // EC2's EnableImageDeprecation: `deprecate_at` is a UTC time in the future, at
+  // most 10 years ahead, rounded up to the whole minute. Returns the time set.
+  std::string enable_deprecation(const Caller& caller, const std::string& id, const std::string& deprecate_at);
+  void disable_deprecation(const Caller& caller, const std::string& id);
+
+  // The clock cooldowns and deprecation times are read against (tests move it).
+  void set_clock(std::function<std::time_t()> clock) { clock_ = std::move(clock); }
+  std::time_t now() const { return clock_(); }
+
+  // How long deregistration stays refused after protection with a cooldown is disabled.
+  static constexpr std::time_t kProtectionCooldownSeconds = 24 * 3600;
+  static constexpr int kMaxDeprecationYears = 10;
+
  private:
+  // The image if the caller may see it (InvalidAMIID.* otherwise).
   ImageRecord visible_image(const Caller& caller, const std::string& id);
-  // Checks a file the caller names: absolute, a regular file they may read, within max_bytes.
+  // The image if the caller owns it (or is an admin); others get InvalidAMIID.NotFound.
+  ImageRecord owned_image(const Caller& caller, const std::string& id);
+  // A cooldown that has run out shows as plain "disabled".
+  void settle_protection(ImageRecord& rec) const;
   Runtime& rt_;
+  std::function<std::time_t()> clock_ = [] { return std::time(nullptr); };
+  // Serialises changes of protection with deregistration (check, then change).
+  std::mutex protection_mu_;
 };
+
 
 void check_image_id(const std::string& id);  // InvalidAMIID.Malformed
 

@@ -31,8 +31,54 @@ void check_instance_id(const std::string& id) {
   }
 }
 
-std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
-                                                           const RunInstancesRequest& req) {
+namespace {
+constexpr const char* kRunInstancesAction = "RunInstances";
+// Raised by launch() when a request with the same ClientToken got its rows in first.
+constexpr const char* kTokenTaken = "ClientTokenTaken";
+}  // namespace
+
+Reservation InstanceService::run_instances(const Caller& caller, const RunInstancesRequest& req) {
+  if (req.client_token) {
+    if (auto prior = find_replay(rt_.catalog, caller.account, kRunInstancesAction, *req.client_token)) {
+      return replay_reservation(caller, *prior);
+    }
+  }
+  try {
+    std::vector<InstanceRecord> launched = launch(caller, req);
+    return Reservation{launched.front().reservation_id, launched, false};
+  } catch (const AmidError& e) {
+    if (!req.client_token) throw;
+    // The same request sent twice at once: the one whose rows went in first
+    // launches; this one answers with its reservation.
+    auto prior = find_replay(rt_.catalog, caller.account, kRunInstancesAction, *req.client_token);
+    if (prior) return replay_reservation(caller, *prior);
+    if (e.code() == kTokenTaken) throw AmidError(codes::kInternalError, "ClientToken: recorded, then not found");
+    throw;
+  }
+}
+
+Reservation InstanceService::replay_reservation(const Caller& caller, const ClientTokenRecord& prior) {
+  protocol::Json result = protocol::Json::parse(prior.result, nullptr, false);
+  if (!result.is_object() || !result.contains("InstanceIds") || !result["InstanceIds"].is_array()) {
+    throw AmidError(codes::kInternalError,
+                    "ClientToken '" + prior.token + "': its record in the catalog is unreadable");
+  }
+  Reservation out{prior.resource_id, {}, true};
+  std::lock_guard lock(state_mu_);
+  for (const auto& id : result["InstanceIds"]) {
+    if (!id.is_string()) continue;
+    auto rec = rt_.catalog.find_instance(id.get<std::string>());
+    // Left out: a launch undone after a partial failure, or an instance gone an
+    // hour after its termination.
+    if (!rec || !caller.may_manage(rec->owner)) continue;
+    refresh_locked(*rec);
+    out.instances.push_back(*rec);
+  }
+  log_info("run-instances with ClientToken '" + prior.token + "' answered again with " + prior.resource_id);
+  return out;
+}
+
+std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const RunInstancesRequest& req) {
   check_image_id(req.image_id);
   if (!req.instance_type.empty() && !rt_.instance_types.count(req.instance_type)) {
     throw AmidError(codes::kInvalidParameterValue,
@@ -91,7 +137,17 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
       rec.block_device_mappings = to_toml(mappings);
       made.push_back(rec);
     }
-    rt_.catalog.insert_instances(made);
+    if (req.client_token) {
+      protocol::Json ids = protocol::Json::array();
+      for (const auto& rec : made) ids.push_back(rec.id);
+      auto token = make_token_record(caller.account, kRunInstancesAction, *req.client_token, proto.reservation_id,
+                                     {{"InstanceIds", ids}});
+      if (!rt_.catalog.insert_instances_with_token(made, token)) {
+        throw AmidError(kTokenTaken, "ClientToken: already recorded");
+      }
+    } else {
+      rt_.catalog.insert_instances(made);
+    }
   }
 
   // The N launches run side by side (overlays, definitions, QEMU start-up).
@@ -127,6 +183,7 @@ std::vector<InstanceRecord> InstanceService::run_instances(const Caller& caller,
     bool failed = std::find(failed_ids.begin(), failed_ids.end(), rec.id) != failed_ids.end();
     if (failed || !keep) roll_back_launch(rec);
   }
+  images_.reclaim_unused();  // the image may have been deregistered meanwhile
   if (!keep) throw *failure;
   return launched;
 }
@@ -143,7 +200,7 @@ void InstanceService::roll_back_launch(const InstanceRecord& rec) {
   } catch (const std::exception& cleanup) {
     log_error("instance " + rec.id + " cleanup: " + cleanup.what());
   }
-  rt_.catalog.delete_instance(rec.id);
+  rt_.catalog.undo_launch_row(rec.id);
 }
 
 InstanceType InstanceService::instance_type_for(const ImageRecord& image, const std::string& requested) const {
@@ -457,6 +514,8 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
       remove_instance_disks(rec.id);
       rt_.catalog.mark_terminated(rec.id, iso_now());
       rt_.catalog.set_instance_state(rec.id, "terminated", reason);
+      // It may have been the last user of a deregistered image.
+      images_.reclaim_unused();
     } else {
       log_info("instance " + rec.id + " is stopped (was " + rec.state + ")");
       rt_.catalog.set_instance_state(rec.id, "stopped", reason);

@@ -16,6 +16,7 @@
 
 #include "common/block_device_mapping.h"
 #include "daemon/caller.h"
+#include "daemon/client_token.h"
 #include "daemon/image_service.h"
 #include "daemon/runtime.h"
 #include "daemon/scheduler.h"
@@ -33,6 +34,16 @@ struct RunInstancesRequest {
   BlockDeviceMappings block_device_mappings;  // merged over the image's, as on EC2
   Tags instance_tags;  // TagSpecifications, ResourceType "instance"
   Tags volume_tags;    // TagSpecifications, ResourceType "volume": every volume made
+  std::optional<ClientToken> client_token;  // makes the request idempotent (daemon/client_token.h)
+};
+
+// What RunInstances answers with.
+struct Reservation {
+  std::string reservation_id;
+  std::vector<InstanceRecord> instances;
+  // The answer of an earlier request with the same ClientToken: its instances as
+  // they are now (launched-but-undone ones left out), not a new launch.
+  bool replayed = false;
 };
 
 struct StateChange {
@@ -43,7 +54,11 @@ class InstanceService {
  public:
   InstanceService(Runtime& rt, ImageService& images) : rt_(rt), images_(images) {}
 
-  std::vector<InstanceRecord> run_instances(const Caller& caller, const RunInstancesRequest& req);
+  // With a ClientToken already used by this caller: the first request's
+  // reservation (IdempotentParameterMismatch if the parameters differ); the token
+  // is recorded with the instance rows in one transaction, and dropped again when
+  // the whole launch is undone (so the request can be sent again).
+  Reservation run_instances(const Caller& caller, const RunInstancesRequest& req);
   std::vector<InstanceRecord> describe_instances(const Caller& caller,
                                                  const std::vector<std::string>& ids);
   std::vector<StateChange> terminate_instances(const Caller& caller,
@@ -93,6 +108,9 @@ class InstanceService {
 
  private:
   InstanceRecord visible_instance(const Caller& caller, const std::string& id);
+  // run_instances without the ClientToken lookup: launches, or throws.
+  std::vector<InstanceRecord> launch(const Caller& caller, const RunInstancesRequest& req);
+  Reservation replay_reservation(const Caller& caller, const ClientTokenRecord& prior);
   InstanceRecord launch_one(const InstanceRecord& proto, const ImageRecord& image,
                             const RunInstancesRequest& req,
                             const BlockDeviceMappings& mappings, std::uint64_t instance_store_gib);

@@ -28,6 +28,8 @@ class ParamReader {
   const protocol::Json* optional_json(const std::string& name) { return find(name); }
   // Refuses fields nobody asked for.
   void finish() const;
+  // Every field as sent (for ClientToken's comparison of whole requests).
+  const protocol::Json& parameters() const { return params_; }
 
  private:
   const protocol::Json* find(const std::string& name);

@@ -25,6 +25,13 @@ protocol::Json render_instance_state(const std::string& state) {
   return {{"Code", instance_state_code(state)}, {"Name", state}};
 }
 
+std::string deregistration_protection_state(const ImageRecord& image) {
+  if (image.deregistration_protection == "disabled" && !image.protected_until.empty()) {
+    return "disabled-after-" + image.protected_until;
+  }
+  return image.deregistration_protection.empty() ? "disabled" : image.deregistration_protection;
+}
+
 protocol::Json render_image(const ImageRecord& r) {
   protocol::Json j = {
       {"ImageId", r.id},
@@ -41,7 +48,9 @@ protocol::Json render_image(const ImageRecord& r) {
       {"Hypervisor", "kvm"},
       {"Public", false},
       {"ImageLocation", r.owner + "/" + r.name},
+      {"DeregistrationProtection", deregistration_protection_state(r)},
   };
+  if (!r.deprecation_time.empty()) j["DeprecationTime"] = r.deprecation_time;
   protocol::Json root = {{"DeviceName", kRootDeviceName}};
   if (r.root_device_type == "ebs") {
     root["Ebs"] = {{"VolumeSize", gib_ceil(r.size_bytes)},

@@ -7,6 +7,10 @@
 namespace amid {
 
 protocol::Json render_image(const ImageRecord& image);
+// EC2's DeregistrationProtection: disabled, enabled-without-cooldown,
+// enabled-with-cooldown, or disabled-after-<time> while a cooldown runs (the
+// record's protected_until; ImageService clears it once past).
+std::string deregistration_protection_state(const ImageRecord& image);
 protocol::Json render_instance(const InstanceRecord& instance);
 protocol::Json render_instance_state(const std::string& state);
 protocol::Json render_volume(const VolumeRecord& volume);

@@ -24,6 +24,10 @@ void add_reboot_instances(CLI::App& app, ContextFactory ctx);
 void add_create_image(CLI::App& app, ContextFactory ctx);
 void add_wait(CLI::App& app, ContextFactory ctx);
 void add_describe_volumes(CLI::App& app, ContextFactory ctx);
+void add_enable_image_deregistration_protection(CLI::App& app, ContextFactory ctx);
+void add_disable_image_deregistration_protection(CLI::App& app, ContextFactory ctx);
+void add_enable_image_deprecation(CLI::App& app, ContextFactory ctx);
+void add_disable_image_deprecation(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -34,6 +38,10 @@ inline constexpr CommandEntry kCommands[] = {
     {"register-image", add_register_image},
     {"describe-images", add_describe_images},
     {"deregister-image", add_deregister_image},
+    {"enable-image-deregistration-protection", add_enable_image_deregistration_protection},
+    {"disable-image-deregistration-protection", add_disable_image_deregistration_protection},
+    {"enable-image-deprecation", add_enable_image_deprecation},
+    {"disable-image-deprecation", add_disable_image_deprecation},
     {"run-instances", add_run_instances},
     {"describe-instances", add_describe_instances},
     {"get-console-output", add_get_console_output},

@@ -7,7 +7,7 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand(
       "create-image", "Capture an EBS-backed instance (running or stopped) as a new image");
   struct Opts {
-    std::string instance, name, description, bdm;
+    std::string instance, name, description, bdm, client_token;
     bool no_reboot = false, wait = false;
     int timeout = 1800;
   };
@@ -21,11 +21,15 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
   cmd->add_option("--block-device-mappings", o->bdm,
                   "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON");
-  cmd->callback([o, make_ctx] {
+  cmd->add_option("--client-token", o->client_token,
+                  "1-64 printable ASCII characters making the request idempotent: sent again with the "
+                  "same options, it answers with the first request's image instead of capturing again");
+  cmd->callback([o, make_ctx, cmd] {
     Context& ctx = make_ctx();
     protocol::Json params = {{"InstanceId", o->instance}, {"Name", o->name}, {"NoReboot", o->no_reboot}};
     if (!o->description.empty()) params["Description"] = o->description;
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
+    if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     protocol::Json body;
     if (!call(ctx, "CreateImage", params, body)) return;
     std::string id = body.value("ImageId", "");

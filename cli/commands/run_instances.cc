@@ -26,7 +26,7 @@ std::pair<int, int> parse_count(const std::string& text) {
 void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("run-instances", "Launch instances from an image");
   struct Opts {
-    std::string image, type = "t3.micro", user_data, bdm, launch_template, count = "1", tag_specs;
+    std::string image, type = "t3.micro", user_data, bdm, launch_template, count = "1", tag_specs, client_token;
     std::vector<std::string> tags;
   };
   auto o = std::make_shared<Opts>();
@@ -43,6 +43,9 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--user-data", o->user_data, "script for the guest: file://PATH or the text itself");
   cmd->add_option("--block-device-mappings", o->bdm,
                   "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON; merged over the image's");
+  cmd->add_option("--client-token", o->client_token,
+                  "1-64 printable ASCII characters making the request idempotent: sent again with the "
+                  "same options, it answers with the first launch's reservation instead of launching again");
   cmd->add_option("--launch-template", o->launch_template,
                   "file://lt.toml with RunInstances' fields (see configs/launch-template.example.toml); "
                   "options given here override it");
@@ -106,6 +109,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       params["UserData"] = base64_encode(read_blob_argument(o->user_data, "--user-data"));
     }
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
+    if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!params.contains("ImageId")) {
       throw std::invalid_argument("--image-id is required (or image_id in the launch template)");
     }

@@ -138,13 +138,15 @@ TEST(ExitCodes, WrongStateIsFive) {
   EXPECT_EQ(exit_code_for(codes::kIncorrectInstanceState), 5);
   EXPECT_EQ(exit_code_for(codes::kInvalidAmiIdUnavailable), 5);
   EXPECT_EQ(exit_code_for(codes::kUnsupportedOperation), 5);
+  EXPECT_EQ(exit_code_for(codes::kOperationNotPermitted), 5) << "a protected image";
 }
 
 TEST(ExitCodes, BadArgumentsIsTwo) {
   for (const char* code : {codes::kInvalidParameterValue, codes::kInvalidDisk, codes::kMissingParameter,
                            codes::kUnknownParameter, codes::kInvalidAction, codes::kMalformedRequest,
                            codes::kInvalidAmiIdMalformed, codes::kInvalidInstanceIdMalformed,
-                           codes::kInvalidAmiNameMalformed, codes::kInvalidAmiNameDuplicate}) {
+                           codes::kInvalidAmiNameMalformed, codes::kInvalidAmiNameDuplicate,
+                           codes::kIdempotentParameterMismatch}) {
     EXPECT_EQ(exit_code_for(code), 2) << code;
   }
 }

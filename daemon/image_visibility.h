@@ -1,0 +1,40 @@
+// Which images a caller sees in DescribeImages, in one place.
+//
+// EC2's rules: a deregistered image is gone for everyone. The owner (and amid's
+// admins) always see their images, deprecated or not. Anyone else who may launch
+// an image (launch permission: sharing, not implemented yet, so today nobody)
+// sees a deprecated one only when they name it by id or ask for
+// IncludeDeprecated. Pure functions; any thread.
+#pragma once
+
+#include <ctime>
+
+#include "daemon/caller.h"
+#include "daemon/catalog.h"
+
+namespace amid {
+
+// How a caller stands to an image.
+enum class ImageAccess {
+  kNone,              // may not see it
+  kLaunchPermission,  // may see and launch it (shared with them, or public)
+  kOwner,             // owns it, or is an admin: sees and manages it
+};
+
+// Today: kOwner for owners and admins, kNone for everyone else (images cannot be
+// shared yet); the rule for shared images lives in describe_shows already.
+ImageAccess image_access(const Caller& caller, const ImageRecord& image);
+
+// True once the image's DeprecationTime has passed.
+bool is_deprecated(const ImageRecord& image, std::time_t now);
+
+struct DescribeScope {
+  bool named = false;               // the caller named this image in ImageIds
+  bool include_deprecated = false;  // IncludeDeprecated
+  std::time_t now = 0;
+};
+
+// Whether DescribeImages shows `image` to a caller with `access`.
+bool describe_shows(ImageAccess access, const ImageRecord& image, const DescribeScope& scope);
+
+}  // namespace amid

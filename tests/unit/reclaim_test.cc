@@ -1,0 +1,178 @@
+// ImageService::reclaim_unused with the real services (tests/unit/service_fixture.h):
+// a deregistered image's files go only once no instance, volume or live image
+// depends on them, and they do go then, whichever way the last user ended
+// (terminate-instances, a guest powering itself off, a restart).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "daemon/reconcile.h"
+#include "tests/unit/service_fixture.h"
+
+namespace amid {
+namespace {
+
+using protocol::Json;
+using ::amid::testing::file_exists;
+
+class ReclaimTest : public ::amid::testing::ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img is not on PATH (apt-get install qemu-utils)";
+  }
+  void deregister(const std::string& image) {
+    auto r = call("DeregisterImage", {{"ImageId", image}});
+    ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+    EXPECT_EQ(call("DescribeImages", {{"ImageIds", {image}}}).error_code, codes::kInvalidAmiIdNotFound)
+        << "hidden at once";
+  }
+  // The image's files and rows are all still there.
+  ::testing::AssertionResult kept(const std::string& image) {
+    auto rec = catalog_->find_image(image);
+    if (!rec) return ::testing::AssertionFailure() << image << ": its row is gone";
+    if (!file_exists(rec->disk_file)) return ::testing::AssertionFailure() << image << ": its disk is gone";
+    for (const auto& snap : catalog_->snapshots_of_image(image)) {
+      if (!file_exists(snap.file)) return ::testing::AssertionFailure() << snap.id << ": its file is gone";
+    }
+    return ::testing::AssertionSuccess();
+  }
+  ::testing::AssertionResult reclaimed(const std::string& image) {
+    if (catalog_->find_image(image)) return ::testing::AssertionFailure() << image << ": its row is still there";
+    if (!catalog_->snapshots_of_image(image).empty()) {
+      return ::testing::AssertionFailure() << image << ": snapshot rows are still there";
+    }
+    if (file_exists(store_->image_dir(image))) return ::testing::AssertionFailure() << image << ": folder still there";
+    return ::testing::AssertionSuccess();
+  }
+  std::string root_snapshot(const std::string& image) {
+    return describe_image(image)["BlockDeviceMappings"][0]["Ebs"].value("SnapshotId", "");
+  }
+};
+
+TEST_F(ReclaimTest, FilesGoWithTheLastOfTwoInstances) {
+  std::string image = register_image("web");
+  auto ids = run(image, 2);
+  ASSERT_EQ(ids.size(), 2u);
+  deregister(image);
+  EXPECT_TRUE(kept(image)) << "two instances run on it";
+  EXPECT_EQ(catalog_->count_instances_using(image), 2);
+
+  terminate(ids[0]);
+  EXPECT_TRUE(kept(image)) << "one instance still runs on it";
+  EXPECT_EQ(catalog_->count_instances_using(image), 1);
+  EXPECT_EQ(catalog_->count_volumes_using_image(image), 1);
+
+  terminate(ids[1]);
+  EXPECT_EQ(catalog_->count_instances_using(image), 0);
+  EXPECT_EQ(catalog_->count_volumes_using_image(image), 0);
+  EXPECT_TRUE(reclaimed(image));
+}
+
+TEST_F(ReclaimTest, AKeptRootVolumeKeepsTheTemplateItSitsOn) {
+  std::string image = register_image("web");
+  Json keep_root = Json::parse(R"([{"DeviceName":"/dev/vda","Ebs":{"DeleteOnTermination":false}}])");
+  auto ids = run(image, 1, {{"BlockDeviceMappings", keep_root}});
+  ASSERT_EQ(ids.size(), 1u);
+  deregister(image);
+  terminate(ids[0]);
+  EXPECT_TRUE(kept(image)) << "the kept root volume is an overlay on the template";
+  EXPECT_EQ(catalog_->count_volumes_using_image(image), 1);
+}
+
+TEST_F(ReclaimTest, ACapturedImageIsCountedThroughItsSnapshots) {
+  std::string base = register_image("base");
+  Json data = Json::parse(R"([{"DeviceName":"/dev/vdb","Ebs":{"VolumeSize":1}}])");
+  auto source = run(base, 1, {{"BlockDeviceMappings", data}});
+  ASSERT_EQ(source.size(), 1u);
+  // Captured stopped (the test driver cannot shut a guest down cleanly).
+  auto stopped = call("StopInstances", {{"InstanceIds", {source[0]}}, {"Force", true}});
+  ASSERT_TRUE(stopped.ok) << stopped.error_message;
+  auto created = call("CreateImage", {{"InstanceId", source[0]}, {"Name", "captured"}});
+  ASSERT_TRUE(created.ok) << created.error_code << ": " << created.error_message;
+  std::string captured = created.body["ImageId"];
+  scheduler_.run_posted();
+  Json img = describe_image(captured);
+  ASSERT_EQ(img["State"], "available") << img.dump();
+  auto snaps = catalog_->snapshots_of_image(captured);
+  ASSERT_EQ(snaps.size(), 2u) << "root and data disk";
+
+  // Captured snapshots are flattened: the base image is free to go.
+  terminate(source[0]);
+  deregister(base);
+  EXPECT_TRUE(reclaimed(base));
+  EXPECT_TRUE(kept(captured));
+
+  // Launched from the captured image: its root on the template, vdb on the data snapshot.
+  Json keep_data = Json::parse(R"([{"DeviceName":"/dev/vdb","Ebs":{"DeleteOnTermination":false}}])");
+  auto first = run(captured);
+  auto second = run(captured, 1, {{"BlockDeviceMappings", keep_data}});
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(catalog_->count_volumes_using_image(captured), 4);
+  deregister(captured);
+  terminate(first[0]);
+  EXPECT_TRUE(kept(captured));
+  terminate(second[0]);
+  EXPECT_TRUE(kept(captured)) << "the kept data volume sits on the captured snapshot";
+  EXPECT_EQ(catalog_->count_instances_using(captured), 0);
+  EXPECT_EQ(catalog_->count_volumes_using_image(captured), 1);
+}
+
+TEST_F(ReclaimTest, ALiveImageThatNamesTheSnapshotKeepsIt) {
+  std::string a = register_image("image-a");
+  std::string snap = root_snapshot(a);
+  ASSERT_FALSE(snap.empty());
+  Json bdm = Json::array({{{"DeviceName", "/dev/vdb"}, {"Ebs", {{"SnapshotId", snap}}}}});
+  std::string b = register_image("image-b", {{"BlockDeviceMappings", bdm}});
+  ASSERT_FALSE(b.empty());
+  deregister(a);
+  EXPECT_TRUE(kept(a)) << b << " names " << snap;
+  // b still launches with a volume on a's snapshot.
+  auto ids = run(b);
+  ASSERT_EQ(ids.size(), 1u);
+  terminate(ids[0]);
+  EXPECT_TRUE(kept(a));
+  deregister(b);
+  EXPECT_TRUE(reclaimed(b));
+  EXPECT_TRUE(reclaimed(a));
+}
+
+TEST_F(ReclaimTest, AnInstanceThatNamesTheSnapshotKeepsIt) {
+  std::string a = register_image("image-a");
+  std::string b = register_image("image-b");
+  Json bdm = Json::array({{{"DeviceName", "/dev/vdb"}, {"Ebs", {{"SnapshotId", root_snapshot(a)}}}}});
+  auto ids = run(b, 1, {{"BlockDeviceMappings", bdm}});
+  ASSERT_EQ(ids.size(), 1u);
+  deregister(a);
+  EXPECT_TRUE(kept(a)) << "the instance's vdb sits on a's template";
+  terminate(ids[0]);
+  EXPECT_TRUE(reclaimed(a));
+  EXPECT_TRUE(kept(b));
+}
+
+TEST_F(ReclaimTest, FilesGoWhenTheLastGuestPowersItselfOff) {
+  std::string image = register_image("eph", {{"RootDeviceType", "instance-store"}});
+  auto ids = run(image);
+  ASSERT_EQ(ids.size(), 1u);
+  deregister(image);
+  EXPECT_TRUE(kept(image));
+  hypervisor_->destroy_domain(ids[0]);  // as a guest that shuts down
+  auto d = call("DescribeInstances", {{"InstanceIds", {ids[0]}}});
+  ASSERT_TRUE(d.ok) << d.error_message;
+  EXPECT_EQ(d.body["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated") << "instance-store";
+  EXPECT_TRUE(reclaimed(image));
+}
+
+TEST_F(ReclaimTest, StartUpFinishesAReclaimCutShort) {
+  std::string image = register_image("web");
+  // amid stopped between marking the image deregistered and reclaiming it.
+  catalog_->set_image_state(image, "deregistered");
+  EXPECT_TRUE(kept(image));
+  reopen_catalog();
+  reconcile(*rt_, *images_, *instances_);
+  EXPECT_TRUE(reclaimed(image));
+}
+
+}  // namespace
+}  // namespace amid
