@@ -1,10 +1,12 @@
 // End to end: image kinds an EC2 user meets (paravirtual with its own kernel).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "e2e_harness.h"
 
@@ -107,6 +109,65 @@ TEST(Images, Arm64ImagesBootThroughUefiAndDirectly) {
   std::vector<std::string> term = {"terminate-instances", "--instance-ids"};
   term.insert(term.end(), ids.begin(), ids.end());
   EXPECT_EQ(amid.amictl(term).exit_code, 0);
+}
+
+// The image lifecycle around a running instance, as on EC2: protection blocks
+// deregistration; a ClientToken makes a retried launch return the first one; a
+// deregistered image vanishes from describe at once while its instance still
+// stops and starts; its files are reclaimed once that instance is terminated.
+TEST(Images, DeregisteredWhileRunningKeepsItsInstanceAndIsReclaimedAfter) {
+  Amid amid;
+  amid.start();
+  Result r = amid.amictl({"register-image", "--name", "short lived", "--disk", tiny_image()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string image = r.out.substr(0, r.out.find('\n'));
+  std::string files = amid.state_dir() + "/images/" + image;
+  ASSERT_TRUE(std::filesystem::exists(files));
+
+  ASSERT_EQ(amid.amictl({"enable-image-deregistration-protection", "--image-id", image}).exit_code, 0);
+  r = amid.amictl({"deregister-image", "--image-id", image});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("disable-image-deregistration-protection"), std::string::npos) << r.err;
+  ASSERT_EQ(amid.amictl({"disable-image-deregistration-protection", "--image-id", image}).exit_code, 0);
+
+  std::vector<std::string> launch = {"run-instances", "--image-id", image, "--instance-type", "t3.nano",
+                                     "--client-token", "launch-once-42", "--output", "json", "--user-data",
+                                     "echo boot >> /root/boots; echo \"boots=$(wc -l < /root/boots)\""};
+  r = amid.amictl(launch);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json first = Json::parse(r.out);
+  std::string id = first["Instances"][0]["InstanceId"];
+  r = amid.amictl(launch);  // a retry with the same token: the same instance, no second launch
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["Instances"][0]["InstanceId"], id);
+  EXPECT_EQ(Json::parse(r.out)["ReservationId"], first["ReservationId"]);
+  Json all = Json::parse(amid.amictl({"describe-instances", "--output", "json"}).out);
+  EXPECT_EQ(all["Reservations"].size(), 1u) << all.dump();
+  auto console = [&](const std::string& text) {
+    Result c = amid.amictl({"get-console-output", "--instance-id", id, "--wait-for", text, "--timeout", "180"});
+    EXPECT_EQ(c.exit_code, 0) << c.out;
+  };
+  console("boots=1");
+
+  ASSERT_EQ(amid.amictl({"deregister-image", "--image-id", image}).exit_code, 0);
+  Json listed = Json::parse(amid.amictl({"describe-images", "--output", "json"}).out);
+  EXPECT_TRUE(listed["Images"].empty()) << listed.dump();
+  r = amid.amictl({"describe-images", "--image-ids", image});
+  EXPECT_NE(r.err.find("InvalidAMIID.NotFound"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(files)) << "reclaimed while an instance still depends on it";
+
+  ASSERT_EQ(amid.amictl({"stop-instances", "--instance-ids", id}).exit_code, 0);
+  ASSERT_EQ(amid.amictl({"wait", "instance-stopped", "--instance-ids", id}).exit_code, 0);
+  ASSERT_EQ(amid.amictl({"start-instances", "--instance-ids", id}).exit_code, 0);
+  console("boots=2");
+  EXPECT_TRUE(std::filesystem::exists(files));
+
+  ASSERT_EQ(amid.amictl({"terminate-instances", "--instance-ids", id}).exit_code, 0);
+  ASSERT_EQ(amid.amictl({"wait", "instance-terminated", "--instance-ids", id}).exit_code, 0);
+  for (int i = 0; i < 100 && std::filesystem::exists(files); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(std::filesystem::exists(files)) << "not reclaimed after its last instance terminated";
 }
 
 }  // namespace
