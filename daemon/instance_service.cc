@@ -493,9 +493,14 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
   std::optional<DomainStatus> st = rt_.hypervisor.domain_status(rec.id);
   if (!st) {
     // The definition is gone (removed behind amid's back): the instance cannot come back.
+    // Terminated as terminate-instances would: its volumes follow their
+    // delete_on_termination, and the image it pinned may be reclaimed.
     log_warn("instance " + rec.id + ": its libvirt domain is gone; marking it terminated");
+    release_volumes(rec);
+    remove_instance_disks(rec.id);
     rt_.catalog.mark_terminated(rec.id, iso_now());
     rt_.catalog.set_instance_state(rec.id, "terminated", "Server.InternalError: domain disappeared");
+    images_.reclaim_unused();
     rec = *rt_.catalog.find_instance(rec.id);
     return;
   }

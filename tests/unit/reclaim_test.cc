@@ -164,6 +164,23 @@ TEST_F(ReclaimTest, FilesGoWhenTheLastGuestPowersItselfOff) {
   EXPECT_TRUE(reclaimed(image));
 }
 
+// A domain removed behind amid's back: the instance is terminated the way
+// terminate-instances would do it, so its volumes and its image are released.
+TEST_F(ReclaimTest, FilesGoWhenTheLastDomainIsRemovedBehindAmidsBack) {
+  std::string image = register_image("gone");
+  auto ids = run(image);
+  ASSERT_EQ(ids.size(), 1u);
+  deregister(image);
+  EXPECT_TRUE(kept(image));
+  hypervisor_->destroy_domain(ids[0]);
+  hypervisor_->undefine_domain(ids[0]);
+  auto d = call("DescribeInstances", {{"InstanceIds", {ids[0]}}});
+  ASSERT_TRUE(d.ok) << d.error_message;
+  EXPECT_EQ(d.body["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated");
+  EXPECT_EQ(catalog_->count_volumes_using_image(image), 0) << "its root volume was not released";
+  EXPECT_TRUE(reclaimed(image));
+}
+
 TEST_F(ReclaimTest, StartUpFinishesAReclaimCutShort) {
   std::string image = register_image("web");
   // amid stopped between marking the image deregistered and reclaiming it.
