@@ -41,7 +41,12 @@ void Client::connect() {
 
 protocol::Response Client::call(const std::string& action, const protocol::Json& parameters) {
   if (fd_ < 0) connect();
-  std::string line = protocol::encode_request({action, parameters});
+  protocol::Json params = parameters;
+  if (!region_.empty()) {
+    if (params.is_null()) params = protocol::Json::object();
+    params["Region"] = region_;
+  }
+  std::string line = protocol::encode_request({action, params});
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

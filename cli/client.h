@@ -17,7 +17,9 @@ class UnreachableError : public std::runtime_error {
 
 class Client {
  public:
-  explicit Client(std::string socket_path) : path_(std::move(socket_path)) {}
+  // region: sent as every request's Region ("" = amid's default region).
+  explicit Client(std::string socket_path, std::string region = {})
+      : path_(std::move(socket_path)), region_(std::move(region)) {}
   ~Client();
   protocol::Response call(const std::string& action, const protocol::Json& parameters);
   const std::string& socket_path() const { return path_; }
@@ -25,6 +27,7 @@ class Client {
  private:
   void connect();
   std::string path_;
+  std::string region_;
   int fd_ = -1;
   std::string pending_;  // bytes read past the last answer
 };

@@ -1,5 +1,6 @@
 // amictl: the command line for amid, with aws-cli-like sub-commands.
 // Errors become one line on stderr and a fixed exit code (cli/exit_codes.h), here only.
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -15,6 +16,11 @@ int main(int argc, char** argv) {
   std::string socket = default_socket_path();
   std::string output = "table";
   app.add_option("--socket", socket, "amid's socket (env AMID_SOCKET)")->default_str(socket);
+  std::string region;
+  if (const char* env = std::getenv("AMID_REGION"); env && *env) region = env;
+  app.add_option("--region", region,
+                 "the region to act in, as amid.toml's [regions] name them (env AMID_REGION; "
+                 "default: amid's default region)");
   app.add_option("--output", output, "json | table | text")
       ->check(CLI::IsMember({"json", "table", "text"}))
       ->default_str("table");
@@ -24,7 +30,7 @@ int main(int argc, char** argv) {
   std::optional<Context> ctx;
   ContextFactory make_ctx = [&]() -> Context& {
     if (!ctx) {
-      client = std::make_unique<Client>(socket);
+      client = std::make_unique<Client>(socket, region);
       Format f = output == "json" ? Format::kJson : output == "text" ? Format::kText : Format::kTable;
       ctx.emplace(Context{*client, f, std::cout, std::cerr});
     }

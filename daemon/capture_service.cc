@@ -364,11 +364,11 @@ void CaptureService::recover_interrupted() {
   // A live capture cut short leaves the guest on its capture overlay: merge it
   // back first (also when the image itself was already complete).
   for (const auto& inst : rt_.catalog.list_instances()) {
-    if (inst.state == "terminated") continue;
+    if (inst.state == "terminated" || inst.region != rt_.config.region) continue;
     merge_back(inst);
   }
   for (const auto& image : rt_.catalog.list_images()) {
-    if (image.state != "pending" || image.source_instance.empty()) continue;
+    if (image.state != "pending" || image.source_instance.empty() || image.region != rt_.config.region) continue;
     log_warn("image " + image.id + " was being captured when amid stopped; it failed");
     fail(image, "amid stopped during the capture; run create-image again");
     if (image.restart_source) {

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -99,6 +101,21 @@ std::string Config::effective_libvirt_uri() const {
   return libvirt_uri;
 }
 
+std::string RegionConfig::effective_libvirt_uri() const {
+  if (libvirt_uri == "embedded") return "qemu:///embed?root=" + store + "/libvirt";
+  return libvirt_uri;
+}
+
+std::vector<RegionConfig> Config::effective_regions() const {
+  if (regions.empty()) return {RegionConfig{region, state_dir, libvirt_uri}};
+  std::vector<RegionConfig> out;
+  for (const auto& r : regions) {
+    if (r.name == region) out.insert(out.begin(), r);
+    else out.push_back(r);
+  }
+  return out;
+}
+
 Result<Config> load_config_text(const std::string& text, const std::string& source_name,
                                 Config base) {
   toml::table root;
@@ -108,12 +125,12 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   } catch (const toml::parse_error& e) {
     return problem(where(source_name, e.source()) + ": " + std::string(e.description()));
   }
-  std::set<std::string> sections = {"daemon", "libvirt", "limits"};
+  std::set<std::string> sections = {"daemon", "libvirt", "limits", "regions"};
   for (auto& [k, v] : root) {
     std::string key(k.str());
     if (!sections.count(key)) {
       return problem(where(source_name, v.source()) + ": unknown section or key '" + key +
-                     "' (amid knows [daemon], [libvirt], [limits])");
+                     "' (amid knows [daemon], [libvirt], [limits], [regions.NAME])");
     }
     if (!v.is_table()) {
       return problem(where(source_name, v.source()) + ": " + key + ": must be a table");
@@ -149,6 +166,26 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   m.get("capacity_memory_mib", base.capacity_memory_mib, 0);
   m.refuse_unknown();
   if (m.failed) return *m.failed;
+
+  if (const toml::table* regions = root["regions"].as_table()) {
+    base.regions.clear();
+    for (auto& [k, v] : *regions) {
+      std::string name(k.str());
+      const toml::table* t = v.as_table();
+      if (!t) return problem(where(source_name, v.source()) + ": regions." + name + ": must be a table");
+      RegionConfig r;
+      r.name = name;
+      TableReader rr{*t, source_name, "regions." + name + ".", {}, {}};
+      rr.get("store", r.store);
+      rr.get("libvirt_uri", r.libvirt_uri);
+      rr.refuse_unknown();
+      if (rr.failed) return *rr.failed;
+      if (r.store.empty()) {
+        return problem(where(source_name, v.source()) + ": regions." + name + ".store: required (the region's folder)");
+      }
+      base.regions.push_back(r);
+    }
+  }
   return base;
 }
 
@@ -159,6 +196,18 @@ Result<Config> load_config_file(const std::string& path, Config base) {
   buf << in.rdbuf();
   return load_config_text(buf.str(), path, std::move(base));
 }
+
+namespace {
+std::optional<std::string> region_name_problem(const std::string& name, const std::string& key) {
+  if (name.empty() || name.size() > 32) return key + ": a region name must be 1-32 characters";
+  for (char ch : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-')) {
+      return key + ": '" + name + "' may hold only letters, digits and '-'";
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
 
 Result<Config> validate_config(Config c) {
   if (c.libvirt_uri.empty()) {
@@ -181,13 +230,38 @@ Result<Config> validate_config(Config c) {
     return problem("state_dir: too long for the embedded libvirt driver's sockets (keep it under "
                    "52 characters, or set libvirt.uri)");
   }
-  if (c.region.empty() || c.region.size() > 32) {
-    return problem("region: must be 1-32 characters");
-  }
-  for (char ch : c.region) {
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-')) {
-      return problem("region: '" + c.region + "' may hold only letters, digits and '-'");
+  if (auto bad = region_name_problem(c.region, "region")) return problem(*bad);
+  if (c.regions.empty()) return c;
+  bool known = false;
+  std::string names, embedded;
+  std::set<std::string> stores;
+  for (const auto& r : c.regions) {
+    std::string key = "regions." + r.name;
+    if (auto bad = region_name_problem(r.name, key)) return problem(*bad);
+    names += (names.empty() ? "" : ", ") + r.name;
+    known = known || r.name == c.region;
+    if (r.store.empty() || r.store[0] != '/') {
+      return problem(key + ".store: must be an absolute path, got '" + r.store + "'");
     }
+    std::string store = std::filesystem::path(r.store).lexically_normal().string();
+    while (store.size() > 1 && store.back() == '/') store.pop_back();
+    if (!stores.insert(store).second) return problem(key + ".store: " + r.store + " is another region's store too");
+    if (r.libvirt_uri.empty()) return problem(key + ".libvirt_uri: must not be empty");
+    if (r.libvirt_uri == "embedded") {
+      if (!embedded.empty()) {
+        return problem(key + ".libvirt_uri: regions." + embedded + " uses the embedded driver already, and one "
+                       "process holds one embedded root; give this region a libvirt daemon (qemu:///system)");
+      }
+      embedded = r.name;
+      if ((r.store + "/libvirt").size() > 60) {
+        return problem(key + ".store: too long for the embedded libvirt driver's sockets (keep it under "
+                       "52 characters, or give the region a libvirt_uri)");
+      }
+    }
+  }
+  if (!known) {
+    return problem("region: the default region '" + c.region + "' is not among [regions] (" + names +
+                   "); set region to one of them");
   }
   return c;
 }

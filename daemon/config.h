@@ -5,10 +5,21 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 
 namespace amid {
+
+// One region: a name (EC2's us-east-1), the folder holding its templates,
+// instance disks and volumes, and the libvirt URI its guests run on.
+struct RegionConfig {
+  std::string name;
+  std::string store;
+  std::string libvirt_uri = "embedded";  // "embedded" = qemu:///embed?root=<store>/libvirt
+  // The URI amid passes to virConnectOpen.
+  std::string effective_libvirt_uri() const;
+};
 
 struct Config {
   std::string socket_path;   // where amictl connects
@@ -24,6 +35,12 @@ struct Config {
   int workers = 4;                       // threads for blocking work (libvirt, qemu-img)
   int max_connections = 64;
   std::string instance_types_file;       // "" = the built-in table (configs/instance-types.toml)
+  // [regions.NAME]; empty = one region, `region`, on state_dir and libvirt_uri.
+  // `region` is the default region then and must be one of them.
+  std::vector<RegionConfig> regions;
+
+  // The regions amid serves, the default one first.
+  std::vector<RegionConfig> effective_regions() const;
 
   // The URI amid passes to virConnectOpen.
   std::string effective_libvirt_uri() const;

@@ -262,7 +262,18 @@ Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request
     throw AmidError(codes::kInvalidAction, "Action: '" + request.action + "' is not an action amid knows");
   }
   ParamReader reader(request.parameters);
-  return it->second(services_, caller, reader);
+  Services* services = &services_;
+  if (auto region = reader.optional_string("Region", 64)) {
+    auto r = regions_.find(*region);
+    if (r == regions_.end()) {
+      std::string names;
+      for (const auto& [name, s] : regions_) names += (names.empty() ? "" : ", ") + name;
+      throw AmidError(codes::kInvalidParameterValue,
+                      "Region: '" + *region + "' is not a region of this amid (it serves " + names + ")");
+    }
+    services = &r->second;
+  }
+  return it->second(*services, caller, reader);
 }
 
 std::string Dispatcher::handle(const Caller& caller, const std::string& line) {

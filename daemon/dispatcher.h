@@ -6,6 +6,7 @@
 // called from worker threads and never throws.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,18 @@ struct Services {
   CaptureService* capture = nullptr;  // absent in tests that need no create-image
 };
 
+// Every action takes an optional `Region` parameter (EC2's endpoint): the
+// services of that region answer; without it, the default region's do. A region
+// amid does not serve is InvalidParameterValue naming the ones it does.
 class Dispatcher {
  public:
+  // The default region's services.
   Dispatcher(ImageService& images, InstanceService& instances, CaptureService* capture = nullptr)
-      : services_{images, instances, capture} {}
+      : services_{images, instances, capture} {
+    regions_.emplace(images.region(), services_);
+  }
+  // Another region's.
+  void add_region(Services services) { regions_.emplace(services.images.region(), services); }
 
   // One request line in, one answer line (with newline) out.
   std::string handle(const Caller& caller, const std::string& line);
@@ -36,6 +45,7 @@ class Dispatcher {
  private:
   protocol::Json dispatch(const Caller& caller, const protocol::Request& request);
   Services services_;
+  std::map<std::string, Services> regions_;
 };
 
 }  // namespace amid

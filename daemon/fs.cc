@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -69,6 +70,56 @@ void copy_file_durable(const std::string& from, const std::string& to, unsigned 
   if (ec) throw AmidError(codes::kInternalError, "cannot copy " + from + ": " + ec.message());
   ::chmod(tmp.c_str(), mode);
   fsync_path(tmp);
+  rename_durable(tmp, to);
+}
+
+void copy_sparse_durable(const std::string& from, const std::string& to, unsigned mode,
+                         const std::function<void(std::uint64_t)>& progress) {
+  std::string tmp = to + ".tmp";
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw AmidError(codes::kInternalError, "cannot open " + from + ": " + std::strerror(errno));
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int err = errno;
+    ::close(in);
+    throw AmidError(codes::kInternalError, "cannot create " + tmp + ": " + std::strerror(err));
+  }
+  auto fail = [&](const std::string& what) {
+    int err = errno;
+    ::close(in);
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw AmidError(codes::kInternalError, what + ": " + std::strerror(err));
+  };
+  struct stat st{};
+  if (::fstat(in, &st) != 0) fail("cannot stat " + from);
+  const off_t size = st.st_size;
+  off_t pos = 0;
+  while (pos < size) {
+    off_t data = ::lseek(in, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      fail("cannot read " + from);
+    }
+    off_t hole = ::lseek(in, data, SEEK_HOLE);
+    if (hole < 0) fail("cannot read " + from);
+    off_t src = data, dst = data;
+    while (src < hole) {
+      ssize_t n = ::copy_file_range(in, &src, out, &dst, static_cast<std::size_t>(std::min<off_t>(hole - src, 64 << 20)), 0);
+      if (n < 0) fail("cannot copy " + from + " to " + tmp);
+      if (n == 0) break;  // the file shrank under us
+      if (progress) progress(static_cast<std::uint64_t>(src));
+    }
+    pos = hole;
+  }
+  if (::ftruncate(out, size) != 0) fail("cannot size " + tmp);
+  if (::fchmod(out, mode) != 0 || ::fsync(out) != 0) fail("cannot finish " + tmp);
+  ::close(in);
+  if (::close(out) != 0) {
+    ::unlink(tmp.c_str());
+    throw AmidError(codes::kInternalError, "cannot finish " + tmp + ": " + std::strerror(errno));
+  }
+  if (progress) progress(static_cast<std::uint64_t>(size));
   rename_durable(tmp, to);
 }
 

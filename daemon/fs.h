@@ -2,6 +2,8 @@
 // fsync, rename into place, fsync the folder. Blocking; throw AmidError.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace amid::fs {
@@ -14,6 +16,11 @@ void write_file_atomic(const std::string& path, const std::string& data, unsigne
 void rename_durable(const std::string& from, const std::string& to);
 // Copies a regular file to `to` (temp name, fsync, rename, fsync of the folder).
 void copy_file_durable(const std::string& from, const std::string& to, unsigned mode);
+// Copies a regular file byte for byte to `to`, sending only its data: holes
+// (found with SEEK_DATA/SEEK_HOLE) stay holes. `progress(bytes_done)` is called
+// as it goes (offsets, so holes count as done). Durable as copy_file_durable.
+void copy_sparse_durable(const std::string& from, const std::string& to, unsigned mode,
+                         const std::function<void(std::uint64_t)>& progress = {});
 void make_dirs(const std::string& path, unsigned mode = 0700);
 // Removes a folder tree; no error when it does not exist.
 void remove_tree(const std::string& path);

@@ -332,7 +332,7 @@ void ImageService::reclaim_unused() {
     return;
   }
   for (const auto& rec : images) {
-    if (rec.state != "deregistered") continue;
+    if (rec.state != "deregistered" || rec.region != rt_.config.region) continue;  // files in this region's store
     if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
     if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
     auto snapshots = rt_.catalog.snapshots_of_image(rec.id);

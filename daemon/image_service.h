@@ -37,6 +37,8 @@ inline constexpr std::uint64_t kMaxRamdiskBytes = 1024ull << 20;
 class ImageService {
  public:
   explicit ImageService(Runtime& rt) : rt_(rt) {}
+  // The region this service (and its store and libvirt connection) serves.
+  const std::string& region() const { return rt_.config.region; }
 
   ImageRecord register_image(const Caller& caller, const RegisterImageRequest& request);
   // All images the caller may see, or exactly `ids` (InvalidAMIID.NotFound if one is not).

@@ -236,6 +236,7 @@ std::uint64_t InstanceService::free_capacity_mib() const {
   if (total == 0) total = host_memory_mib();
   std::uint64_t used = 0;
   for (const auto& rec : rt_.catalog.list_instances()) {
+    if (rec.region != rt_.config.region) continue;  // each region is its own host
     if (rec.state == "pending" || rec.state == "running" || rec.state == "stopping") {
       used += rec.memory_mib;
     }
@@ -538,7 +539,7 @@ void InstanceService::on_domain_stopped(const std::string& name) {
   if (!scheduler_ || !is_valid_id(name, "i")) return;
   scheduler_->post([this, name] {
     try {
-      if (auto rec = rt_.catalog.find_instance(name)) refresh(*rec);
+      if (auto rec = rt_.catalog.find_instance(name); rec && rec->region == rt_.config.region) refresh(*rec);
     } catch (const std::exception& e) {
       log_error("instance " + name + ": cannot record that it stopped: " + e.what());
     }
@@ -564,7 +565,7 @@ void InstanceService::arm_stop_deadline(const std::string& id) {
 
 void InstanceService::resume_pending_work() {
   for (auto& rec : rt_.catalog.list_instances()) {
-    if (rec.state == "stopping") arm_stop_deadline(rec.id);
+    if (rec.state == "stopping" && rec.region == rt_.config.region) arm_stop_deadline(rec.id);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "daemon/accel.h"
 #include "daemon/asio.h"
@@ -130,6 +131,64 @@ AccessPolicy access_policy(const Config& config) {
   return p;
 }
 
+// One region: its store, libvirt connection and services. Built once at start.
+struct Region {
+  std::unique_ptr<Hypervisor> hypervisor;
+  std::unique_ptr<Runtime> rt;
+  ImageService images;
+  InstanceService instances;
+  CaptureService capture;
+  Region(std::unique_ptr<Hypervisor> hv, std::unique_ptr<Runtime> runtime)
+      : hypervisor(std::move(hv)), rt(std::move(runtime)), images(*rt), instances(*rt, images),
+        capture(*rt, images, instances) {}
+};
+
+// A configured region's store must exist and be writable: amid does not guess
+// where a region's disks belong.
+void check_region_store(const RegionConfig& rc) {
+  struct stat st{};
+  if (::stat(rc.store.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store +
+                                               " is not a folder; create it (mkdir -p " + rc.store +
+                                               ") or fix amid.toml");
+  }
+  if (::access(rc.store.c_str(), W_OK | X_OK) != 0) {
+    throw AmidError(codes::kInternalError,
+                    "regions." + rc.name + ".store: " + rc.store + " is not writable by amid");
+  }
+}
+
+std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc, AccelChoice choice,
+                                    Catalog& catalog, const InstanceTypes& types) {
+  Store store(rc.store);
+  store.prepare();
+  if (rc.libvirt_uri == "embedded") {
+    fs::make_dirs(store.libvirt_root() + "/etc", 0700);
+    fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
+  }
+  auto hypervisor = std::make_unique<Hypervisor>(rc.effective_libvirt_uri());
+  if (choice.domain_type == "kvm" && !hypervisor->supports_domain_type(host_arch(), "kvm")) {
+    if (config.accel == "kvm") {
+      throw AmidError(codes::kInternalError, "libvirt at " + hypervisor->uri() + " offers no kvm domains");
+    }
+    choice = {"qemu", "accelerator tcg: libvirt offers no kvm domains"};
+    log_info("region " + rc.name + ": " + choice.reason);
+  }
+  // Probe QEMU's capabilities now rather than on the first launch.
+  hypervisor->capabilities_xml();
+  log_info("region " + rc.name + ": libvirt connected: " + hypervisor->uri() + ", store " + rc.store);
+  std::map<std::string, std::string> domain_types = runnable_guests(*hypervisor, choice.domain_type);
+  Config region_config = config;
+  region_config.region = rc.name;
+  region_config.libvirt_uri = rc.libvirt_uri;
+  auto rt = std::unique_ptr<Runtime>(
+      new Runtime{region_config, store, catalog, *hypervisor, domain_types, types, QemuImg{}, {}});
+  auto region = std::make_unique<Region>(std::move(hypervisor), std::move(rt));
+  reconcile(*region->rt, region->images, region->instances);
+  region->capture.recover_interrupted();
+  return region;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"amid: local qcow2 templates as AMIs, launched as libvirt guests"};
   std::string config_file, state_dir, socket_path, libvirt_uri, accel;
@@ -183,53 +242,41 @@ int run(int argc, char** argv) {
     types = std::move(parsed).value();
   }
 
-  Store store(config.state_dir);
-  store.prepare();
-  int lock_fd = lock_state_dir(store.lock_path());
+  Store state(config.state_dir);  // the catalog and the lock (and the one region's store by default)
+  state.prepare();
+  int lock_fd = lock_state_dir(state.lock_path());
   if (socket_in_use(config.socket_path)) {
     throw AmidError(codes::kInternalError,
                     "another amid is already listening on " + config.socket_path);
   }
   fs::make_dirs(std::filesystem::path(config.socket_path).parent_path().string(), 0755);
 
-  if (config.libvirt_uri == "embedded") {
-    fs::make_dirs(store.libvirt_root() + "/etc", 0700);
-    fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
-  }
-
-  AccelChoice choice = choose_accel(config.accel, probe_kvm());
+  const AccelChoice host_choice = choose_accel(config.accel, probe_kvm());
   warn_if_kvm_unreadable_by_qemu();
-  log_info(choice.reason);
+  log_info(host_choice.reason);
 
-  Hypervisor hypervisor(config.effective_libvirt_uri());
-  if (choice.domain_type == "kvm" && !hypervisor.supports_domain_type(host_arch(), "kvm")) {
-    if (config.accel == "kvm") {
-      throw AmidError(codes::kInternalError, "libvirt at " + hypervisor.uri() + " offers no kvm domains");
-    }
-    choice = {"qemu", "accelerator tcg: libvirt offers no kvm domains"};
-    log_info(choice.reason);
+  Catalog catalog(state.catalog_path());
+  std::vector<std::unique_ptr<Region>> regions;
+  for (const RegionConfig& rc : config.effective_regions()) {
+    if (!config.regions.empty()) check_region_store(rc);
+    regions.push_back(open_region(config, rc, host_choice, catalog, types));
   }
-  // Probe QEMU's capabilities now rather than on the first launch.
-  hypervisor.capabilities_xml();
-  log_info("libvirt connected: " + hypervisor.uri());
-  std::map<std::string, std::string> domain_types = runnable_guests(hypervisor, choice.domain_type);
 
-  Catalog catalog(store.catalog_path());
-  Runtime rt{config, store, catalog, hypervisor, domain_types, types, QemuImg{}, {}};
-  ImageService images(rt);
-  InstanceService instances(rt, images);
-  CaptureService capture(rt, images, instances);
-  reconcile(rt, images, instances);
-  capture.recover_interrupted();
-
-  Dispatcher dispatcher(images, instances, &capture);
+  Region& home = *regions.front();
+  Dispatcher dispatcher(home.images, home.instances, &home.capture);
+  for (std::size_t i = 1; i < regions.size(); ++i) {
+    dispatcher.add_region({regions[i]->images, regions[i]->instances, &regions[i]->capture});
+  }
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
   AsioScheduler scheduler(io, workers);
-  instances.set_scheduler(&scheduler);
-  capture.set_scheduler(&scheduler);
-  hypervisor.watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
-  instances.resume_pending_work();
+  for (auto& region : regions) {
+    region->instances.set_scheduler(&scheduler);
+    region->capture.set_scheduler(&scheduler);
+    InstanceService& instances = region->instances;
+    region->hypervisor->watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
+    region->instances.resume_pending_work();
+  }
   Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);
   server.set_access_policy(access_policy(config));
   server.listen(config.socket_path);
@@ -241,8 +288,10 @@ int run(int argc, char** argv) {
     server.stop();
     io.stop();
   });
-  log_info("amid ready on " + config.socket_path + " (region " + config.region + ", state " +
-           config.state_dir + ")");
+  std::string served;
+  for (const auto& region : regions) served += (served.empty() ? "" : ", ") + region->rt->config.region;
+  log_info("amid ready on " + config.socket_path + " (regions " + served + "; default " + config.region +
+           "; state " + config.state_dir + ")");
   io.run();
   workers.join();
   ::unlink(config.socket_path.c_str());

@@ -15,6 +15,7 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
   // A registration cut short left a pending image: its copy never completed.
   for (const auto& img : rt.catalog.list_images()) {
     if (img.state != "pending" || !img.source_instance.empty()) continue;  // captures: CaptureService
+    if (img.region != rt.config.region) continue;  // another region's store
     log_warn("image " + img.id + " was being registered when amid stopped; it failed");
     fs::remove_tree(rt.store.image_dir(img.id));
     fs::fsync_path(rt.store.images_dir());
@@ -24,6 +25,7 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
   }
   std::set<std::string> known;
   for (auto& inst : rt.catalog.list_instances()) {
+    if (inst.region != rt.config.region) continue;  // another region's libvirt
     instances.finish_interrupted(inst);
     if (!rt.catalog.find_instance(inst.id)) continue;  // an undone launch
     known.insert(inst.id);

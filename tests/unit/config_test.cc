@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/unit/test_support.h"
 
@@ -283,6 +284,65 @@ TEST(ValidateConfig, RefusesABadRegion) {
     Config c = valid_config();
     c.region = region;
     EXPECT_TRUE(validate_config(c).ok()) << region;
+  }
+}
+
+TEST(Regions, WithoutRegionsTablesOneRegionLivesInTheStateDir) {
+  Config c = valid_config();
+  auto regions = c.effective_regions();
+  ASSERT_EQ(regions.size(), 1u);
+  EXPECT_EQ(regions[0].name, "local-1");
+  EXPECT_EQ(regions[0].store, "/var/lib/amid");
+  EXPECT_EQ(regions[0].effective_libvirt_uri(), "qemu:///embed?root=/var/lib/amid/libvirt");
+}
+
+TEST(Regions, ReadsEachRegionWithTheDefaultFirst) {
+  auto r = load_config_text(R"([daemon]
+region = "local-2"
+[regions.local-1]
+store = "/var/lib/amid/regions/local-1"
+[regions.local-2]
+store = "/srv/amid/local-2"
+libvirt_uri = "qemu:///system"
+)", "amid.toml", valid_config());
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  auto valid = validate_config(r.value());
+  ASSERT_TRUE(valid.ok()) << valid.problem().message;
+  auto regions = valid.value().effective_regions();
+  ASSERT_EQ(regions.size(), 2u);
+  EXPECT_EQ(regions[0].name, "local-2");
+  EXPECT_EQ(regions[0].effective_libvirt_uri(), "qemu:///system");
+  EXPECT_EQ(regions[1].name, "local-1");
+  EXPECT_EQ(regions[1].libvirt_uri, "embedded");
+  EXPECT_EQ(regions[1].effective_libvirt_uri(), "qemu:///embed?root=/var/lib/amid/regions/local-1/libvirt");
+}
+
+TEST(Regions, BadRegionsAreRefusedNamingTheKey) {
+  struct Case {
+    std::string toml, expect;
+  };
+  const std::vector<Case> cases = {
+      {"[regions.local-1]\nlibvirt_uri = \"qemu:///system\"\n", "regions.local-1.store: required"},
+      {"[regions.local-1]\nstore = \"rel/dir\"\n", "regions.local-1.store: must be an absolute path"},
+      {"[regions.local-1]\nstore = \"/a\"\ncolour = 1\n", "regions.local-1.colour"},
+      {"[regions.local-1]\nstore = \"/a\"\n[regions.b_2]\nstore = \"/b\"\nlibvirt_uri = \"qemu:///system\"\n",
+       "regions.b_2: 'b_2' may hold only"},
+      {"[regions.local-1]\nstore = \"/a\"\n[regions.two]\nstore = \"/b\"\n",
+       "regions.two.libvirt_uri: regions.local-1 uses the embedded driver already"},
+      {"[regions.local-1]\nstore = \"/a\"\n[regions.two]\nstore = \"/a/\"\nlibvirt_uri = \"qemu:///system\"\n",
+       "regions.two.store: /a/ is another region's store too"},
+      {"[regions.east]\nstore = \"/a\"\n", "region: the default region 'local-1' is not among [regions] (east)"},
+      {"[regions.local-1]\nstore = \"/a\"\nlibvirt_uri = \"\"\n", "regions.local-1.libvirt_uri: must not be empty"},
+      {"regions = 3\n", "regions: must be a table"},
+  };
+  for (const auto& c : cases) {
+    auto loaded = load_config_text(c.toml, "amid.toml", valid_config());
+    std::string message = loaded.ok() ? "" : loaded.problem().message;
+    if (loaded.ok()) {
+      auto valid = validate_config(loaded.value());
+      message = valid.ok() ? "" : valid.problem().message;
+    }
+    EXPECT_NE(message.find(c.expect), std::string::npos) << c.toml << " gave: '" << message << "'";
   }
 }
 

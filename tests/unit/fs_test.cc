@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 #include <string>
 
 #include "common/error.h"
@@ -78,6 +81,45 @@ TEST_F(FsTest, RenameDurableMovesAndReadFileReads) {
   EXPECT_EQ(fs::read_file(tmp_.file("to")), "payload");
   EXPECT_THROW(fs::rename_durable(tmp_.file("from"), tmp_.file("to2")), AmidError);
   EXPECT_THROW(fs::read_file(tmp_.file("from")), AmidError);
+}
+
+// copy-image's copy: the same bytes, and holes stay holes (fewer blocks than a
+// dense copy would take), with progress reaching the file's size.
+TEST_F(FsTest, CopySparseKeepsTheBytesAndTheHoles) {
+  std::string from = tmp_.file("sparse.img");
+  {
+    std::ofstream out(from, std::ios::binary);
+    out << "head";
+    out.seekp(8 << 20);
+    out << std::string(1 << 20, 'x');
+    out.seekp(32 << 20);
+    out << "tail";
+  }
+  std::vector<std::uint64_t> seen;
+  std::string to = tmp_.file("copy.img");
+  fs::copy_sparse_durable(from, to, 0440, [&](std::uint64_t done) { seen.push_back(done); });
+  EXPECT_EQ(read_text(to), read_text(from));
+  EXPECT_EQ(mode_of(to), 0440u);
+  struct stat a, b;
+  ASSERT_EQ(::stat(from.c_str(), &a), 0);
+  ASSERT_EQ(::stat(to.c_str(), &b), 0);
+  EXPECT_EQ(b.st_size, a.st_size);
+  EXPECT_LE(b.st_blocks, a.st_blocks + 16) << "holes were filled";
+  EXPECT_LT(b.st_blocks * 512, 4 << 20) << "a 32 MiB file with ~1 MiB of data";
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), static_cast<std::uint64_t>(a.st_size));
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  auto names = list_dir(tmp_.path());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"copy.img", "sparse.img"})) << "no temp file left";
+
+  // An empty file, and a missing source (no temp file left behind).
+  std::string empty = tmp_.file("empty");
+  { std::ofstream touch(empty); }
+  fs::copy_sparse_durable(empty, tmp_.file("empty.copy"), 0440);
+  EXPECT_EQ(read_text(tmp_.file("empty.copy")), "");
+  EXPECT_THROW(fs::copy_sparse_durable(tmp_.file("nope"), tmp_.file("nope.copy"), 0440), AmidError);
+  EXPECT_FALSE(std::filesystem::exists(tmp_.file("nope.copy.tmp")));
 }
 
 }  // namespace
