@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "common/ids.h"
@@ -171,6 +172,124 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
     run(image, inst, no_reboot, disks, extra);
   });
   return image;
+}
+
+ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequest& req,
+                                      ImageService& source_images) {
+  std::string name = validate_image_name(req.name).value_or_throw();
+  if (req.description) validate_description(*req.description).value_or_throw();
+  if (!scheduler_) throw AmidError(codes::kInternalError, "copy-image is not available yet");
+  ImageRecord src = source_images.describe_images(caller, {req.source_image_id}).front();
+  if (src.state != "available") {
+    throw AmidError(codes::kInvalidAmiIdUnavailable,
+                    "SourceImageId: image " + src.id + " is " + src.state + "; only available images can be copied");
+  }
+  ImageRecord image = src;
+  image.id = new_id("ami");
+  image.name = name;
+  image.description = req.description.value_or("[Copied " + src.id + " from " + src.region + "] " + src.description);
+  if (image.description.size() > 255) image.description.resize(255);
+  image.owner = caller.account;
+  image.region = rt_.config.region;
+  image.state = "pending";
+  image.state_reason.clear();
+  image.creation_date = iso_now();
+  image.source = "copy:" + src.region + "/" + src.id;
+  image.source_instance.clear();
+  image.restart_source = false;
+  image.progress_done = 0;
+  image.progress_total = 0;
+  image.deregistration_protection = "disabled";  // EC2 copies neither protection,
+  image.protected_until.clear();
+  image.deprecation_time.clear();                // nor deprecation, nor launch permissions
+  image.tags = req.copy_image_tags ? src.tags : Tags{};
+  image.disk_file = rt_.store.image_disk(image.id);
+  std::string dir = rt_.store.image_dir(image.id);
+
+  // Every snapshot the image is made of gets a new id and a copy of its file.
+  std::vector<CopyFile> files;
+  std::vector<SnapshotRecord> snapshots;
+  std::map<std::string, std::string> new_ids;
+  auto add_file = [&](const std::string& from, const std::string& to) {
+    struct stat st{};
+    if (::stat(from.c_str(), &st) != 0) {
+      throw AmidError(codes::kInternalError, "SourceImageId: " + src.id + ": its file " + from + " is missing");
+    }
+    files.push_back({from, to, static_cast<std::uint64_t>(st.st_size)});
+    image.progress_total += static_cast<std::uint64_t>(st.st_size);
+  };
+  auto copy_snapshot = [&](const SnapshotRecord& s) {
+    if (new_ids.count(s.id)) return;
+    SnapshotRecord snap = s;
+    snap.id = new_id("snap");
+    snap.owner = image.owner;
+    snap.region = image.region;
+    snap.description = "Copied for " + image.id + " from " + src.region + " " + s.id;
+    snap.start_time = image.creation_date;
+    snap.image_id = image.id;
+    snap.volume_id.clear();
+    snap.file = s.file == src.disk_file ? image.disk_file : dir + "/" + snap.id + ".qcow2";
+    new_ids[s.id] = snap.id;
+    if (s.file != src.disk_file) add_file(s.file, snap.file);
+    snapshots.push_back(snap);
+  };
+  add_file(src.disk_file, image.disk_file);
+  for (const auto& s : rt_.catalog.snapshots_of_image(src.id)) copy_snapshot(s);
+  BlockDeviceMappings mappings = parse_stored_mappings(src.block_device_mappings);
+  for (auto& m : mappings) {
+    if (!m.ebs || !m.ebs->snapshot_id) continue;
+    if (!new_ids.count(*m.ebs->snapshot_id)) {
+      auto s = rt_.catalog.find_snapshot(*m.ebs->snapshot_id);
+      if (!s) throw AmidError(codes::kInternalError, "SourceImageId: snapshot " + *m.ebs->snapshot_id + " is gone");
+      copy_snapshot(*s);
+    }
+    m.ebs->snapshot_id = new_ids[*m.ebs->snapshot_id];
+  }
+  image.block_device_mappings = to_toml(mappings);
+  if (!src.kernel_file.empty()) {
+    image.kernel_file = dir + "/vmlinuz";
+    add_file(src.kernel_file, image.kernel_file);
+  }
+  if (!src.ramdisk_file.empty()) {
+    image.ramdisk_file = dir + "/initrd.img";
+    add_file(src.ramdisk_file, image.ramdisk_file);
+  }
+  {
+    std::lock_guard lock(rt_.image_refs_mu);  // the source's files stay until the copy has them
+    if (!rt_.catalog.insert_image_if_name_free(image)) {
+      throw AmidError(codes::kInvalidAmiNameDuplicate,
+                      "Name: you already have an image named '" + name + "' in " + image.region);
+    }
+  }
+  if (!image.tags.empty()) rt_.catalog.set_tags(image.id, image.tags);
+  log_info("image " + image.id + " copying from " + src.region + " " + src.id);
+  scheduler_->post([this, image, files, snapshots] { run_copy(image, files, snapshots); });
+  return image;
+}
+
+void CaptureService::run_copy(ImageRecord image, std::vector<CopyFile> files, std::vector<SnapshotRecord> snapshots) {
+  try {
+    fs::make_dirs(rt_.store.image_dir(image.id), 0711);
+    std::uint64_t done_before = 0, last = 0;
+    for (const auto& f : files) {
+      fs::copy_sparse_durable(f.from, f.to, 0440, [&](std::uint64_t done) {
+        std::uint64_t now = done_before + done;
+        if (now - last >= (4u << 20) || done == f.bytes) {
+          rt_.catalog.set_image_progress(image.id, now, image.progress_total);
+          last = now;
+        }
+      });
+      done_before += f.bytes;
+    }
+    protocol::Json manifest = render_image(image);
+    manifest["State"] = "available";
+    manifest["Source"] = image.source;
+    fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
+    rt_.catalog.complete_image(image.id, image.block_device_mappings, snapshots);
+    log_info("image " + image.id + " available (" + image.name + ", copied from " + image.source.substr(5) + ")");
+  } catch (const std::exception& e) {
+    fail(image, e.what());
+  }
 }
 
 void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& inst, bool live,

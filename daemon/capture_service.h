@@ -33,6 +33,13 @@ struct CreateImageRequest {
   std::optional<ClientToken> client_token;    // makes the request idempotent (daemon/client_token.h)
 };
 
+// copy-image: an image of another region (or this one) becomes a new image here.
+struct CopyImageRequest {
+  std::string source_region, source_image_id, name;
+  std::optional<std::string> description;  // absent: "[Copied ami-... from REGION] ...", as EC2 writes
+  bool copy_image_tags = false;
+};
+
 class CaptureService {
  public:
   CaptureService(Runtime& rt, ImageService& images, InstanceService& instances)
@@ -44,6 +51,11 @@ class CaptureService {
   // whatever state it is now (IdempotentParameterMismatch if the parameters
   // differ); the token is recorded with the pending image in one transaction.
   ImageRecord create_image(const Caller& caller, const CreateImageRequest& request);
+
+  // Checks, records a pending image in this region and returns it; a job copies
+  // every file of `source` (which the caller can see, through `source_images`)
+  // byte for byte and sparse into this region's store, with new snap- ids.
+  ImageRecord copy_image(const Caller& caller, const CopyImageRequest& request, ImageService& source_images);
 
   // At start: captures cut short by a stopped amid end `failed`, their partial
   // files removed, and an instance they had stopped is started again.
@@ -71,6 +83,11 @@ class CaptureService {
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,
                   std::vector<Disk>& disks);
   void fail(const ImageRecord& image, const std::string& reason);
+  struct CopyFile {
+    std::string from, to;
+    std::uint64_t bytes = 0;
+  };
+  void run_copy(ImageRecord image, std::vector<CopyFile> files, std::vector<SnapshotRecord> snapshots);
   std::vector<Disk> ebs_disks(const InstanceRecord& instance) const;
   static std::string overlay_of(const std::string& source);
   // Merges any capture overlay of the instance back into its disk, live or

@@ -218,6 +218,26 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   return {{"ImageId", image.id}};
 }
 
+Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
+  CopyImageRequest req;
+  req.source_region = p.required_string("SourceRegion", 64);
+  req.source_image_id = p.required_string("SourceImageId");
+  req.name = p.required_string("Name", 128);
+  req.description = p.optional_string("Description", 255);
+  req.copy_image_tags = p.optional_bool("CopyImageTags").value_or(false);
+  p.finish();
+  if (!services.capture || !services.regions) throw AmidError(codes::kUnsupportedOperation, "copy-image is not available");
+  auto source = services.regions->find(req.source_region);
+  if (source == services.regions->end()) {
+    std::string names;
+    for (const auto& [name, s] : *services.regions) names += (names.empty() ? "" : ", ") + name;
+    throw AmidError(codes::kInvalidParameterValue,
+                    "SourceRegion: '" + req.source_region + "' is not a region of this amid (it serves " + names + ")");
+  }
+  ImageRecord image = services.capture->copy_image(caller, req, source->second.images);
+  return {{"ImageId", image.id}};
+}
+
 Json describe_volumes(Services& services, const Caller& caller, ParamReader& p) {
   auto ids = p.string_list("VolumeIds");
   p.finish();
@@ -239,6 +259,7 @@ const std::map<std::string, Handler>& actions() {
       {"StopInstances", stop_instances},
       {"RebootInstances", reboot_instances},
       {"CreateImage", create_image},
+      {"CopyImage", copy_image},
       {"DescribeVolumes", describe_volumes},
       {"EnableImageDeregistrationProtection", enable_image_deregistration_protection},
       {"DisableImageDeregistrationProtection", disable_image_deregistration_protection},
@@ -273,7 +294,9 @@ Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request
     }
     services = &r->second;
   }
-  return it->second(*services, caller, reader);
+  Services with_regions = *services;
+  with_regions.regions = &regions_;
+  return it->second(with_regions, caller, reader);
 }
 
 std::string Dispatcher::handle(const Caller& caller, const std::string& line) {

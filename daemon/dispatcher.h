@@ -23,6 +23,7 @@ struct Services {
   ImageService& images;
   InstanceService& instances;
   CaptureService* capture = nullptr;  // absent in tests that need no create-image
+  const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
 // Every action takes an optional `Region` parameter (EC2's endpoint): the

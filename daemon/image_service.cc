@@ -331,8 +331,15 @@ void ImageService::reclaim_unused() {
               "); no image files reclaimed");
     return;
   }
+  std::set<std::string> being_copied;  // copy-image reads their files
+  for (const auto& img : images) {
+    if (img.state == "pending" && img.source.rfind("copy:", 0) == 0) {
+      being_copied.insert(img.source.substr(img.source.find('/') + 1));
+    }
+  }
   for (const auto& rec : images) {
     if (rec.state != "deregistered" || rec.region != rt_.config.region) continue;  // files in this region's store
+    if (being_copied.count(rec.id)) continue;
     if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
     if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
     auto snapshots = rt_.catalog.snapshots_of_image(rec.id);

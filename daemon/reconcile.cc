@@ -20,8 +20,10 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
     fs::remove_tree(rt.store.image_dir(img.id));
     fs::fsync_path(rt.store.images_dir());
     for (const auto& snap : rt.catalog.snapshots_of_image(img.id)) rt.catalog.delete_snapshot(snap.id);
+    bool copy = img.source.rfind("copy:", 0) == 0;
     rt.catalog.set_image_state(img.id, "failed",
-                               "Server.InternalError: amid stopped during the registration; register it again");
+                               copy ? "Server.InternalError: amid stopped during the copy; run copy-image again"
+                                    : "Server.InternalError: amid stopped during the registration; register it again");
   }
   std::set<std::string> known;
   for (auto& inst : rt.catalog.list_instances()) {

@@ -28,6 +28,7 @@ void add_enable_image_deregistration_protection(CLI::App& app, ContextFactory ct
 void add_disable_image_deregistration_protection(CLI::App& app, ContextFactory ctx);
 void add_enable_image_deprecation(CLI::App& app, ContextFactory ctx);
 void add_disable_image_deprecation(CLI::App& app, ContextFactory ctx);
+void add_copy_image(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -49,6 +50,7 @@ inline constexpr CommandEntry kCommands[] = {
     {"stop-instances", add_stop_instances},
     {"reboot-instances", add_reboot_instances},
     {"create-image", add_create_image},
+    {"copy-image", add_copy_image},
     {"describe-volumes", add_describe_volumes},
     {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},

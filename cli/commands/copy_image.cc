@@ -1,0 +1,44 @@
+#include "cli/commands/commands.h"
+#include "cli/commands/image_wait.h"
+
+namespace amid::cli {
+
+void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
+  auto* cmd = app.add_subcommand(
+      "copy-image",
+      "Copy an image (all its snapshots) from a region into the region given by --region (or the default)");
+  struct Opts {
+    std::string source_region, source_image, name, description;
+    bool copy_tags = false, wait = false;
+    int timeout = 1800;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--source-region", o->source_region, "the region the image is in now")->required();
+  cmd->add_option("--source-image-id", o->source_image, "ami-... in the source region")->required();
+  cmd->add_option("--name", o->name, "the copy's name: 3-128 letters, digits, spaces, ( ) [ ] . / - ' @ _")
+      ->required();
+  cmd->add_option("--description", o->description,
+                  "up to 255 characters (default, as EC2: \"[Copied ami-... from REGION] ...\")");
+  cmd->add_flag("--copy-image-tags", o->copy_tags, "copy the image's tags too (launch permissions never are)");
+  cmd->add_flag("--wait", o->wait, "wait until the copy is available, with a progress bar");
+  cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
+  cmd->callback([o, make_ctx, cmd] {
+    Context& ctx = make_ctx();
+    protocol::Json params = {{"SourceRegion", o->source_region},
+                             {"SourceImageId", o->source_image},
+                             {"Name", o->name},
+                             {"CopyImageTags", o->copy_tags}};
+    if (cmd->count("--description")) params["Description"] = o->description;
+    protocol::Json body;
+    if (!call(ctx, "CopyImage", params, body)) return;
+    std::string id = body.value("ImageId", "");
+    if (o->wait && !wait_images_available(ctx, {id}, o->timeout)) {
+      ctx.out << id << "\n";
+      return;
+    }
+    if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
+    else ctx.out << id << "\n";
+  });
+}
+
+}  // namespace amid::cli
