@@ -27,6 +27,8 @@ struct CreateImageRequest {
   std::string instance_id, name, description;
   bool no_reboot = false;
   BlockDeviceMappings block_device_mappings;  // add ephemerals / drop volumes, as EC2 allows
+  Tags image_tags;     // TagSpecifications, ResourceType "image": on the image from the start
+  Tags snapshot_tags;  // TagSpecifications, ResourceType "snapshot": on each snapshot it makes
 };
 
 class CaptureService {
@@ -58,7 +60,7 @@ class CaptureService {
     std::string volume_id;
   };
   void run(ImageRecord image, InstanceRecord instance, bool no_reboot, std::vector<Disk> disks,
-           BlockDeviceMappings extra);
+           BlockDeviceMappings extra, Tags snapshot_tags);
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,
                   std::vector<Disk>& disks);
   void fail(const ImageRecord& image, const std::string& reason);

@@ -14,6 +14,7 @@
 #include "daemon/capture_service.h"
 #include "daemon/image_service.h"
 #include "daemon/instance_service.h"
+#include "daemon/tag_service.h"
 
 namespace amid {
 
@@ -21,13 +22,15 @@ namespace amid {
 struct Services {
   ImageService& images;
   InstanceService& instances;
+  TagService& tags;
   CaptureService* capture = nullptr;  // absent in tests that need no create-image
 };
 
 class Dispatcher {
  public:
-  Dispatcher(ImageService& images, InstanceService& instances, CaptureService* capture = nullptr)
-      : services_{images, instances, capture} {}
+  Dispatcher(ImageService& images, InstanceService& instances, TagService& tags,
+             CaptureService* capture = nullptr)
+      : services_{images, instances, tags, capture} {}
 
   // One request line in, one answer line (with newline) out.
   std::string handle(const Caller& caller, const std::string& line);

@@ -222,7 +222,8 @@ int run(int argc, char** argv) {
   reconcile(rt, images, instances);
   capture.recover_interrupted();
 
-  Dispatcher dispatcher(images, instances, &capture);
+  TagService tags(rt);
+  Dispatcher dispatcher(images, instances, tags, &capture);
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
   AsioScheduler scheduler(io, workers);

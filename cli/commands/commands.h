@@ -24,6 +24,9 @@ void add_reboot_instances(CLI::App& app, ContextFactory ctx);
 void add_create_image(CLI::App& app, ContextFactory ctx);
 void add_wait(CLI::App& app, ContextFactory ctx);
 void add_describe_volumes(CLI::App& app, ContextFactory ctx);
+void add_create_tags(CLI::App& app, ContextFactory ctx);
+void add_delete_tags(CLI::App& app, ContextFactory ctx);
+void add_describe_tags(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -42,6 +45,9 @@ inline constexpr CommandEntry kCommands[] = {
     {"reboot-instances", add_reboot_instances},
     {"create-image", add_create_image},
     {"describe-volumes", add_describe_volumes},
+    {"create-tags", add_create_tags},
+    {"delete-tags", add_delete_tags},
+    {"describe-tags", add_describe_tags},
     {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},
 };

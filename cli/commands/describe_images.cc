@@ -1,15 +1,26 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 
 namespace amid::cli {
 
 void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("describe-images", "List images you own, or the ones named");
-  auto ids = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("--image-ids", *ids, "ami-... ids (all of yours when absent)");
-  cmd->callback([ids, make_ctx] {
+  struct Opts {
+    std::vector<std::string> ids;
+    ListingOptions listing;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--image-ids", o->ids, "ami-... ids (all of yours when absent)");
+  o->listing.add_to(cmd,
+                    "name, state, architecture, root-device-type, virtualization-type, owner-id, "
+                    "is-public, image-id, description, creation-date, block-device-mapping.volume-size, "
+                    "tag:KEY, tag-key",
+                    "5-1000");
+  cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     protocol::Json params = protocol::Json::object();
-    if (!ids->empty()) params["ImageIds"] = *ids;
+    if (!o->ids.empty()) params["ImageIds"] = o->ids;
+    o->listing.apply(params);
     protocol::Json body;
     if (!call(ctx, "DescribeImages", params, body)) return;
     print_rows(ctx, body, body["Images"],
