@@ -55,11 +55,18 @@ void print_rows(Context& ctx, const protocol::Json& answer, const protocol::Json
       for (size_t i = 0; i < line.size(); ++i) ctx.out << (i ? "\t" : "") << line[i];
       ctx.out << "\n";
     }
+    // stdout stays rows only, for pipelines.
+    if (answer.contains("NextToken")) ctx.err << next_page_hint(answer["NextToken"].get<std::string>());
     return;
   }
   std::vector<std::string> headers;
   for (const auto& c : columns) headers.push_back(c.title);
   ctx.out << render_table(headers, cells);
+  if (answer.contains("NextToken")) ctx.out << next_page_hint(answer["NextToken"].get<std::string>());
+}
+
+std::string next_page_hint(const std::string& token) {
+  return "(more results: run the same command with --next-token " + token + ")\n";
 }
 
 bool call(Context& ctx, const std::string& action, const protocol::Json& params,

@@ -28,9 +28,12 @@ struct Context {
   int exit_code = 0;
 };
 
-// Prints `answer` as JSON, or `rows` through `columns` as a table or text.
+// Prints `answer` as JSON, or `rows` through `columns` as a table or text; when
+// the answer has a NextToken, a table ends with next_page_hint (text: on stderr).
 void print_rows(Context& ctx, const protocol::Json& answer, const protocol::Json& rows,
                 const std::vector<Column>& columns);
+// The line that tells a person how to get the next page.
+std::string next_page_hint(const std::string& token);
 // A table with a header and aligned columns; pure (for golden tests).
 std::string render_table(const std::vector<std::string>& headers,
                          const std::vector<std::vector<std::string>>& rows);

@@ -44,6 +44,46 @@ std::optional<std::string> tag_value_problem(const std::string& value) {
   return std::nullopt;
 }
 
+Result<std::vector<TagEntry>> parse_tag_list(const protocol::Json& tags, const std::string& field) {
+  auto bad = [&](const std::string& at, const std::string& why) {
+    return problem(field + at + ": " + why, codes::kInvalidParameterValue);
+  };
+  if (!tags.is_array()) return bad("", "required, a list of {Key, Value}");
+  if (tags.size() > kMaxTags) {
+    return bad("", "has " + std::to_string(tags.size()) + " tags; at most " + std::to_string(kMaxTags) +
+                       " are allowed");
+  }
+  std::vector<TagEntry> out;
+  std::set<std::string> seen;
+  for (std::size_t j = 0; j < tags.size(); ++j) {
+    const std::string at = "[" + std::to_string(j) + "]";
+    const auto& t = tags[j];
+    if (!t.is_object()) return bad(at, "must be an object {Key, Value}");
+    for (const auto& [k, v] : t.items()) {
+      if (k != "Key" && k != "Value") return bad(at + "." + k, "unknown field (Key, Value)");
+    }
+    if (!t.contains("Key") || !t["Key"].is_string()) return bad(at + ".Key", "required, a string");
+    TagEntry entry{t["Key"].get<std::string>(), std::nullopt};
+    if (t.contains("Value")) {
+      if (!t["Value"].is_string()) return bad(at + ".Value", "must be a string");
+      entry.value = t["Value"].get<std::string>();
+    }
+    if (auto why = tag_key_problem(entry.key)) return bad(at + ".Key", *why);
+    if (entry.value) {
+      if (auto why = tag_value_problem(*entry.value)) return bad(at + ".Value", *why);
+    }
+    if (!seen.insert(entry.key).second) return bad(at + ".Key", "'" + entry.key + "' is given twice");
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+TagMap to_tag_map(const std::vector<TagEntry>& entries) {
+  TagMap out;
+  for (const auto& e : entries) out[e.key] = e.value.value_or("");
+  return out;
+}
+
 Result<std::vector<TagSpecification>> parse_tag_specifications(
     const protocol::Json& json, const std::set<std::string>& allowed) {
   auto bad = [](const std::string& field, const std::string& why) {
@@ -75,32 +115,10 @@ Result<std::vector<TagSpecification>> parse_tag_specifications(
     if (!seen.insert(ts.resource_type).second) {
       return bad(at + ".ResourceType", "'" + ts.resource_type + "' is given twice");
     }
-    if (!spec.contains("Tags") || !spec["Tags"].is_array()) {
-      return bad(at + ".Tags", "required, a list of {Key, Value}");
-    }
-    const auto& tags = spec["Tags"];
-    if (tags.size() > kMaxTags) {
-      return bad(at + ".Tags", "has " + std::to_string(tags.size()) + " tags; at most " +
-                                   std::to_string(kMaxTags) + " are allowed");
-    }
-    for (std::size_t j = 0; j < tags.size(); ++j) {
-      const std::string tat = at + ".Tags[" + std::to_string(j) + "]";
-      const auto& t = tags[j];
-      if (!t.is_object()) return bad(tat, "must be an object {Key, Value}");
-      for (const auto& [k, v] : t.items()) {
-        if (k != "Key" && k != "Value") return bad(tat + "." + k, "unknown field (Key, Value)");
-      }
-      if (!t.contains("Key") || !t["Key"].is_string()) return bad(tat + ".Key", "required, a string");
-      std::string key = t["Key"].get<std::string>();
-      std::string value;
-      if (t.contains("Value")) {
-        if (!t["Value"].is_string()) return bad(tat + ".Value", "must be a string");
-        value = t["Value"].get<std::string>();
-      }
-      if (auto why = tag_key_problem(key)) return bad(tat + ".Key", *why);
-      if (auto why = tag_value_problem(value)) return bad(tat + ".Value", *why);
-      if (!ts.tags.emplace(key, value).second) return bad(tat + ".Key", "'" + key + "' is given twice");
-    }
+    auto tags = parse_tag_list(spec.contains("Tags") ? spec["Tags"] : protocol::Json(),
+                               "TagSpecifications" + at + ".Tags");
+    if (!tags) return tags.problem();
+    ts.tags = to_tag_map(tags.value());
     out.push_back(std::move(ts));
   }
   return out;

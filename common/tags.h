@@ -1,5 +1,6 @@
-// EC2 tags: the rules a key and a value follow, and TagSpecifications as
-// RunInstances (and later CreateImage, CopyImage) take them on the wire:
+// EC2 tags: the rules a key and a value follow, the Tags list CreateTags and
+// DeleteTags take, and TagSpecifications as RunInstances and CreateImage (and
+// later CopyImage) take them on the wire:
 //   [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}]
 // Shared by amictl (launch templates) and amid (the wire). Pure; never throws.
 #pragma once
@@ -27,6 +28,21 @@ inline constexpr std::size_t kMaxTagValueChars = 256;  // Unicode characters
 std::optional<std::string> tag_key_problem(const std::string& key);
 // Why a value breaks EC2's rules (0..256 characters, no control characters).
 std::optional<std::string> tag_value_problem(const std::string& value);
+
+// One entry of a Tags list. `value` is absent when the entry has no Value
+// (CreateTags reads that as "", DeleteTags as "whatever the value").
+struct TagEntry {
+  std::string key;
+  std::optional<std::string> value;
+  bool operator==(const TagEntry&) const = default;
+};
+
+// Reads a Tags list [{"Key", "Value"?}]: at most kMaxTags entries, each key once,
+// keys and values within the rules. Errors name the field as `field` followed by
+// "[i].Key" (e.g. "Tags[2].Key: ..."), with code InvalidParameterValue.
+Result<std::vector<TagEntry>> parse_tag_list(const protocol::Json& json, const std::string& field);
+// The same list as key -> value, an absent Value read as "".
+TagMap to_tag_map(const std::vector<TagEntry>& entries);
 
 struct TagSpecification {
   std::string resource_type;  // "instance", "volume", "image", "snapshot"

@@ -134,6 +134,7 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
   image.source_instance = inst.id;
   image.consistency = req.no_reboot ? "crash-consistent" : "consistent";
   image.disk_file = rt_.store.image_disk(image.id);
+  image.tags = req.image_tags;
   for (auto& d : disks) {
     d.snapshot_id = new_id("snap");
     d.snapshot_file = d.target == "vda" ? image.disk_file : rt_.store.image_dir(image.id) + "/" + d.snapshot_id + ".qcow2";
@@ -168,8 +169,9 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
   log_info("image " + image.id + " capture of " + inst.id + " begins (" +
            (req.no_reboot ? "no reboot, crash-consistent" : "clean shutdown") + ")");
   hold.dismiss();  // the job owns the hold now
-  scheduler_->post([this, image, inst, no_reboot = req.no_reboot, disks, extra = req.block_device_mappings] {
-    run(image, inst, no_reboot, disks, extra);
+  scheduler_->post([this, image, inst, no_reboot = req.no_reboot, disks, extra = req.block_device_mappings,
+                    snapshot_tags = req.snapshot_tags] {
+    run(image, inst, no_reboot, disks, extra, snapshot_tags);
   });
   return image;
 }
@@ -362,7 +364,7 @@ void CaptureService::settle_overlays(const InstanceRecord& inst) {
 }
 
 void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
-                         std::vector<Disk> disks, BlockDeviceMappings extra) {
+                         std::vector<Disk> disks, BlockDeviceMappings extra, Tags snapshot_tags) {
   CaptureHold hold(instances_, inst.id);
   bool stopped_by_us = false;
   bool live = false;
@@ -427,6 +429,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
       snap.volume_size_gib = gib_ceil(d.size_bytes);
       snap.file = d.snapshot_file;
       snap.image_id = image.id;
+      snap.tags = snapshot_tags;
       snapshots.push_back(snap);
     }
     image.block_device_mappings = to_toml(mappings);

@@ -31,6 +31,8 @@ struct CreateImageRequest {
   bool no_reboot = false;
   BlockDeviceMappings block_device_mappings;  // add ephemerals / drop volumes, as EC2 allows
   std::optional<ClientToken> client_token;    // makes the request idempotent (daemon/client_token.h)
+  Tags image_tags;     // TagSpecifications, ResourceType "image": on the image from the start
+  Tags snapshot_tags;  // TagSpecifications, ResourceType "snapshot": on each snapshot it makes
 };
 
 // copy-image: an image of another region (or this one) becomes a new image here.
@@ -79,7 +81,7 @@ class CaptureService {
   ImageRecord start_capture(const Caller& caller, const CreateImageRequest& request);
   ImageRecord replayed_image(const ClientTokenRecord& prior) const;
   void run(ImageRecord image, InstanceRecord instance, bool no_reboot, std::vector<Disk> disks,
-           BlockDeviceMappings extra);
+           BlockDeviceMappings extra, Tags snapshot_tags);
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,
                   std::vector<Disk>& disks);
   void fail(const ImageRecord& image, const std::string& reason);

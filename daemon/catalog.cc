@@ -359,9 +359,12 @@ bool token_taken(sqlite3* db, const ClientTokenRecord& t) {
 
 void Catalog::insert_image(const ImageRecord& r) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, kImageInsert);
-  bind_image(s, r);
-  s.step();
+  in_transaction([&] {
+    Stmt s(db_, kImageInsert);
+    bind_image(s, r);
+    s.step();
+    write_tags(db_, r.id, r.tags);
+  });
 }
 
 bool Catalog::insert_image_if_name_free(const ImageRecord& r) {
@@ -385,6 +388,7 @@ ImageInsert Catalog::insert_image_checked(const ImageRecord& r, const ClientToke
       outcome = ImageInsert::kNameTaken;  // the unique index on live names
       return;
     }
+    write_tags(db_, r.id, r.tags);
     if (token) insert_token(db_, *token);
   });
   return outcome;
@@ -647,6 +651,16 @@ VolumeRecord read_volume(const Stmt& s) {
 const char* kSnapshotCols =
     "id,owner,region,description,state,start_time,volume_id,volume_size_gib,file,image_id";
 
+// The snapshot's row and its tags; the caller holds a transaction.
+void write_snapshot(sqlite3* db, const SnapshotRecord& r) {
+  Stmt s(db, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
+  s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
+  s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
+  s.bind(9, r.file).bind(10, r.image_id);
+  s.step();
+  write_tags(db, r.id, r.tags);
+}
+
 SnapshotRecord read_snapshot(const Stmt& s) {
   SnapshotRecord r;
   r.id = s.text(0);
@@ -724,11 +738,7 @@ void Catalog::delete_volume(const std::string& id) {
 
 void Catalog::insert_snapshot(const SnapshotRecord& r) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
-  s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
-  s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
-  s.bind(9, r.file).bind(10, r.image_id);
-  s.step();
+  in_transaction([&] { write_snapshot(db_, r); });
 }
 
 void Catalog::set_snapshot_state(const std::string& id, const std::string& state) {
@@ -809,17 +819,63 @@ Tags Catalog::tags_of(const std::string& resource_id) const {
   return read_tags(db_, resource_id);
 }
 
+namespace {
+// Whether the row of a tagged resource still exists (its table from its id's prefix).
+bool resource_exists(sqlite3* db, const std::string& id) {
+  const char* sql = id.rfind("ami-", 0) == 0    ? "SELECT 1 FROM images WHERE id=?"
+                    : id.rfind("i-", 0) == 0    ? "SELECT 1 FROM instances WHERE id=?"
+                    : id.rfind("vol-", 0) == 0  ? "SELECT 1 FROM volumes WHERE id=?"
+                    : id.rfind("snap-", 0) == 0 ? "SELECT 1 FROM snapshots WHERE id=?"
+                                                : nullptr;
+  if (!sql) return false;
+  Stmt s(db, sql);
+  s.bind(1, id);
+  return s.step();
+}
+
+void apply_tag_edit(sqlite3* db, const TagEdit& edit) {
+  if (edit.remove_all) drop_tags(db, edit.resource_id);
+  for (const auto& t : edit.remove) {
+    Stmt s(db, t.value ? "DELETE FROM tags WHERE resource_id=? AND key=? AND value=?"
+                       : "DELETE FROM tags WHERE resource_id=? AND key=?");
+    s.bind(1, edit.resource_id).bind(2, t.key);
+    if (t.value) s.bind(3, *t.value);
+    s.step();
+  }
+  write_tags(db, edit.resource_id, edit.set);
+}
+}  // namespace
+
+TagEditRefusal Catalog::edit_tags(const std::vector<TagEdit>& edits, std::size_t max_tags) {
+  std::lock_guard lock(mu_);
+  struct Refused {
+    TagEditRefusal why;
+  };
+  try {
+    in_transaction([&] {
+      for (const auto& edit : edits) {
+        // Checked here, inside the transaction, so that a resource deleted or
+        // tagged by someone else since the caller looked is seen as it is now.
+        if (!resource_exists(db_, edit.resource_id)) throw Refused{{edit.resource_id, "", 0}};
+        apply_tag_edit(db_, edit);
+        Stmt count(db_, "SELECT count(*) FROM tags WHERE resource_id=?");
+        count.bind(1, edit.resource_id);
+        count.step();
+        auto n = static_cast<std::size_t>(count.integer(0));
+        if (n > max_tags) throw Refused{{"", edit.resource_id, n}};
+      }
+    });
+  } catch (const Refused& r) {
+    return r.why;
+  }
+  return {};
+}
+
 void Catalog::complete_image(const std::string& id, const std::string& mappings_toml,
                              const std::vector<SnapshotRecord>& snapshots) {
   std::lock_guard lock(mu_);
   in_transaction([&] {
-    for (const auto& r : snapshots) {
-      Stmt s(db_, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
-      s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
-      s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
-      s.bind(9, r.file).bind(10, r.image_id);
-      s.step();
-    }
+    for (const auto& r : snapshots) write_snapshot(db_, r);
     Stmt s(db_, "UPDATE images SET block_device_mappings=?, state='available', state_reason='' WHERE id=?");
     s.bind(1, mappings_toml).bind(2, id);
     s.step();

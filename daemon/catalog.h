@@ -103,6 +103,21 @@ struct ClientTokenRecord {
 
 // What insert_image_checked did.
 enum class ImageInsert { kInserted, kNameTaken, kTokenTaken };
+// One resource's share of a CreateTags or DeleteTags request.
+struct TagEdit {
+  std::string resource_id;
+  Tags set;                      // keys added or overwritten
+  std::vector<TagEntry> remove;  // keys removed; an entry with a value only when the value matches
+  bool remove_all = false;       // every tag of the resource
+};
+
+// Why edit_tags wrote nothing (both empty: it wrote everything).
+struct TagEditRefusal {
+  std::string missing;     // a resource whose row is gone
+  std::string over_limit;  // a resource that would have more than max_tags tags
+  std::size_t count = 0;   // how many it would have
+  explicit operator bool() const { return !missing.empty() || !over_limit.empty(); }
+};
 
 class Catalog {
  public:
@@ -173,11 +188,16 @@ class Catalog {
   int count_volumes_using_image(const std::string& image_id) const;
 
   // Tags of any resource, by id. Records read through find_*/list_* carry their
-  // tags; insert_instances and insert_volume write the records' tags; deleting a
-  // record deletes its tags. set_tags adds or overwrites keys (EC2's CreateTags).
+  // tags; insert_image*, insert_instances, insert_volume, insert_snapshot and
+  // complete_image write the records' tags; deleting a record deletes its tags.
+  // set_tags adds or overwrites keys.
   void set_tags(const std::string& resource_id, const Tags& tags);
   void delete_tags(const std::string& resource_id, const std::vector<std::string>& keys);
   Tags tags_of(const std::string& resource_id) const;
+  // CreateTags/DeleteTags over several resources (ami-, i-, vol-, snap-): all the
+  // edits in one transaction, or none of them when a resource's row is gone or one
+  // would end with more than max_tags tags (the refusal says which).
+  TagEditRefusal edit_tags(const std::vector<TagEdit>& edits, std::size_t max_tags);
 
   // ClientTokens (written by insert_*_checked / _with_token); they outlive restarts.
   std::optional<ClientTokenRecord> find_client_token(const std::string& owner, const std::string& action,

@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/tags.h"
 #include "daemon/client_token.h"
+#include "daemon/listing.h"
 #include "daemon/log.h"
 #include "daemon/params.h"
 #include "daemon/render.h"
@@ -25,6 +26,13 @@ std::optional<ClientToken> read_client_token(ParamReader& p) {
   auto token = p.optional_string("ClientToken", kMaxClientTokenLength);
   if (!token) return std::nullopt;
   return ClientToken{validate_client_token(*token).value_or_throw(), canonical_parameters(p.parameters())};
+}
+
+// A Describe answer: the rows under `field`, and NextToken when there are more.
+Json listed(const char* field, std::vector<Json> rows, const std::string& next_token) {
+  Json out = {{field, Json(std::move(rows))}};
+  if (!next_token.empty()) out["NextToken"] = next_token;
+  return out;
 }
 
 Json register_image(Services& services, const Caller& caller, ParamReader& p) {
@@ -48,13 +56,17 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
 }
 
 Json describe_images(Services& services, const Caller& caller, ParamReader& p) {
-  ImageService& images = services.images;
   auto ids = p.string_list("ImageIds");
   bool include_deprecated = p.optional_bool("IncludeDeprecated").value_or(false);
+  Listing listing({"DescribeImages", &kImageFilters, 5, 1000, {"/ImageId"}}, p, !ids.empty(), "ImageIds");
   p.finish();
-  Json list = Json::array();
-  for (const auto& rec : images.describe_images(caller, ids, include_deprecated)) list.push_back(render_image(rec));
-  return {{"Images", list}};
+  std::vector<Json> rows;
+  for (const auto& rec : services.images.describe_images(caller, ids, include_deprecated)) {
+    Json row = render_image(rec);
+    if (listing.wants(row)) rows.push_back(std::move(row));
+  }
+  std::string next = listing.take_page(rows);
+  return listed("Images", std::move(rows), next);
 }
 
 Json deregister_image(Services& services, const Caller& caller, ParamReader& p) {
@@ -135,22 +147,38 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
 }
 
 Json describe_instances(Services& services, const Caller& caller, ParamReader& p) {
-  InstanceService& instances = services.instances;
   auto ids = p.string_list("InstanceIds");
+  Listing listing({"DescribeInstances", &kInstanceFilters, 5, 1000, {"/InstanceId"}}, p, !ids.empty(),
+                  "InstanceIds");
   p.finish();
+  // Filters and pages count instances (as EC2's do); the rows carry their
+  // reservation's fields until they are grouped.
+  std::vector<Json> rows;
+  for (const auto& rec : services.instances.describe_instances(caller, ids)) {
+    Json row = render_instance(rec);
+    row["ReservationId"] = rec.reservation_id;
+    row["OwnerId"] = rec.owner;
+    if (listing.wants(row)) rows.push_back(std::move(row));
+  }
+  std::string next = listing.take_page(rows);
   Json reservations = Json::array();
   std::map<std::string, size_t> index;
-  for (const auto& rec : instances.describe_instances(caller, ids)) {
-    auto it = index.find(rec.reservation_id);
+  for (auto& row : rows) {
+    std::string reservation = row["ReservationId"];
+    auto it = index.find(reservation);
     if (it == index.end()) {
-      it = index.emplace(rec.reservation_id, reservations.size()).first;
-      reservations.push_back({{"ReservationId", rec.reservation_id},
-                              {"OwnerId", rec.owner},
+      it = index.emplace(reservation, reservations.size()).first;
+      reservations.push_back({{"ReservationId", reservation},
+                              {"OwnerId", row["OwnerId"]},
                               {"Instances", Json::array()}});
     }
-    reservations[it->second]["Instances"].push_back(render_instance(rec));
+    row.erase("ReservationId");
+    row.erase("OwnerId");
+    reservations[it->second]["Instances"].push_back(std::move(row));
   }
-  return {{"Reservations", reservations}};
+  Json out = {{"Reservations", reservations}};
+  if (!next.empty()) out["NextToken"] = next;
+  return out;
 }
 
 Json terminate_instances(Services& services, const Caller& caller, ParamReader& p) {
@@ -208,6 +236,11 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   req.name = p.required_string("Name", 128);
   req.description = p.optional_string("Description", 255).value_or("");
   req.no_reboot = p.optional_bool("NoReboot").value_or(false);
+  if (const Json* specs = p.optional_json("TagSpecifications")) {
+    for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
+      (spec.resource_type == "image" ? req.image_tags : req.snapshot_tags) = std::move(spec.tags);
+    }
+  }
   if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
     req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
   }
@@ -240,10 +273,52 @@ Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
 
 Json describe_volumes(Services& services, const Caller& caller, ParamReader& p) {
   auto ids = p.string_list("VolumeIds");
+  Listing listing({"DescribeVolumes", &kVolumeFilters, 5, 500, {"/VolumeId"}}, p, !ids.empty(), "VolumeIds");
   p.finish();
-  Json list = Json::array();
-  for (const auto& vol : services.instances.describe_volumes(caller, ids)) list.push_back(render_volume(vol));
-  return {{"Volumes", list}};
+  std::vector<Json> rows;
+  for (const auto& vol : services.instances.describe_volumes(caller, ids)) {
+    Json row = render_volume(vol);
+    if (listing.wants(row)) rows.push_back(std::move(row));
+  }
+  std::string next = listing.take_page(rows);
+  return listed("Volumes", std::move(rows), next);
+}
+
+Json create_tags(Services& services, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("Resources");
+  const Json* tags = p.optional_json("Tags");
+  if (!tags) throw AmidError(codes::kMissingParameter, "Tags: required, a list of {Key, Value}");
+  auto entries = parse_tag_list(*tags, "Tags").value_or_throw();
+  p.finish();
+  services.tags.create_tags(caller, ids, to_tag_map(entries));
+  return {{"Return", true}};
+}
+
+Json delete_tags(Services& services, const Caller& caller, ParamReader& p) {
+  auto ids = p.string_list("Resources");
+  std::vector<TagEntry> entries;
+  if (const Json* tags = p.optional_json("Tags")) {
+    entries = parse_tag_list(*tags, "Tags").value_or_throw();
+    // An empty list is more likely a mistake than "delete everything" (which is Tags left out).
+    if (entries.empty()) {
+      throw AmidError(codes::kInvalidParameterValue, "Tags: empty; leave Tags out to delete every tag");
+    }
+  }
+  p.finish();
+  services.tags.delete_tags(caller, ids, entries);
+  return {{"Return", true}};
+}
+
+Json describe_tags(Services& services, const Caller& caller, ParamReader& p) {
+  Listing listing({"DescribeTags", &kTagFilters, 5, 1000, {"/ResourceId", "/Key"}}, p);
+  p.finish();
+  std::vector<Json> rows;
+  for (const auto& t : services.tags.describe_tags(caller)) {
+    Json row = {{"Key", t.key}, {"Value", t.value}, {"ResourceId", t.resource_id}, {"ResourceType", t.resource_type}};
+    if (listing.wants(row)) rows.push_back(std::move(row));
+  }
+  std::string next = listing.take_page(rows);
+  return listed("Tags", std::move(rows), next);
 }
 
 const std::map<std::string, Handler>& actions() {
@@ -265,6 +340,9 @@ const std::map<std::string, Handler>& actions() {
       {"DisableImageDeregistrationProtection", disable_image_deregistration_protection},
       {"EnableImageDeprecation", enable_image_deprecation},
       {"DisableImageDeprecation", disable_image_deprecation},
+      {"CreateTags", create_tags},
+      {"DeleteTags", delete_tags},
+      {"DescribeTags", describe_tags},
   };
   return table;
 }

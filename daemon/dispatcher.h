@@ -15,6 +15,7 @@
 #include "daemon/capture_service.h"
 #include "daemon/image_service.h"
 #include "daemon/instance_service.h"
+#include "daemon/tag_service.h"
 
 namespace amid {
 
@@ -22,6 +23,7 @@ namespace amid {
 struct Services {
   ImageService& images;
   InstanceService& instances;
+  TagService& tags;
   CaptureService* capture = nullptr;  // absent in tests that need no create-image
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
@@ -32,8 +34,9 @@ struct Services {
 class Dispatcher {
  public:
   // The default region's services.
-  Dispatcher(ImageService& images, InstanceService& instances, CaptureService* capture = nullptr)
-      : services_{images, instances, capture} {
+  Dispatcher(ImageService& images, InstanceService& instances, TagService& tags,
+             CaptureService* capture = nullptr)
+      : services_{images, instances, tags, capture} {
     regions_.emplace(images.region(), services_);
   }
   // Another region's.

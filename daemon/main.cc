@@ -138,9 +138,10 @@ struct Region {
   ImageService images;
   InstanceService instances;
   CaptureService capture;
+  TagService tags;
   Region(std::unique_ptr<Hypervisor> hv, std::unique_ptr<Runtime> runtime)
       : hypervisor(std::move(hv)), rt(std::move(runtime)), images(*rt), instances(*rt, images),
-        capture(*rt, images, instances) {}
+        capture(*rt, images, instances), tags(*rt) {}
 };
 
 // A configured region's store must exist and be writable: amid does not guess
@@ -263,9 +264,9 @@ int run(int argc, char** argv) {
   }
 
   Region& home = *regions.front();
-  Dispatcher dispatcher(home.images, home.instances, &home.capture);
+  Dispatcher dispatcher(home.images, home.instances, home.tags, &home.capture);
   for (std::size_t i = 1; i < regions.size(); ++i) {
-    dispatcher.add_region({regions[i]->images, regions[i]->instances, &regions[i]->capture});
+    dispatcher.add_region({regions[i]->images, regions[i]->instances, regions[i]->tags, &regions[i]->capture});
   }
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));

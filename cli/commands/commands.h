@@ -29,6 +29,9 @@ void add_disable_image_deregistration_protection(CLI::App& app, ContextFactory c
 void add_enable_image_deprecation(CLI::App& app, ContextFactory ctx);
 void add_disable_image_deprecation(CLI::App& app, ContextFactory ctx);
 void add_copy_image(CLI::App& app, ContextFactory ctx);
+void add_create_tags(CLI::App& app, ContextFactory ctx);
+void add_delete_tags(CLI::App& app, ContextFactory ctx);
+void add_describe_tags(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -52,6 +55,9 @@ inline constexpr CommandEntry kCommands[] = {
     {"create-image", add_create_image},
     {"copy-image", add_copy_image},
     {"describe-volumes", add_describe_volumes},
+    {"create-tags", add_create_tags},
+    {"delete-tags", add_delete_tags},
+    {"describe-tags", add_describe_tags},
     {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},
 };

@@ -1,5 +1,6 @@
 #include "cli/commands/commands.h"
 #include "cli/commands/image_wait.h"
+#include "common/tags.h"
 
 namespace amid::cli {
 
@@ -7,7 +8,7 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand(
       "create-image", "Capture an EBS-backed instance (running or stopped) as a new image");
   struct Opts {
-    std::string instance, name, description, bdm, client_token;
+    std::string instance, name, description, bdm, client_token, tag_specs;
     bool no_reboot = false, wait = false;
     int timeout = 1800;
   };
@@ -24,12 +25,22 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--client-token", o->client_token,
                   "1-64 printable ASCII characters making the request idempotent: sent again with the "
                   "same options, it answers with the first request's image instead of capturing again");
+  cmd->add_option("--tag-specifications", o->tag_specs,
+                  "EC2's TagSpecifications as JSON (or file://PATH): tags for the image and its snapshots "
+                  "(ResourceType image, snapshot)");
   cmd->callback([o, make_ctx, cmd] {
     Context& ctx = make_ctx();
     protocol::Json params = {{"InstanceId", o->instance}, {"Name", o->name}, {"NoReboot", o->no_reboot}};
     if (!o->description.empty()) params["Description"] = o->description;
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
+    if (!o->tag_specs.empty()) {
+      auto json = protocol::Json::parse(read_blob_argument(o->tag_specs, "--tag-specifications"), nullptr, false);
+      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
+      auto specs = parse_tag_specifications(json, {"image", "snapshot"});
+      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
+      params["TagSpecifications"] = json;
+    }
     protocol::Json body;
     if (!call(ctx, "CreateImage", params, body)) return;
     std::string id = body.value("ImageId", "");

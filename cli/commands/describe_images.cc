@@ -1,19 +1,30 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 
 namespace amid::cli {
 
 void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("describe-images", "List images you own, or the ones named");
-  auto ids = std::make_shared<std::vector<std::string>>();
-  auto include_deprecated = std::make_shared<bool>(false);
-  cmd->add_option("--image-ids", *ids, "ami-... ids (all of yours when absent)");
-  cmd->add_flag("--include-deprecated", *include_deprecated,
+  struct Opts {
+    std::vector<std::string> ids;
+    ListingOptions listing;
+    bool include_deprecated = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--image-ids", o->ids, "ami-... ids (all of yours when absent)");
+  cmd->add_flag("--include-deprecated", o->include_deprecated,
                 "also list deprecated images of others (yours are always listed)");
-  cmd->callback([ids, include_deprecated, make_ctx] {
+  o->listing.add_to(cmd,
+                    "name, state, architecture, root-device-type, virtualization-type, owner-id, "
+                    "is-public, image-id, description, creation-date, block-device-mapping.volume-size, "
+                    "tag:KEY, tag-key",
+                    "5-1000");
+  cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     protocol::Json params = protocol::Json::object();
-    if (!ids->empty()) params["ImageIds"] = *ids;
-    if (*include_deprecated) params["IncludeDeprecated"] = true;
+    if (!o->ids.empty()) params["ImageIds"] = o->ids;
+    if (o->include_deprecated) params["IncludeDeprecated"] = true;
+    o->listing.apply(params);
     protocol::Json body;
     if (!call(ctx, "DescribeImages", params, body)) return;
     print_rows(ctx, body, body["Images"],

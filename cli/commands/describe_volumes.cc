@@ -1,15 +1,25 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 
 namespace amid::cli {
 
 void add_describe_volumes(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("describe-volumes", "List your EBS volumes, or the ones named");
-  auto ids = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("--volume-ids", *ids, "vol-... ids (all of yours when absent)");
-  cmd->callback([ids, make_ctx] {
+  struct Opts {
+    std::vector<std::string> ids;
+    ListingOptions listing;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--volume-ids", o->ids, "vol-... ids (all of yours when absent)");
+  o->listing.add_to(cmd,
+                    "volume-id, status, size, create-time, attachment.instance-id, attachment.device, "
+                    "attachment.delete-on-termination, tag:KEY, tag-key",
+                    "5-500");
+  cmd->callback([o, make_ctx] {
     Context& ctx = make_ctx();
     protocol::Json params = protocol::Json::object();
-    if (!ids->empty()) params["VolumeIds"] = *ids;
+    if (!o->ids.empty()) params["VolumeIds"] = o->ids;
+    o->listing.apply(params);
     protocol::Json body;
     if (!call(ctx, "DescribeVolumes", params, body)) return;
     print_rows(ctx, body, body["Volumes"],

@@ -444,5 +444,41 @@ TEST_F(CatalogTest, VolumeTagsAreWrittenWithTheVolume) {
   EXPECT_TRUE(c.tags_of(v.id).empty());
 }
 
+// create-image's TagSpecifications: the image's tags go in with the pending
+// image, the snapshots' with the capture's end; a name clash writes neither.
+TEST_F(CatalogTest, ImageAndSnapshotTagsAreWrittenWithTheirRecords) {
+  Catalog c(db_path());
+  ImageRecord img = image("ami-0000000000000000a", "alpha");
+  img.state = "pending";
+  img.tags = {{"Name", "alpha"}};
+  ASSERT_TRUE(c.insert_image_if_name_free(img));
+  EXPECT_EQ(c.find_image(img.id)->tags, img.tags);
+
+  ImageRecord clash = image("ami-0000000000000000b", "alpha");
+  clash.tags = {{"Name", "clash"}};
+  EXPECT_FALSE(c.insert_image_if_name_free(clash));
+  EXPECT_TRUE(c.tags_of(clash.id).empty()) << "a refused image leaves no tags behind";
+
+  SnapshotRecord snap;
+  snap.id = "snap-0000000000000000a";
+  snap.owner = img.owner;
+  snap.region = img.region;
+  snap.state = "completed";
+  snap.image_id = img.id;
+  snap.tags = {{"backup", "yes"}};
+  c.complete_image(img.id, "", {snap});
+  EXPECT_EQ(c.find_snapshot(snap.id)->tags, snap.tags);
+  EXPECT_EQ(c.snapshots_of_image(img.id).at(0).tags, snap.tags);
+  EXPECT_EQ(c.find_image(img.id)->state, "available");
+
+  SnapshotRecord registered = snap;
+  registered.id = "snap-0000000000000000b";
+  registered.tags = {{"root", "1"}};
+  c.insert_snapshot(registered);
+  EXPECT_EQ(c.tags_of(registered.id), registered.tags);
+  c.delete_snapshot(registered.id);
+  EXPECT_TRUE(c.tags_of(registered.id).empty());
+}
+
 }  // namespace
 }  // namespace amid

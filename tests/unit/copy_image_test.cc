@@ -30,9 +30,11 @@ class CopyImageTest : public ::amid::testing::ServiceTest {
     east_instances_ = std::make_unique<InstanceService>(*east_rt_, *east_images_);
     east_capture_ = std::make_unique<CaptureService>(*east_rt_, *east_images_, *east_instances_);
     east_capture_->set_scheduler(&scheduler_);
-    dispatcher_->add_region({*east_images_, *east_instances_, east_capture_.get()});
+    east_tags_ = std::make_unique<TagService>(*east_rt_);
+    dispatcher_->add_region({*east_images_, *east_instances_, *east_tags_, east_capture_.get()});
   }
   void TearDown() override {
+    east_tags_.reset();
     east_capture_.reset();
     east_instances_.reset();
     east_images_.reset();
@@ -47,6 +49,7 @@ class CopyImageTest : public ::amid::testing::ServiceTest {
   std::unique_ptr<ImageService> east_images_;
   std::unique_ptr<InstanceService> east_instances_;
   std::unique_ptr<CaptureService> east_capture_;
+  std::unique_ptr<TagService> east_tags_;
 };
 
 TEST_F(CopyImageTest, CopiesEveryFileUnderNewIdsIntoTheDestinationRegion) {

@@ -55,7 +55,8 @@ class DispatcherTest : public ::amid::testing::TempDirTest {
                           QemuImg{}, {}});
     images_ = std::make_unique<ImageService>(*rt_);
     instances_ = std::make_unique<InstanceService>(*rt_, *images_);
-    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_);
+    tags_ = std::make_unique<TagService>(*rt_);
+    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_, *tags_);
   }
 
   // Sends one raw line and checks the answer's framing.
@@ -105,6 +106,7 @@ class DispatcherTest : public ::amid::testing::TempDirTest {
   std::unique_ptr<Runtime> rt_;
   std::unique_ptr<ImageService> images_;
   std::unique_ptr<InstanceService> instances_;
+  std::unique_ptr<TagService> tags_;
   std::unique_ptr<Dispatcher> dispatcher_;
   const Caller alice_ = user(1000);
   const Caller bob_ = user(2000);

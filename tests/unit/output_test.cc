@@ -114,6 +114,28 @@ TEST(PrintRows, TextIsTabSeparatedAndJsonIsTheWholeAnswer) {
   EXPECT_EQ(err.str(), "");
 }
 
+TEST(PrintRows, ANextTokenTellsPeopleHowToGetTheNextPage) {
+  Json answer = {{"Images", {{{"ImageId", "ami-0123456789abcdef0"}}}}, {"NextToken", "eyJ0b2tlbiI6MX0="}};
+  std::vector<Column> columns = {{"IMAGE ID", [](const Json& j) { return field(j, "/ImageId"); }}};
+  Client client("/nonexistent/amid.sock");
+  std::ostringstream out, err;
+  Context table{client, Format::kTable, out, err};
+  print_rows(table, answer, answer["Images"], columns);
+  EXPECT_EQ(out.str(), "IMAGE ID\nami-0123456789abcdef0\n"
+                       "(more results: run the same command with --next-token eyJ0b2tlbiI6MX0=)\n");
+
+  // Text keeps stdout to rows (pipelines); the hint goes to stderr. JSON has the field.
+  out.str("");
+  Context text{client, Format::kText, out, err};
+  print_rows(text, answer, answer["Images"], columns);
+  EXPECT_EQ(out.str(), "ami-0123456789abcdef0\n");
+  EXPECT_EQ(err.str(), next_page_hint("eyJ0b2tlbiI6MX0="));
+  out.str("");
+  Context json{client, Format::kJson, out, err};
+  print_rows(json, answer, answer["Images"], columns);
+  EXPECT_EQ(Json::parse(out.str())["NextToken"], "eyJ0b2tlbiI6MX0=");
+}
+
 TEST(ReadBlobArgument, ReadsFileUrlsAndPassesLiteralsThrough) {
   amid::testing::TempDir tmp;
   amid::testing::write_text(tmp.file("ud.sh"), "#!/bin/sh\necho hi\n");
@@ -131,7 +153,8 @@ TEST(ReadBlobArgument, ReadsFileUrlsAndPassesLiteralsThrough) {
 TEST(ExitCodes, NotFoundIsFour) {
   EXPECT_EQ(exit_code_for(codes::kInvalidAmiIdNotFound), 4);
   EXPECT_EQ(exit_code_for(codes::kInvalidInstanceIdNotFound), 4);
-  EXPECT_EQ(exit_code_for("InvalidVolume.NotFound"), 4);
+  EXPECT_EQ(exit_code_for(codes::kInvalidVolumeNotFound), 4);
+  EXPECT_EQ(exit_code_for(codes::kInvalidSnapshotNotFound), 4);
 }
 
 TEST(ExitCodes, WrongStateIsFive) {
@@ -146,7 +169,9 @@ TEST(ExitCodes, BadArgumentsIsTwo) {
                            codes::kUnknownParameter, codes::kInvalidAction, codes::kMalformedRequest,
                            codes::kInvalidAmiIdMalformed, codes::kInvalidInstanceIdMalformed,
                            codes::kInvalidAmiNameMalformed, codes::kInvalidAmiNameDuplicate,
-                           codes::kIdempotentParameterMismatch}) {
+                           codes::kIdempotentParameterMismatch, codes::kInvalidVolumeIdMalformed,
+                           codes::kInvalidSnapshotIdMalformed, codes::kInvalidId, codes::kInvalidNextToken,
+                           codes::kInvalidParameterCombination, codes::kTagLimitExceeded}) {
     EXPECT_EQ(exit_code_for(code), 2) << code;
   }
 }

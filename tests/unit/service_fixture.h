@@ -18,6 +18,7 @@
 #include "daemon/capture_service.h"
 #include "daemon/dispatcher.h"
 #include "daemon/runtime.h"
+#include "daemon/tag_service.h"
 #include "tests/unit/test_support.h"
 
 namespace amid::testing {
@@ -135,6 +136,7 @@ class ServiceTest : public TempDirTest {
   std::unique_ptr<ImageService> images_;
   std::unique_ptr<InstanceService> instances_;
   std::unique_ptr<CaptureService> capture_;
+  std::unique_ptr<TagService> tags_;
   std::unique_ptr<Dispatcher> dispatcher_;
   ManualScheduler scheduler_;
   std::time_t offset_ = 0;
@@ -157,11 +159,13 @@ class ServiceTest : public TempDirTest {
     instances_ = std::make_unique<InstanceService>(*rt_, *images_);
     capture_ = std::make_unique<CaptureService>(*rt_, *images_, *instances_);
     capture_->set_scheduler(&scheduler_);
-    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_, capture_.get());
+    tags_ = std::make_unique<TagService>(*rt_);
+    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_, *tags_, capture_.get());
   }
 
   void close_catalog() {
     dispatcher_.reset();
+    tags_.reset();
     capture_.reset();
     instances_.reset();
     images_.reset();

@@ -1,0 +1,126 @@
+#include "cli/arguments.h"
+
+#include <stdexcept>
+
+#include "cli/output.h"
+#include "common/tags.h"
+
+namespace amid::cli {
+
+using protocol::Json;
+
+namespace {
+
+bool is_json_argument(const std::string& v) {
+  return v.rfind("file://", 0) == 0 || (!v.empty() && (v.front() == '[' || v.front() == '{'));
+}
+
+// The JSON list a value holds (a single object counts as a list of one).
+Json json_list(const std::string& value, const std::string& option) {
+  Json j = Json::parse(read_blob_argument(value, option), nullptr, false);
+  if (j.is_discarded()) throw std::invalid_argument(option + ": not valid JSON: " + value);
+  if (j.is_object()) return Json::array({j});
+  if (!j.is_array()) throw std::invalid_argument(option + ": give a JSON list or object");
+  return j;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+Json parse_filter_shorthand(const std::string& text) {
+  const std::string usage = "--filters: '" + text + "' is not Name=NAME,Values=V1,V2";
+  std::optional<std::string> name;
+  std::optional<Json> values;
+  bool in_values = false;
+  for (const auto& part : split_commas(text)) {
+    if (part.rfind("Name=", 0) == 0) {
+      if (name) throw std::invalid_argument(usage + " (Name is given twice)");
+      name = part.substr(5);
+      in_values = false;
+    } else if (part.rfind("Values=", 0) == 0) {
+      if (values) throw std::invalid_argument(usage + " (Values is given twice)");
+      values = Json::array({part.substr(7)});
+      in_values = true;
+    } else if (in_values) {
+      values->push_back(part);
+    } else {
+      throw std::invalid_argument(usage);
+    }
+  }
+  if (!name || name->empty() || !values) throw std::invalid_argument(usage);
+  return {{"Name", *name}, {"Values", *values}};
+}
+
+Json parse_tag_shorthand(const std::string& text, bool value_required) {
+  const std::string usage = std::string("--tags: '") + text + "' is not Key=KEY," +
+                            (value_required ? "Value=VALUE" : "[Value=VALUE]");
+  if (text.rfind("Key=", 0) != 0) throw std::invalid_argument(usage);
+  const std::size_t value_at = text.find(",Value=");
+  Json tag = {{"Key", text.substr(4, value_at == std::string::npos ? std::string::npos : value_at - 4)}};
+  if (value_at != std::string::npos) tag["Value"] = text.substr(value_at + 7);
+  else if (value_required) throw std::invalid_argument(usage);
+  return tag;
+}
+
+}  // namespace
+
+Json parse_filters_argument(const std::vector<std::string>& values) {
+  Json out = Json::array();
+  for (const auto& v : values) {
+    if (is_json_argument(v)) {
+      for (auto& f : json_list(v, "--filters")) out.push_back(f);
+    } else {
+      out.push_back(parse_filter_shorthand(v));
+    }
+  }
+  return out;
+}
+
+Json parse_tags_argument(const std::vector<std::string>& values, bool value_required) {
+  Json out = Json::array();
+  for (const auto& v : values) {
+    if (is_json_argument(v)) {
+      for (auto& t : json_list(v, "--tags")) out.push_back(t);
+    } else {
+      out.push_back(parse_tag_shorthand(v, value_required));
+    }
+  }
+  // EC2's rules here too, so a mistake is shown before anything is sent.
+  auto checked = parse_tag_list(out, "--tags");
+  if (!checked) throw std::invalid_argument(checked.problem().message);
+  if (value_required) {
+    for (const auto& t : checked.value()) {
+      if (!t.value) throw std::invalid_argument("--tags: the tag '" + t.key + "' needs a Value");
+    }
+  }
+  return out;
+}
+
+CLI::Option* keep_json_lists(CLI::Option* option) {
+  return option->expected(1, 1000)->allow_extra_args(false);
+}
+
+void ListingOptions::add_to(CLI::App* cmd, const std::string& filter_names, const std::string& max_range) {
+  keep_json_lists(cmd->add_option("--filters", filters,
+                                  "Name=NAME,Values=V1,V2 (repeatable; values OR'ed, filters AND'ed; * and ? "
+                                  "are wildcards) or EC2's JSON. Names: " + filter_names));
+  max_results_option = cmd->add_option("--max-results", max_results,
+                  "at most this many results (" + max_range + "); a NextToken then fetches the rest");
+  cmd->add_option("--next-token", next_token, "continue where a previous --max-results answer stopped");
+}
+
+void ListingOptions::apply(Json& params) const {
+  if (!filters.empty()) params["Filters"] = parse_filters_argument(filters);
+  if (max_results_option && max_results_option->count() > 0) params["MaxResults"] = max_results;
+  if (!next_token.empty()) params["NextToken"] = next_token;
+}
+
+}  // namespace amid::cli

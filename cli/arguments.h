@@ -1,0 +1,45 @@
+// Structured options in the AWS CLI's two spellings, shorthand and JSON:
+//   --filters Name=state,Values=available,pending   (or [{"Name":..,"Values":[..]}])
+//   --tags Key=Name,Value=web                         (or [{"Key":..,"Value":..}])
+// Each option may be given several values (and several times); a value that starts
+// with "[" or "{" (or is file://PATH) is JSON. Pure; errors throw
+// std::invalid_argument naming the option.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/protocol.h"
+
+namespace amid::cli {
+
+// EC2's Filters from --filters values. Shorthand: Name=NAME,Values=V1,V2 (a value
+// cannot hold a comma there; use JSON for that).
+protocol::Json parse_filters_argument(const std::vector<std::string>& values);
+
+// EC2's Tags list from --tags values. Shorthand: Key=K,Value=V (the value is all
+// that follows ",Value=", commas included); `value_required` = false lets Key=K
+// stand alone (delete-tags: whatever the value). Checked with EC2's tag rules.
+protocol::Json parse_tags_argument(const std::vector<std::string>& values, bool value_required);
+
+// Lets a list option take several values (up to 1000 a use) while a value that is a
+// JSON list reaches us whole: by default CLI11 splits "[a,b]" at its commas.
+CLI::Option* keep_json_lists(CLI::Option* option);
+
+// --filters, --max-results and --next-token of a Describe command.
+struct ListingOptions {
+  std::vector<std::string> filters;
+  std::int64_t max_results = 0;
+  CLI::Option* max_results_option = nullptr;  // whether --max-results was given
+  std::string next_token;
+  // Declares the options on `cmd`; `filter_names` lists them for --help.
+  void add_to(CLI::App* cmd, const std::string& filter_names, const std::string& max_range);
+  // Adds Filters, MaxResults and NextToken to the request's parameters.
+  void apply(protocol::Json& params) const;
+};
+
+}  // namespace amid::cli
