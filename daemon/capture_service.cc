@@ -205,6 +205,7 @@ ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequ
   image.protected_until.clear();
   image.deprecation_time.clear();                // nor deprecation, nor launch permissions
   image.tags = req.copy_image_tags ? src.tags : Tags{};
+  for (const auto& [k, v] : req.image_tags) image.tags[k] = v;
   image.disk_file = rt_.store.image_disk(image.id);
   std::string dir = rt_.store.image_dir(image.id);
 
@@ -230,6 +231,7 @@ ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequ
     snap.start_time = image.creation_date;
     snap.image_id = image.id;
     snap.volume_id.clear();
+    snap.tags = req.snapshot_tags;
     snap.file = s.file == src.disk_file ? image.disk_file : dir + "/" + snap.id + ".qcow2";
     new_ids[s.id] = snap.id;
     if (s.file != src.disk_file) add_file(s.file, snap.file);
@@ -263,7 +265,6 @@ ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequ
                       "Name: you already have an image named '" + name + "' in " + image.region);
     }
   }
-  if (!image.tags.empty()) rt_.catalog.set_tags(image.id, image.tags);
   log_info("image " + image.id + " copying from " + src.region + " " + src.id);
   scheduler_->post([this, image, files, snapshots] { run_copy(image, files, snapshots); });
   return image;

@@ -40,6 +40,8 @@ struct CopyImageRequest {
   std::string source_region, source_image_id, name;
   std::optional<std::string> description;  // absent: "[Copied ami-... from REGION] ...", as EC2 writes
   bool copy_image_tags = false;
+  Tags image_tags;     // TagSpecifications "image": over the copied tags, if any
+  Tags snapshot_tags;  // TagSpecifications "snapshot": on each new snapshot
 };
 
 class CaptureService {

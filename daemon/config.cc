@@ -198,6 +198,18 @@ Result<Config> load_config_file(const std::string& path, Config base) {
 }
 
 namespace {
+// The host part of a libvirt URI ("" for qemu:///system, "host2" for
+// qemu+ssh://user@host2:22/system).
+std::string uri_host(const std::string& uri) {
+  auto scheme = uri.find("://");
+  if (scheme == std::string::npos) return "";
+  std::string rest = uri.substr(scheme + 3);
+  std::string authority = rest.substr(0, rest.find_first_of("/?"));
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  if (!authority.empty() && authority.front() == '[') return authority.substr(0, authority.find(']') + 1);
+  return authority.substr(0, authority.find(':'));
+}
+
 std::optional<std::string> region_name_problem(const std::string& name, const std::string& key) {
   if (name.empty() || name.size() > 32) return key + ": a region name must be 1-32 characters";
   for (char ch : name) {
@@ -247,6 +259,11 @@ Result<Config> validate_config(Config c) {
     while (store.size() > 1 && store.back() == '/') store.pop_back();
     if (!stores.insert(store).second) return problem(key + ".store: " + r.store + " is another region's store too");
     if (r.libvirt_uri.empty()) return problem(key + ".libvirt_uri: must not be empty");
+    if (auto host = uri_host(r.libvirt_uri); !host.empty() && host != "localhost") {
+      return problem(key + ".libvirt_uri: '" + r.libvirt_uri + "' names another host (" + host +
+                     "); amid keeps a region's disks in its store folder on this machine, so a region's "
+                     "libvirt must run here too (qemu:///system, or qemu+unix:///system?socket=PATH)");
+    }
     if (r.libvirt_uri == "embedded") {
       if (!embedded.empty()) {
         return problem(key + ".libvirt_uri: regions." + embedded + " uses the embedded driver already, and one "

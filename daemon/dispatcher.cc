@@ -258,6 +258,11 @@ Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
   req.name = p.required_string("Name", 128);
   req.description = p.optional_string("Description", 255);
   req.copy_image_tags = p.optional_bool("CopyImageTags").value_or(false);
+  if (const Json* specs = p.optional_json("TagSpecifications")) {
+    for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
+      (spec.resource_type == "image" ? req.image_tags : req.snapshot_tags) = std::move(spec.tags);
+    }
+  }
   p.finish();
   if (!services.capture || !services.regions) throw AmidError(codes::kUnsupportedOperation, "copy-image is not available");
   auto source = services.regions->find(req.source_region);

@@ -1,5 +1,6 @@
 #include "cli/commands/commands.h"
 #include "cli/commands/image_wait.h"
+#include "common/tags.h"
 
 namespace amid::cli {
 
@@ -8,7 +9,7 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
       "copy-image",
       "Copy an image (all its snapshots) from a region into the region given by --region (or the default)");
   struct Opts {
-    std::string source_region, source_image, name, description;
+    std::string source_region, source_image, name, description, tag_specs;
     bool copy_tags = false, wait = false;
     int timeout = 1800;
   };
@@ -20,6 +21,9 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--description", o->description,
                   "up to 255 characters (default, as EC2: \"[Copied ami-... from REGION] ...\")");
   cmd->add_flag("--copy-image-tags", o->copy_tags, "copy the image's tags too (launch permissions never are)");
+  cmd->add_option("--tag-specifications", o->tag_specs,
+                  "EC2's TagSpecifications as JSON (or file://PATH): tags for the copy and its snapshots "
+                  "(ResourceType image, snapshot)");
   cmd->add_flag("--wait", o->wait, "wait until the copy is available, with a progress bar");
   cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
   cmd->callback([o, make_ctx, cmd] {
@@ -29,6 +33,13 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
                              {"Name", o->name},
                              {"CopyImageTags", o->copy_tags}};
     if (cmd->count("--description")) params["Description"] = o->description;
+    if (!o->tag_specs.empty()) {
+      auto json = protocol::Json::parse(read_blob_argument(o->tag_specs, "--tag-specifications"), nullptr, false);
+      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
+      auto specs = parse_tag_specifications(json, {"image", "snapshot"});
+      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
+      params["TagSpecifications"] = json;
+    }
     protocol::Json body;
     if (!call(ctx, "CopyImage", params, body)) return;
     std::string id = body.value("ImageId", "");

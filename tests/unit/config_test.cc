@@ -317,6 +317,16 @@ libvirt_uri = "qemu:///system"
   EXPECT_EQ(regions[1].effective_libvirt_uri(), "qemu:///embed?root=/var/lib/amid/regions/local-1/libvirt");
 }
 
+TEST(Regions, LocalLibvirtUrisAreAccepted) {
+  for (const std::string uri : {"qemu:///system", "qemu+unix:///system?socket=/run/x/libvirt-sock",
+                                "qemu://localhost/system", "test:///default"}) {
+    Config c = valid_config();
+    c.regions = {{"local-1", "/a", "embedded"}, {"local-2", "/b", uri}};
+    auto r = validate_config(c);
+    EXPECT_TRUE(r.ok()) << uri << ": " << r.problem().message;
+  }
+}
+
 TEST(Regions, BadRegionsAreRefusedNamingTheKey) {
   struct Case {
     std::string toml, expect;
@@ -334,6 +344,8 @@ TEST(Regions, BadRegionsAreRefusedNamingTheKey) {
       {"[regions.east]\nstore = \"/a\"\n", "region: the default region 'local-1' is not among [regions] (east)"},
       {"[regions.local-1]\nstore = \"/a\"\nlibvirt_uri = \"\"\n", "regions.local-1.libvirt_uri: must not be empty"},
       {"regions = 3\n", "regions: must be a table"},
+      {"[regions.local-1]\nstore = \"/a\"\nlibvirt_uri = \"qemu+ssh://root@host2:22/system\"\n",
+       "regions.local-1.libvirt_uri: 'qemu+ssh://root@host2:22/system' names another host (host2)"},
   };
   for (const auto& c : cases) {
     auto loaded = load_config_text(c.toml, "amid.toml", valid_config());

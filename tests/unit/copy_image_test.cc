@@ -111,14 +111,18 @@ TEST_F(CopyImageTest, TagsAreCopiedOnlyWhenAskedAndADescriptionIsKept) {
   std::string src = register_image("plain");
   catalog_->set_tags(src, {{"team", "web"}});
   auto r = copy({{"SourceRegion", "local-1"}, {"SourceImageId", src}, {"Name", "same region copy"},
-                 {"Description", "mine"}});
+                 {"Description", "mine"},
+                 {"TagSpecifications", Json::parse(R"([{"ResourceType":"image","Tags":[{"Key":"stage","Value":"dr"}]},
+                                                        {"ResourceType":"snapshot","Tags":[{"Key":"kind","Value":"copy"}]}])")}});
   ASSERT_TRUE(r.ok) << r.error_message;
   scheduler_.run_posted();
   std::string dst = r.body["ImageId"];
   Json img = describe_image(dst);
   EXPECT_EQ(img["State"], "available");
   EXPECT_EQ(img["Description"], "mine");
-  EXPECT_TRUE(catalog_->tags_of(dst).empty());
+  EXPECT_EQ(catalog_->tags_of(dst), (Tags{{"stage", "dr"}})) << "TagSpecifications only, not the source's";
+  std::string snap = img["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"];
+  EXPECT_EQ(catalog_->tags_of(snap), (Tags{{"kind", "copy"}}));
 }
 
 TEST_F(CopyImageTest, BadInputIsRefusedNamingTheFieldAndCreatesNothing) {
