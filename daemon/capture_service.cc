@@ -84,7 +84,7 @@ ImageRecord CaptureService::create_image(const Caller& caller, const CreateImage
 }
 
 ImageRecord CaptureService::replayed_image(const ClientTokenRecord& prior) const {
-  log_info("create-image with ClientToken '" + prior.token + "' answered again with " + prior.resource_id);
+  log_info(prior.action + " with ClientToken '" + prior.token + "' answered again with " + prior.resource_id);
   if (auto image = rt_.catalog.find_image(prior.resource_id)) return *image;
   ImageRecord gone;  // reclaimed since: the id is still the answer
   gone.id = prior.resource_id;
@@ -178,6 +178,24 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
 
 ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequest& req,
                                       ImageService& source_images) {
+  // Tokens are per region, as on EC2: the same token copying into two regions is two requests.
+  const std::string action = "CopyImage@" + rt_.config.region;
+  if (req.client_token) {
+    if (auto prior = find_replay(rt_.catalog, caller.account, action, *req.client_token)) return replayed_image(*prior);
+  }
+  try {
+    return start_copy(caller, req, source_images, action);
+  } catch (const AmidError& e) {
+    if (!req.client_token) throw;
+    auto prior = find_replay(rt_.catalog, caller.account, action, *req.client_token);
+    if (prior) return replayed_image(*prior);
+    if (e.code() == kTokenTaken) throw AmidError(codes::kInternalError, "ClientToken: recorded, then not found");
+    throw;
+  }
+}
+
+ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequest& req, ImageService& source_images,
+                                       const std::string& action) {
   std::string name = validate_image_name(req.name).value_or_throw();
   if (req.description) validate_description(*req.description).value_or_throw();
   if (!scheduler_) throw AmidError(codes::kInternalError, "copy-image is not available yet");
@@ -260,9 +278,18 @@ ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequ
   }
   {
     std::lock_guard lock(rt_.image_refs_mu);  // the source's files stay until the copy has them
-    if (!rt_.catalog.insert_image_if_name_free(image)) {
-      throw AmidError(codes::kInvalidAmiNameDuplicate,
-                      "Name: you already have an image named '" + name + "' in " + image.region);
+    std::optional<ClientTokenRecord> token;
+    if (req.client_token) {
+      token = make_token_record(caller.account, action, *req.client_token, image.id, {{"ImageId", image.id}});
+    }
+    switch (rt_.catalog.insert_image_checked(image, token ? &*token : nullptr)) {
+      case ImageInsert::kInserted:
+        break;
+      case ImageInsert::kNameTaken:
+        throw AmidError(codes::kInvalidAmiNameDuplicate,
+                        "Name: you already have an image named '" + name + "' in " + image.region);
+      case ImageInsert::kTokenTaken:
+        throw AmidError(kTokenTaken, "ClientToken: already recorded");
     }
   }
   log_info("image " + image.id + " copying from " + src.region + " " + src.id);

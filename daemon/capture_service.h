@@ -42,6 +42,7 @@ struct CopyImageRequest {
   bool copy_image_tags = false;
   Tags image_tags;     // TagSpecifications "image": over the copied tags, if any
   Tags snapshot_tags;  // TagSpecifications "snapshot": on each new snapshot
+  std::optional<ClientToken> client_token;  // makes the request idempotent (daemon/client_token.h)
 };
 
 class CaptureService {
@@ -91,6 +92,8 @@ class CaptureService {
     std::string from, to;
     std::uint64_t bytes = 0;
   };
+  ImageRecord start_copy(const Caller& caller, const CopyImageRequest& request, ImageService& source_images,
+                         const std::string& token_action);
   void run_copy(ImageRecord image, std::vector<CopyFile> files, std::vector<SnapshotRecord> snapshots);
   std::vector<Disk> ebs_disks(const InstanceRecord& instance) const;
   static std::string overlay_of(const std::string& source);

@@ -258,6 +258,7 @@ Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
   req.name = p.required_string("Name", 128);
   req.description = p.optional_string("Description", 255);
   req.copy_image_tags = p.optional_bool("CopyImageTags").value_or(false);
+  req.client_token = read_client_token(p);
   if (const Json* specs = p.optional_json("TagSpecifications")) {
     for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
       (spec.resource_type == "image" ? req.image_tags : req.snapshot_tags) = std::move(spec.tags);

@@ -9,7 +9,7 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
       "copy-image",
       "Copy an image (all its snapshots) from a region into the region given by --region (or the default)");
   struct Opts {
-    std::string source_region, source_image, name, description, tag_specs;
+    std::string source_region, source_image, name, description, tag_specs, client_token;
     bool copy_tags = false, wait = false;
     int timeout = 1800;
   };
@@ -24,6 +24,9 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--tag-specifications", o->tag_specs,
                   "EC2's TagSpecifications as JSON (or file://PATH): tags for the copy and its snapshots "
                   "(ResourceType image, snapshot)");
+  cmd->add_option("--client-token", o->client_token,
+                  "1-64 printable ASCII characters making the request idempotent: sent again with the same "
+                  "options (to the same region), it answers with the first request's image");
   cmd->add_flag("--wait", o->wait, "wait until the copy is available, with a progress bar");
   cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
   cmd->callback([o, make_ctx, cmd] {
@@ -33,6 +36,7 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
                              {"Name", o->name},
                              {"CopyImageTags", o->copy_tags}};
     if (cmd->count("--description")) params["Description"] = o->description;
+    if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!o->tag_specs.empty()) {
       auto json = protocol::Json::parse(read_blob_argument(o->tag_specs, "--tag-specifications"), nullptr, false);
       if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");

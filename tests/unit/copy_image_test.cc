@@ -125,6 +125,34 @@ TEST_F(CopyImageTest, TagsAreCopiedOnlyWhenAskedAndADescriptionIsKept) {
   EXPECT_EQ(catalog_->tags_of(snap), (Tags{{"kind", "copy"}}));
 }
 
+TEST_F(CopyImageTest, AClientTokenMakesTheCopyIdempotentPerRegion) {
+  std::string src = register_image("web");
+  Json params = {{"Region", "local-2"}, {"SourceRegion", "local-1"}, {"SourceImageId", src}, {"Name", "web copy"},
+                 {"ClientToken", "copy-42"}};
+  auto first = copy(params);
+  ASSERT_TRUE(first.ok) << first.error_message;
+  std::size_t rows = image_rows();
+  auto again = copy(params);
+  ASSERT_TRUE(again.ok) << again.error_message;
+  EXPECT_EQ(again.body["ImageId"], first.body["ImageId"]);
+  EXPECT_EQ(image_rows(), rows) << "a replay copies nothing";
+
+  Json other = params;
+  other["Name"] = "another name";
+  auto mismatch = copy(other);
+  EXPECT_EQ(mismatch.error_code, codes::kIdempotentParameterMismatch) << mismatch.error_message;
+  EXPECT_EQ(image_rows(), rows);
+
+  // The same token copying into another region is another request, as on EC2.
+  Json local = params;
+  local.erase("Region");
+  auto here = copy(local);
+  ASSERT_TRUE(here.ok) << here.error_code << ": " << here.error_message;
+  EXPECT_NE(here.body["ImageId"], first.body["ImageId"]);
+  scheduler_.run_posted();
+  EXPECT_EQ(describe_image(here.body["ImageId"])["State"], "available");
+}
+
 TEST_F(CopyImageTest, BadInputIsRefusedNamingTheFieldAndCreatesNothing) {
   std::string src = register_image("web");
   std::size_t before = image_rows();
