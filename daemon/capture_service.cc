@@ -204,6 +204,7 @@ ImageRecord CaptureService::copy_image(const Caller& caller, const CopyImageRequ
   image.deregistration_protection = "disabled";  // EC2 copies neither protection,
   image.protected_until.clear();
   image.deprecation_time.clear();                // nor deprecation, nor launch permissions
+  image.launch_permissions.clear();
   image.tags = req.copy_image_tags ? src.tags : Tags{};
   image.disk_file = rt_.store.image_disk(image.id);
   std::string dir = rt_.store.image_dir(image.id);
