@@ -104,6 +104,62 @@ Json parse_tags_argument(const std::vector<std::string>& values, bool value_requ
   return out;
 }
 
+namespace {
+
+// Splits at commas outside [] and {}.
+std::vector<std::string> split_top_level(const std::string& s, const std::string& usage) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  for (char c : s) {
+    if (c == '[' || c == '{') ++depth;
+    if (c == ']' || c == '}') {
+      if (--depth < 0) throw std::invalid_argument(usage);
+    }
+    if (c == ',' && depth == 0) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (depth != 0) throw std::invalid_argument(usage);
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+Json parse_launch_permission_argument(const std::string& value) {
+  const std::string usage = "--launch-permission: '" + value +
+                            "' is not Add=[{UserId=ACCOUNT}|{Group=all},...],Remove=[...] or EC2's JSON";
+  if (is_json_argument(value)) {
+    Json j = Json::parse(read_blob_argument(value, "--launch-permission"), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw std::invalid_argument(usage);
+    return j;
+  }
+  Json out = Json::object();
+  for (const auto& part : split_top_level(value, usage)) {
+    auto eq = part.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument(usage);
+    std::string key = part.substr(0, eq), list = part.substr(eq + 1);
+    if ((key != "Add" && key != "Remove") || out.contains(key)) throw std::invalid_argument(usage);
+    if (list.size() < 2 || list.front() != '[' || list.back() != ']') throw std::invalid_argument(usage);
+    Json items = Json::array();
+    const std::string inner = list.substr(1, list.size() - 2);
+    if (!inner.empty()) {
+      for (std::string item : split_top_level(inner, usage)) {
+        if (item.size() >= 2 && item.front() == '{' && item.back() == '}') item = item.substr(1, item.size() - 2);
+        auto ieq = item.find('=');
+        if (ieq == std::string::npos || ieq == 0) throw std::invalid_argument(usage);
+        items.push_back({{item.substr(0, ieq), item.substr(ieq + 1)}});
+      }
+    }
+    out[key] = items;
+  }
+  return out;
+}
+
 CLI::Option* keep_json_lists(CLI::Option* option) {
   return option->expected(1, 1000)->allow_extra_args(false);
 }

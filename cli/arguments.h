@@ -26,6 +26,12 @@ protocol::Json parse_filters_argument(const std::vector<std::string>& values);
 // stand alone (delete-tags: whatever the value). Checked with EC2's tag rules.
 protocol::Json parse_tags_argument(const std::vector<std::string>& values, bool value_required);
 
+// EC2's LaunchPermission from --launch-permission: the AWS CLI's shorthand
+// Add=[{UserId=123456789012},{Group=all}],Remove=[{UserId=...}] or JSON
+// {"Add":[{"UserId":"..."}],"Remove":[...]} (or file://PATH). The daemon checks
+// the values; this only reads the shape.
+protocol::Json parse_launch_permission_argument(const std::string& value);
+
 // Lets a list option take several values (up to 1000 a use) while a value that is a
 // JSON list reaches us whole: by default CLI11 splits "[a,b]" at its commas.
 CLI::Option* keep_json_lists(CLI::Option* option);

@@ -14,6 +14,7 @@ ExitCode exit_code_for(const std::string& code) {
   }
   if (code.rfind("InvalidParameter", 0) == 0 || code == "MissingParameter" || code == "UnknownParameter" ||
       ends_with(".Malformed") || code == "InvalidAMIName.Duplicate" || code == "InvalidAction" ||
+      code == "InvalidAMIAttributeItemValue" ||
       code == "MalformedQueryString" || code == "IdempotentParameterMismatch" || code == "InvalidID" ||
       code == "InvalidNextToken" || code == "TagLimitExceeded") {
     return kBadArguments;

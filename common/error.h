@@ -27,6 +27,8 @@ inline constexpr const char* kInvalidAmiIdNotFound = "InvalidAMIID.NotFound";
 inline constexpr const char* kInvalidAmiIdUnavailable = "InvalidAMIID.Unavailable";
 inline constexpr const char* kInvalidAmiNameDuplicate = "InvalidAMIName.Duplicate";
 inline constexpr const char* kInvalidAmiNameMalformed = "InvalidAMIName.Malformed";
+// A launch permission's UserId or Group that is not one (EC2's code for it).
+inline constexpr const char* kInvalidAmiAttributeItemValue = "InvalidAMIAttributeItemValue";
 inline constexpr const char* kInvalidInstanceIdMalformed = "InvalidInstanceID.Malformed";
 inline constexpr const char* kInvalidInstanceIdNotFound = "InvalidInstanceID.NotFound";
 inline constexpr const char* kInvalidVolumeIdMalformed = "InvalidVolumeID.Malformed";

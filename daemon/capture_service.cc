@@ -222,6 +222,7 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
   image.deregistration_protection = "disabled";  // EC2 copies neither protection,
   image.protected_until.clear();
   image.deprecation_time.clear();                // nor deprecation, nor launch permissions
+  image.launch_permissions.clear();
   image.tags = req.copy_image_tags ? src.tags : Tags{};
   for (const auto& [k, v] : req.image_tags) image.tags[k] = v;
   image.disk_file = rt_.store.image_disk(image.id);

@@ -12,7 +12,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -80,6 +80,14 @@ CREATE TABLE client_tokens (
   resource_id TEXT NOT NULL, result TEXT NOT NULL, created TEXT NOT NULL,
   PRIMARY KEY (owner, action, token)) WITHOUT ROWID;
 CREATE INDEX client_tokens_resource ON client_tokens(resource_id);
+)sql",
+    // 4 -> 5: launch permissions (image sharing); they go with their image's row.
+    R"sql(
+CREATE TABLE launch_permissions (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+  value TEXT NOT NULL,
+  PRIMARY KEY (image_id, kind, value)) WITHOUT ROWID;
 )sql",
 };
 
@@ -226,6 +234,31 @@ void write_tags(sqlite3* db, const std::string& id, const Tags& tags) {
 
 void drop_tags(sqlite3* db, const std::string& id) {
   Stmt s(db, "DELETE FROM tags WHERE resource_id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+LaunchPermissions read_launch_permissions(sqlite3* db, const std::string& id) {
+  Stmt s(db, "SELECT kind, value FROM launch_permissions WHERE image_id=? ORDER BY kind, value");
+  s.bind(1, id);
+  LaunchPermissions out;
+  while (s.step()) out.push_back({s.text(0), s.text(1)});
+  return out;
+}
+
+void attach_launch_permissions(sqlite3* db, std::vector<ImageRecord>& list) {
+  std::map<std::string, LaunchPermissions> all;
+  Stmt s(db, "SELECT image_id, kind, value FROM launch_permissions ORDER BY image_id, kind, value");
+  while (s.step()) all[s.text(0)].push_back({s.text(1), s.text(2)});
+  if (all.empty()) return;
+  for (auto& r : list) {
+    auto it = all.find(r.id);
+    if (it != all.end()) r.launch_permissions = std::move(it->second);
+  }
+}
+
+void drop_launch_permissions(sqlite3* db, const std::string& id) {
+  Stmt s(db, "DELETE FROM launch_permissions WHERE image_id=?");
   s.bind(1, id);
   s.step();
 }
@@ -445,6 +478,7 @@ std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
   if (!s.step()) return std::nullopt;
   auto r = read_image(s);
   r.tags = read_tags(db_, id);
+  r.launch_permissions = read_launch_permissions(db_, id);
   overlay_progress(r);
   return r;
 }
@@ -455,6 +489,7 @@ std::vector<ImageRecord> Catalog::list_images() const {
   std::vector<ImageRecord> out;
   while (s.step()) out.push_back(read_image(s));
   attach_tags(db_, out, "ami-");
+  attach_launch_permissions(db_, out);
   if (!progress_.empty()) {
     for (auto& r : out) overlay_progress(r);
   }
@@ -464,11 +499,35 @@ std::vector<ImageRecord> Catalog::list_images() const {
 void Catalog::delete_image(const std::string& id) {
   std::lock_guard lock(mu_);
   in_transaction([&] {
+    drop_launch_permissions(db_, id);
     Stmt s(db_, "DELETE FROM images WHERE id=?");
     s.bind(1, id);
     s.step();
     drop_tags(db_, id);
   });
+}
+
+void Catalog::edit_launch_permissions(const std::string& image_id, const LaunchPermissions& add,
+                                      const LaunchPermissions& remove) {
+  std::lock_guard lock(mu_);
+  in_transaction([&] {
+    for (const auto& p : add) {
+      Stmt s(db_, "INSERT INTO launch_permissions (image_id, kind, value) VALUES (?,?,?) "
+                  "ON CONFLICT (image_id, kind, value) DO NOTHING");
+      s.bind(1, image_id).bind(2, p.kind).bind(3, p.value);
+      s.step();
+    }
+    for (const auto& p : remove) {
+      Stmt s(db_, "DELETE FROM launch_permissions WHERE image_id=? AND kind=? AND value=?");
+      s.bind(1, image_id).bind(2, p.kind).bind(3, p.value);
+      s.step();
+    }
+  });
+}
+
+void Catalog::reset_launch_permissions(const std::string& image_id) {
+  std::lock_guard lock(mu_);
+  drop_launch_permissions(db_, image_id);
 }
 
 void Catalog::delete_image_and_snapshots(const std::string& id) {
@@ -486,6 +545,7 @@ void Catalog::delete_image_and_snapshots(const std::string& id) {
       s.step();
       drop_tags(db_, snap);
     }
+    drop_launch_permissions(db_, id);
     Stmt s(db_, "DELETE FROM images WHERE id=?");
     s.bind(1, id);
     s.step();

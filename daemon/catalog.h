@@ -24,6 +24,15 @@ namespace amid {
 // EC2 tags of one resource, key -> value (at most 50, checked by the caller).
 using Tags = TagMap;
 
+// One of an image's EC2 launch permissions: kind "user" with a 12-digit account
+// id, or kind "group" with "all" (the image is public).
+struct LaunchPermission {
+  std::string kind, value;
+  bool operator==(const LaunchPermission&) const = default;
+  bool operator<(const LaunchPermission& o) const { return kind != o.kind ? kind < o.kind : value < o.value; }
+};
+using LaunchPermissions = std::vector<LaunchPermission>;
+
 struct ImageRecord {
   std::string id, name, description, owner, region;
   std::string architecture = "x86_64";
@@ -49,6 +58,9 @@ struct ImageRecord {
   std::string protected_until;
   std::string deprecation_time;       // EC2's DeprecationTime (ISO 8601 UTC, "" = none)
   Tags tags;
+  // Who else may launch it, sorted (find_image/list_images fill it; insert_image*
+  // ignores it: a new image is private).
+  LaunchPermissions launch_permissions;
 };
 
 struct InstanceRecord {
@@ -148,6 +160,12 @@ class Catalog {
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;
   void delete_image(const std::string& id);
+  // ModifyImageAttribute launchPermission: adds and removes in one transaction
+  // (adding what is there, or removing what is not, changes nothing).
+  void edit_launch_permissions(const std::string& image_id, const LaunchPermissions& add,
+                               const LaunchPermissions& remove);
+  // ResetImageAttribute launchPermission: removes every one.
+  void reset_launch_permissions(const std::string& image_id);
   // The image's row and its snapshots' rows, in one transaction (reclaim).
   void delete_image_and_snapshots(const std::string& id);
 

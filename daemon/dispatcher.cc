@@ -58,10 +58,11 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
 Json describe_images(Services& services, const Caller& caller, ParamReader& p) {
   auto ids = p.string_list("ImageIds");
   bool include_deprecated = p.optional_bool("IncludeDeprecated").value_or(false);
+  ImageScope scope{p.string_list("Owners"), p.string_list("ExecutableUsers")};
   Listing listing({"DescribeImages", &kImageFilters, 5, 1000, {"/ImageId"}}, p, !ids.empty(), "ImageIds");
   p.finish();
   std::vector<Json> rows;
-  for (const auto& rec : services.images.describe_images(caller, ids, include_deprecated)) {
+  for (const auto& rec : services.images.describe_images(caller, ids, include_deprecated, scope)) {
     Json row = render_image(rec);
     if (listing.wants(row)) rows.push_back(std::move(row));
   }
@@ -102,6 +103,147 @@ Json disable_image_deprecation(Services& services, const Caller& caller, ParamRe
   std::string id = p.required_string("ImageId");
   p.finish();
   services.images.disable_deprecation(caller, id);
+  return {{"Return", true}};
+}
+
+// The only image attribute amid keeps besides those of their own actions.
+constexpr const char* kLaunchPermission = "launchPermission";
+
+void check_attribute(const std::string& attribute) {
+  if (attribute == kLaunchPermission) return;
+  throw AmidError(codes::kInvalidParameterValue,
+                  "Attribute: '" + attribute + "' is not an image attribute amid keeps; the only one is launchPermission");
+}
+
+// One launch permission of EC2's LaunchPermission.Add/Remove lists: {"UserId": ...} or {"Group": "all"}.
+LaunchPermission read_permission(const ImageService& images, const Json& item, const std::string& field) {
+  if (!item.is_object()) {
+    throw AmidError(codes::kInvalidParameterValue, field + ": must be an object, {\"UserId\": ...} or {\"Group\": \"all\"}");
+  }
+  for (auto& [key, value] : item.items()) {
+    if (key == "UserId" || key == "Group") {
+      if (!value.is_string()) throw AmidError(codes::kInvalidParameterValue, field + "." + key + ": must be a string");
+      continue;
+    }
+    if (key == "OrganizationArn" || key == "OrganizationalUnitArn") {
+      throw AmidError(codes::kInvalidParameterValue, field + "." + key + ": amid has no organizations; share with UserId or Group");
+    }
+    throw AmidError(codes::kUnknownParameter, field + "." + key + ": unknown; a launch permission is UserId or Group");
+  }
+  const bool user = item.contains("UserId"), group = item.contains("Group");
+  if (user == group) {
+    throw AmidError(codes::kInvalidParameterValue, field + ": give exactly one of UserId and Group");
+  }
+  if (user) return {"user", images.check_account(field + ".UserId", item["UserId"].get<std::string>())};
+  std::string g = item["Group"];
+  if (g != "all") {
+    throw AmidError(codes::kInvalidAmiAttributeItemValue,
+                    field + ".Group: invalid attribute item value \"" + g + "\" for UserGroup item type (the only group is all)");
+  }
+  return {"group", "all"};
+}
+
+LaunchPermissionEdit read_launch_permission_edit(const ImageService& images, ParamReader& p) {
+  LaunchPermissionEdit edit;
+  const Json* lp = p.optional_json("LaunchPermission");
+  auto operation = p.optional_string("OperationType", 16);
+  const Json* user_ids = p.optional_json("UserIds");
+  const Json* user_groups = p.optional_json("UserGroups");
+  auto ids = p.string_list("UserIds", kMaxLaunchPermissions);
+  auto groups = p.string_list("UserGroups", kMaxLaunchPermissions);
+  if (lp && (operation || user_ids || user_groups)) {
+    throw AmidError(codes::kInvalidParameterCombination,
+                    "LaunchPermission: give either LaunchPermission or OperationType with UserIds/UserGroups, not both");
+  }
+  if (lp) {
+    if (!lp->is_object()) {
+      throw AmidError(codes::kInvalidParameterValue, "LaunchPermission: must be an object, {\"Add\": [...], \"Remove\": [...]}");
+    }
+    for (auto& [key, value] : lp->items()) {
+      if (key != "Add" && key != "Remove") {
+        throw AmidError(codes::kUnknownParameter, "LaunchPermission." + key + ": unknown; use Add and Remove");
+      }
+      const std::string field = "LaunchPermission." + key;
+      if (!value.is_array()) throw AmidError(codes::kInvalidParameterValue, field + ": must be a list");
+      if (value.size() > kMaxLaunchPermissions) {
+        throw AmidError(codes::kInvalidParameterValue,
+                        field + ": more than " + std::to_string(kMaxLaunchPermissions) + " items");
+      }
+      auto& into = key == "Add" ? edit.add : edit.remove;
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        into.push_back(read_permission(images, value[i], field + "[" + std::to_string(i) + "]"));
+      }
+    }
+  } else if (operation || user_ids || user_groups) {
+    if (!operation) throw AmidError(codes::kMissingParameter, "OperationType: required with UserIds or UserGroups (add or remove)");
+    if (*operation != "add" && *operation != "remove") {
+      throw AmidError(codes::kInvalidParameterValue, "OperationType: '" + *operation + "' is neither add nor remove");
+    }
+    auto& into = *operation == "add" ? edit.add : edit.remove;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      into.push_back({"user", images.check_account("UserIds[" + std::to_string(i) + "]", ids[i])});
+    }
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i] != "all") {
+        throw AmidError(codes::kInvalidAmiAttributeItemValue, "UserGroups[" + std::to_string(i) +
+                                                                 "]: invalid attribute item value \"" + groups[i] +
+                                                                 "\" for UserGroup item type (the only group is all)");
+      }
+      into.push_back({"group", "all"});
+    }
+  }
+  if (edit.add.empty() && edit.remove.empty()) {
+    throw AmidError(codes::kMissingParameter,
+                    "LaunchPermission: nothing to add or remove (e.g. {\"Add\": [{\"UserId\": \"000000001000\"}]})");
+  }
+  for (const auto& a : edit.add) {
+    for (const auto& r : edit.remove) {
+      if (a == r) {
+        throw AmidError(codes::kInvalidParameterValue, "LaunchPermission: " + std::string(a.kind == "user" ? "UserId " : "Group ") +
+                                                           a.value + " is both added and removed");
+      }
+    }
+  }
+  return edit;
+}
+
+Json render_launch_permissions(const LaunchPermissions& permissions) {
+  Json out = Json::array();
+  for (const auto& lp : permissions) {
+    out.push_back(lp.kind == "group" ? Json{{"Group", lp.value}} : Json{{"UserId", lp.value}});
+  }
+  return out;
+}
+
+Json modify_image_attribute(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  if (auto attribute = p.optional_string("Attribute", 64)) check_attribute(*attribute);
+  // EC2's other attributes (Description, ImdsSupport...) are refused by name.
+  for (const char* other : {"Description", "ImdsSupport", "ProductCodes", "OrganizationArns", "OrganizationalUnitArns", "Value"}) {
+    if (p.optional_json(other)) {
+      throw AmidError(codes::kInvalidParameterValue,
+                      std::string(other) + ": amid keeps only the launchPermission attribute of an image");
+    }
+  }
+  check_image_id(id);
+  LaunchPermissionEdit edit = read_launch_permission_edit(services.images, p);
+  p.finish();
+  services.images.modify_launch_permissions(caller, id, edit);
+  return {{"Return", true}};
+}
+
+Json describe_image_attribute(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  check_attribute(p.required_string("Attribute", 64));
+  p.finish();
+  return {{"ImageId", id}, {"LaunchPermissions", render_launch_permissions(services.images.launch_permissions(caller, id))}};
+}
+
+Json reset_image_attribute(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("ImageId");
+  check_attribute(p.required_string("Attribute", 64));
+  p.finish();
+  services.images.reset_launch_permissions(caller, id);
   return {{"Return", true}};
 }
 
@@ -349,6 +491,9 @@ const std::map<std::string, Handler>& actions() {
       {"CreateTags", create_tags},
       {"DeleteTags", delete_tags},
       {"DescribeTags", describe_tags},
+      {"ModifyImageAttribute", modify_image_attribute},
+      {"DescribeImageAttribute", describe_image_attribute},
+      {"ResetImageAttribute", reset_image_attribute},
   };
   return table;
 }

@@ -1,6 +1,8 @@
 #include "daemon/image_service.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -181,12 +183,91 @@ ImageRecord ImageService::visible_image(const Caller& caller, const std::string&
   return *rec;
 }
 
-ImageRecord ImageService::owned_image(const Caller& caller, const std::string& id) {
+ImageRecord ImageService::owned_image(const Caller& caller, const std::string& id, const char* what) {
   ImageRecord rec = visible_image(caller, id);
   if (image_access(caller, rec) != ImageAccess::kOwner) {
-    throw AmidError(codes::kInvalidAmiIdNotFound, "The image id '" + id + "' does not exist");
+    // As EC2: the image is there (it is shared with the caller), it is not theirs.
+    throw AmidError(codes::kAuthFailure, "ImageId: not authorized for image " + id + ": it is shared with you; only its owner (" +
+                                             rec.owner + ") may " + what);
   }
   return rec;
+}
+
+namespace {
+
+bool is_account_id(const std::string& s) {
+  return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool passwd_has_uid(uid_t uid) {
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buf(size > 0 ? static_cast<std::size_t>(size) : 16384);
+  struct passwd pw{};
+  struct passwd* found = nullptr;
+  return ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr;
+}
+
+}  // namespace
+
+std::string ImageService::check_account(const std::string& field, const std::string& value) const {
+  if (!is_account_id(value)) {
+    throw AmidError(codes::kInvalidAmiAttributeItemValue,
+                    field + ": invalid attribute item value \"" + value +
+                        "\" for userId item type (an account id is 12 digits, as 000000001000)");
+  }
+  const unsigned long long uid = std::stoull(value);
+  const bool exists = uid < 0xffffffffull && (account_exists_ ? account_exists_(static_cast<uid_t>(uid))
+                                                              : passwd_has_uid(static_cast<uid_t>(uid)));
+  if (!exists) {
+    throw AmidError(codes::kInvalidAmiAttributeItemValue,
+                    field + ": account " + value + " does not exist on this host (no user has uid " +
+                        std::to_string(uid) + ")");
+  }
+  return value;
+}
+
+void ImageService::check_scope(const ImageScope& scope) const {
+  for (const auto& o : scope.owners) {
+    // amazon, aws-marketplace and aws-backup-vault are EC2's aliases: no image here has them.
+    if (o == "self" || is_account_id(o) || o == "amazon" || o == "aws-marketplace" || o == "aws-backup-vault") continue;
+    throw AmidError(codes::kInvalidParameterValue, "Owners: '" + o + "' is neither self nor an account id (12 digits)");
+  }
+  for (const auto& u : scope.executable_users) {
+    if (u == "self" || u == "all" || is_account_id(u)) continue;
+    throw AmidError(codes::kInvalidParameterValue,
+                    "ExecutableUsers: '" + u + "' is neither self, all nor an account id (12 digits)");
+  }
+}
+
+void ImageService::modify_launch_permissions(const Caller& caller, const std::string& id,
+                                             const LaunchPermissionEdit& edit) {
+  ImageRecord rec = owned_image(caller, id, "modify its attributes");
+  LaunchPermissions add;
+  for (const auto& p : edit.add) {
+    if (p.kind == "user" && p.value == rec.owner) continue;  // the owner may always launch it
+    add.push_back(p);
+  }
+  std::set<LaunchPermission> after(rec.launch_permissions.begin(), rec.launch_permissions.end());
+  for (const auto& p : add) after.insert(p);
+  for (const auto& p : edit.remove) after.erase(p);
+  if (after.size() > kMaxLaunchPermissions) {
+    throw AmidError(codes::kInvalidParameterValue,
+                    "LaunchPermission: image " + id + " would have more than " +
+                        std::to_string(kMaxLaunchPermissions) + " launch permissions");
+  }
+  rt_.catalog.edit_launch_permissions(rec.id, add, edit.remove);
+  log_info("image " + id + " launch permissions: " + std::to_string(add.size()) + " added, " +
+           std::to_string(edit.remove.size()) + " removed" + " by " + caller.account);
+}
+
+LaunchPermissions ImageService::launch_permissions(const Caller& caller, const std::string& id) {
+  return owned_image(caller, id, "describe its attributes").launch_permissions;
+}
+
+void ImageService::reset_launch_permissions(const Caller& caller, const std::string& id) {
+  ImageRecord rec = owned_image(caller, id, "reset its attributes");
+  rt_.catalog.reset_launch_permissions(rec.id);
+  log_info("image " + id + " launch permissions reset by " + caller.account);
 }
 
 void ImageService::settle_protection(ImageRecord& rec) const {
@@ -196,21 +277,51 @@ void ImageService::settle_protection(ImageRecord& rec) const {
 }
 
 std::vector<ImageRecord> ImageService::describe_images(const Caller& caller, const std::vector<std::string>& ids,
-                                                       bool include_deprecated) {
+                                                       bool include_deprecated, const ImageScope& scope) {
+  check_scope(scope);
+  // EC2: Owners and ExecutableUsers each narrow the images the caller may launch;
+  // an image is kept when it matches one entry of every list given.
+  auto in_scope = [&](const ImageRecord& rec) {
+    if (!scope.owners.empty() &&
+        std::none_of(scope.owners.begin(), scope.owners.end(), [&](const std::string& o) {
+          return rec.owner == (o == "self" ? caller.account : o);
+        })) {
+      return false;
+    }
+    if (!scope.executable_users.empty() &&
+        std::none_of(scope.executable_users.begin(), scope.executable_users.end(), [&](const std::string& u) {
+          if (u == "all") return is_public(rec);
+          // self: images you own or that are shared with you by account (not via `all`).
+          if (u == "self" || u == caller.account) return rec.owner == caller.account || shared_with(rec, caller.account);
+          // Another account: your images shared with it (admins: anyone's).
+          return caller.may_manage(rec.owner) && shared_with(rec, u);
+        })) {
+      return false;
+    }
+    return true;
+  };
+  // Tags are the owner's own (EC2 does not share them with those who may launch).
+  auto shown = [&](ImageRecord rec) {
+    if (image_access(caller, rec) != ImageAccess::kOwner) rec.tags.clear();
+    return rec;
+  };
   std::vector<ImageRecord> out;
   if (!ids.empty()) {
     std::set<std::string> seen;
     for (const auto& id : ids) {
-      if (seen.insert(id).second) out.push_back(visible_image(caller, id));
+      if (!seen.insert(id).second) continue;
+      ImageRecord rec = visible_image(caller, id);
+      if (in_scope(rec)) out.push_back(shown(std::move(rec)));
     }
     return out;
   }
-  const DescribeScope scope{false, include_deprecated, now()};
+  const DescribeScope visibility{false, include_deprecated, now()};
   for (auto& rec : rt_.catalog.list_images()) {
     if (rec.region != rt_.config.region) continue;
-    if (!describe_shows(image_access(caller, rec), rec, scope)) continue;
+    if (!describe_shows(image_access(caller, rec), rec, visibility)) continue;
+    if (!in_scope(rec)) continue;
     settle_protection(rec);
-    out.push_back(std::move(rec));
+    out.push_back(shown(std::move(rec)));
   }
   return out;
 }
@@ -227,7 +338,7 @@ ImageRecord ImageService::launchable_image(const Caller& caller, const std::stri
 void ImageService::deregister_image(const Caller& caller, const std::string& id) {
   {
     std::lock_guard lock(protection_mu_);
-    ImageRecord rec = owned_image(caller, id);
+    ImageRecord rec = owned_image(caller, id, "deregister it");
     if (rec.state == "pending") {
       throw AmidError(codes::kInvalidAmiIdUnavailable,
                       "ImageId: image " + id + " is still pending; wait until it is available");
@@ -255,7 +366,7 @@ void ImageService::deregister_image(const Caller& caller, const std::string& id)
 std::string ImageService::enable_deregistration_protection(const Caller& caller, const std::string& id,
                                                            bool with_cooldown) {
   std::lock_guard lock(protection_mu_);
-  ImageRecord rec = owned_image(caller, id);
+  ImageRecord rec = owned_image(caller, id, "change its deregistration protection");
   const std::string state = with_cooldown ? "enabled-with-cooldown" : "enabled-without-cooldown";
   rt_.catalog.set_image_protection(rec.id, state, "");
   log_info("image " + id + " deregistration protection " + state);
@@ -264,7 +375,7 @@ std::string ImageService::enable_deregistration_protection(const Caller& caller,
 
 std::string ImageService::disable_deregistration_protection(const Caller& caller, const std::string& id) {
   std::lock_guard lock(protection_mu_);
-  ImageRecord rec = owned_image(caller, id);
+  ImageRecord rec = owned_image(caller, id, "change its deregistration protection");
   if (rec.deregistration_protection == "disabled") return deregistration_protection_state(rec);  // no change
   rec.protected_until.clear();
   if (rec.deregistration_protection == "enabled-with-cooldown") {
@@ -295,7 +406,7 @@ std::string ImageService::enable_deprecation(const Caller& caller, const std::st
                     "DeprecateAt: " + deprecate_at + " is more than " + std::to_string(kMaxDeprecationYears) +
                         " years from now (the latest is " + iso_time(latest) + ")");
   }
-  ImageRecord rec = owned_image(caller, id);
+  ImageRecord rec = owned_image(caller, id, "change its deprecation");
   const std::string when = iso_time(at);
   rt_.catalog.set_image_deprecation(rec.id, when);
   log_info("image " + id + " deprecated from " + when);
@@ -303,7 +414,7 @@ std::string ImageService::enable_deprecation(const Caller& caller, const std::st
 }
 
 void ImageService::disable_deprecation(const Caller& caller, const std::string& id) {
-  ImageRecord rec = owned_image(caller, id);
+  ImageRecord rec = owned_image(caller, id, "change its deprecation");
   rt_.catalog.set_image_deprecation(rec.id, "");
   log_info("image " + id + " no longer deprecated");
 }

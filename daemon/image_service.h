@@ -31,6 +31,20 @@ struct RegisterImageRequest {
   BlockDeviceMappings block_device_mappings;  // the image's own, besides its root
 };
 
+// ModifyImageAttribute's launchPermission change, checked: accounts are 12 digits
+// of an account that exists, groups are `all`.
+struct LaunchPermissionEdit {
+  LaunchPermissions add, remove;
+};
+
+// DescribeImages' Owners and ExecutableUsers (EC2's scoping lists; empty: not given).
+// Owners: `self` or account ids. ExecutableUsers: `self`, `all` or account ids.
+struct ImageScope {
+  std::vector<std::string> owners, executable_users;
+};
+
+inline constexpr std::size_t kMaxLaunchPermissions = 1000;  // per request and per image
+
 inline constexpr std::uint64_t kMaxKernelBytes = 256ull << 20;
 inline constexpr std::uint64_t kMaxRamdiskBytes = 1024ull << 20;
 
@@ -44,8 +58,25 @@ class ImageService {
   // All images the caller may see, or exactly `ids` (InvalidAMIID.NotFound if one is not).
   // Deprecated images of others are listed only when named or include_deprecated
   // (daemon/image_visibility.h).
+  // `scope` narrows the answer further (EC2: the lists intersect). Tags of images
+  // the caller does not own are left out (EC2 does not share tags).
   std::vector<ImageRecord> describe_images(const Caller& caller, const std::vector<std::string>& ids,
-                                           bool include_deprecated = false);
+                                           bool include_deprecated = false, const ImageScope& scope = {});
+  void check_scope(const ImageScope& scope) const;  // InvalidParameterValue naming the list
+
+  // Launch permissions (EC2's ModifyImageAttribute, DescribeImageAttribute and
+  // ResetImageAttribute for launchPermission), for the image's owner (or an admin).
+  // A caller who only may launch the image gets AuthFailure; one who cannot see it
+  // InvalidAMIID.NotFound. Adding the owner's own account changes nothing (the
+  // owner may always launch).
+  void modify_launch_permissions(const Caller& caller, const std::string& id, const LaunchPermissionEdit& edit);
+  LaunchPermissions launch_permissions(const Caller& caller, const std::string& id);
+  void reset_launch_permissions(const Caller& caller, const std::string& id);
+  // A UserId checked: 12 digits (InvalidAMIAttributeItemValue) naming an account
+  // that exists here (InvalidParameterValue); `field` names it in messages.
+  std::string check_account(const std::string& field, const std::string& value) const;
+  // Whether an account (a uid) exists; getpwuid by default (tests replace it).
+  void set_account_lookup(std::function<bool(uid_t)> exists) { account_exists_ = std::move(exists); }
   // Refused with OperationNotPermitted while deregistration protection is on, or
   // within the 24 h after protection with a cooldown was disabled.
   void deregister_image(const Caller& caller, const std::string& id);
@@ -79,12 +110,14 @@ class ImageService {
  private:
   // The image if the caller may see it (InvalidAMIID.* otherwise).
   ImageRecord visible_image(const Caller& caller, const std::string& id);
-  // The image if the caller owns it (or is an admin); others get InvalidAMIID.NotFound.
-  ImageRecord owned_image(const Caller& caller, const std::string& id);
+  // The image if the caller owns it (or is an admin); those who cannot see it get
+  // InvalidAMIID.NotFound, those it is shared with AuthFailure saying who may `what`.
+  ImageRecord owned_image(const Caller& caller, const std::string& id, const char* what = "change it");
   // A cooldown that has run out shows as plain "disabled".
   void settle_protection(ImageRecord& rec) const;
   Runtime& rt_;
   std::function<std::time_t()> clock_ = [] { return std::time(nullptr); };
+  std::function<bool(uid_t)> account_exists_;
   // Serialises changes of protection with deregistration (check, then change).
   std::mutex protection_mu_;
 };

@@ -5,7 +5,23 @@
 namespace amid {
 
 ImageAccess image_access(const Caller& caller, const ImageRecord& image) {
-  return caller.may_manage(image.owner) ? ImageAccess::kOwner : ImageAccess::kNone;
+  if (caller.may_manage(image.owner)) return ImageAccess::kOwner;
+  if (is_public(image) || shared_with(image, caller.account)) return ImageAccess::kLaunchPermission;
+  return ImageAccess::kNone;
+}
+
+bool is_public(const ImageRecord& image) {
+  for (const auto& p : image.launch_permissions) {
+    if (p.kind == "group" && p.value == "all") return true;
+  }
+  return false;
+}
+
+bool shared_with(const ImageRecord& image, const std::string& account) {
+  for (const auto& p : image.launch_permissions) {
+    if (p.kind == "user" && p.value == account) return true;
+  }
+  return false;
 }
 
 bool is_deprecated(const ImageRecord& image, std::time_t now) {

@@ -2,9 +2,9 @@
 //
 // EC2's rules: a deregistered image is gone for everyone. The owner (and amid's
 // admins) always see their images, deprecated or not. Anyone else who may launch
-// an image (launch permission: sharing, not implemented yet, so today nobody)
-// sees a deprecated one only when they name it by id or ask for
-// IncludeDeprecated. Pure functions; any thread.
+// an image (a launch permission names their account, or the group `all`) sees a
+// deprecated one only when they name it by id or ask for IncludeDeprecated.
+// Pure functions; any thread.
 #pragma once
 
 #include <ctime>
@@ -21,9 +21,14 @@ enum class ImageAccess {
   kOwner,             // owns it, or is an admin: sees and manages it
 };
 
-// Today: kOwner for owners and admins, kNone for everyone else (images cannot be
-// shared yet); the rule for shared images lives in describe_shows already.
+// kOwner for owners and admins; kLaunchPermission when the image's launch
+// permissions name the caller's account or the group `all`; else kNone.
 ImageAccess image_access(const Caller& caller, const ImageRecord& image);
+
+// EC2's Public: a launch permission for the group `all`.
+bool is_public(const ImageRecord& image);
+// Whether a launch permission names `account` itself (not the group `all`).
+bool shared_with(const ImageRecord& image, const std::string& account);
 
 // True once the image's DeprecationTime has passed.
 bool is_deprecated(const ImageRecord& image, std::time_t now);

@@ -1,5 +1,7 @@
 #include "daemon/render.h"
 
+#include "daemon/image_visibility.h"
+
 #include "common/block_device_mapping.h"
 #include "daemon/domain_xml.h"
 
@@ -46,7 +48,7 @@ protocol::Json render_image(const ImageRecord& r) {
       {"CreationDate", r.creation_date},
       {"ImageType", "machine"},
       {"Hypervisor", "kvm"},
-      {"Public", false},
+      {"Public", is_public(r)},
       {"ImageLocation", r.owner + "/" + r.name},
       {"DeregistrationProtection", deregistration_protection_state(r)},
   };

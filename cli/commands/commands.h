@@ -32,6 +32,9 @@ void add_copy_image(CLI::App& app, ContextFactory ctx);
 void add_create_tags(CLI::App& app, ContextFactory ctx);
 void add_delete_tags(CLI::App& app, ContextFactory ctx);
 void add_describe_tags(CLI::App& app, ContextFactory ctx);
+void add_modify_image_attribute(CLI::App& app, ContextFactory ctx);
+void add_describe_image_attribute(CLI::App& app, ContextFactory ctx);
+void add_reset_image_attribute(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -46,6 +49,9 @@ inline constexpr CommandEntry kCommands[] = {
     {"disable-image-deregistration-protection", add_disable_image_deregistration_protection},
     {"enable-image-deprecation", add_enable_image_deprecation},
     {"disable-image-deprecation", add_disable_image_deprecation},
+    {"modify-image-attribute", add_modify_image_attribute},
+    {"describe-image-attribute", add_describe_image_attribute},
+    {"reset-image-attribute", add_reset_image_attribute},
     {"run-instances", add_run_instances},
     {"describe-instances", add_describe_instances},
     {"get-console-output", add_get_console_output},

@@ -4,14 +4,19 @@
 namespace amid::cli {
 
 void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
-  auto* cmd = app.add_subcommand("describe-images", "List images you own, or the ones named");
+  auto* cmd = app.add_subcommand("describe-images",
+                                 "List the images you may launch (yours, shared with you, public), or the ones named");
   struct Opts {
-    std::vector<std::string> ids;
+    std::vector<std::string> ids, owners, executable_users;
     ListingOptions listing;
     bool include_deprecated = false;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--image-ids", o->ids, "ami-... ids (all of yours when absent)");
+  cmd->add_option("--image-ids", o->ids, "ami-... ids (all you may launch when absent)");
+  cmd->add_option("--owners", o->owners, "only images of these owners: self and/or 12-digit account ids");
+  cmd->add_option("--executable-users", o->executable_users,
+                  "only images these may launch explicitly: self (yours and those shared with you), all "
+                  "(public ones), or account ids (your images shared with them)");
   cmd->add_flag("--include-deprecated", o->include_deprecated,
                 "also list deprecated images of others (yours are always listed)");
   o->listing.add_to(cmd,
@@ -23,6 +28,8 @@ void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
     Context& ctx = make_ctx();
     protocol::Json params = protocol::Json::object();
     if (!o->ids.empty()) params["ImageIds"] = o->ids;
+    if (!o->owners.empty()) params["Owners"] = o->owners;
+    if (!o->executable_users.empty()) params["ExecutableUsers"] = o->executable_users;
     if (o->include_deprecated) params["IncludeDeprecated"] = true;
     o->listing.apply(params);
     protocol::Json body;
@@ -36,6 +43,7 @@ void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
                 {"ROOT", [](auto& j) { return field(j, "/RootDeviceType"); }},
                 {"SIZE GIB", [](auto& j) { return field(j, "/BlockDeviceMappings/0/Ebs/VolumeSize"); }},
                 {"OWNER", [](auto& j) { return field(j, "/OwnerId"); }},
+                {"PUBLIC", [](auto& j) { return j.value("Public", false) ? std::string("yes") : std::string("no"); }},
                 {"CREATED", [](auto& j) { return field(j, "/CreationDate"); }},
                 {"PROTECTION", [](auto& j) { return field(j, "/DeregistrationProtection"); }},
                 {"DEPRECATED AT", [](auto& j) { return field(j, "/DeprecationTime"); }}});

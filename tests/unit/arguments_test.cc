@@ -99,5 +99,22 @@ TEST(ListingOptions, ReadFromTheCommandLine) {
   EXPECT_EQ(empty, Json::object()) << "nothing given, nothing sent";
 }
 
+TEST(LaunchPermissionArgument, ShorthandAndJson) {
+  EXPECT_EQ(parse_launch_permission_argument("Add=[{UserId=123456789012}],Remove=[{Group=all}]"),
+            Json::parse(R"({"Add":[{"UserId":"123456789012"}],"Remove":[{"Group":"all"}]})"));
+  EXPECT_EQ(parse_launch_permission_argument("Add=[{UserId=000000001000},{UserId=000000002000},{Group=all}]"),
+            Json::parse(R"({"Add":[{"UserId":"000000001000"},{"UserId":"000000002000"},{"Group":"all"}]})"));
+  EXPECT_EQ(parse_launch_permission_argument("Remove=[]"), Json::parse(R"({"Remove":[]})"));
+  EXPECT_EQ(parse_launch_permission_argument(R"({"Add":[{"UserId":"123456789012"}]})"),
+            Json::parse(R"({"Add":[{"UserId":"123456789012"}]})"));
+}
+
+TEST(LaunchPermissionArgument, RefusesWhatItCannotRead) {
+  for (const char* bad : {"Add={UserId=1}", "Grant=[{UserId=1}]", "Add=[{UserId=1}", "Add=[{UserId}]",
+                          "Add=[{UserId=1}],Add=[{Group=all}]", "[1,2]", "{not json"}) {
+    EXPECT_TRUE(has_substr(error_of([&] { parse_launch_permission_argument(bad); }), "--launch-permission")) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace amid::cli

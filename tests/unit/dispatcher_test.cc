@@ -129,10 +129,10 @@ TEST_F(DispatcherTest, AnUnknownActionIsRefusedByName) {
 }
 
 TEST_F(DispatcherTest, AnUnknownParameterIsRefusedByName) {
-  auto r = call("DescribeImages", {{"ImageIds", Json::array()}, {"Owners", {"self"}}});
+  auto r = call("DescribeImages", {{"ImageIds", Json::array()}, {"IncludeDisabled", true}});
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error_code, codes::kUnknownParameter);
-  EXPECT_TRUE(has_substr(r.error_message, "'Owners'"));
+  EXPECT_TRUE(has_substr(r.error_message, "'IncludeDisabled'"));
 }
 
 TEST_F(DispatcherTest, EveryAnswerHasItsOwnRequestId) {

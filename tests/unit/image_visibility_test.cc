@@ -1,5 +1,5 @@
 // daemon/image_visibility.h: EC2's rule for deprecated images in DescribeImages,
-// for owners and for callers with launch permission (sharing, once it exists).
+// for owners and for callers with launch permission (shared with them, or public).
 #include "daemon/image_visibility.h"
 
 #include <gtest/gtest.h>
@@ -28,11 +28,24 @@ Caller caller(uid_t uid, bool admin = false) {
   return c;
 }
 
-TEST(ImageVisibility, AccessIsOwnershipUntilSharingExists) {
+TEST(ImageVisibility, AccessIsOwnershipOrALaunchPermission) {
   ImageRecord r = image_deprecated_at(kNow);
   EXPECT_EQ(image_access(caller(1000), r), ImageAccess::kOwner);
   EXPECT_EQ(image_access(caller(0, true), r), ImageAccess::kOwner) << "admins see everything";
   EXPECT_EQ(image_access(caller(2000), r), ImageAccess::kNone);
+  EXPECT_FALSE(is_public(r));
+
+  r.launch_permissions = {{"user", "000000002000"}};
+  EXPECT_EQ(image_access(caller(2000), r), ImageAccess::kLaunchPermission);
+  EXPECT_EQ(image_access(caller(3000), r), ImageAccess::kNone);
+  EXPECT_TRUE(shared_with(r, "000000002000"));
+  EXPECT_FALSE(is_public(r));
+
+  r.launch_permissions.push_back({"group", "all"});
+  EXPECT_EQ(image_access(caller(3000), r), ImageAccess::kLaunchPermission);
+  EXPECT_TRUE(is_public(r));
+  EXPECT_FALSE(shared_with(r, "000000003000")) << "public is not shared by account";
+  EXPECT_EQ(image_access(caller(1000), r), ImageAccess::kOwner);
 }
 
 TEST(ImageVisibility, DeprecatedOnlyOnceTheTimeHasCome) {
