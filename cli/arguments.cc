@@ -130,6 +130,14 @@ std::vector<std::string> split_top_level(const std::string& s, const std::string
 
 }  // namespace
 
+Json parse_tag_specifications_argument(const std::string& value, const std::set<std::string>& resource_types) {
+  Json json = Json::parse(read_blob_argument(value, "--tag-specifications"), nullptr, false);
+  if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
+  auto specs = parse_tag_specifications(json, resource_types);
+  if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
+  return json;
+}
+
 Json parse_launch_permission_argument(const std::string& value) {
   const std::string usage = "--launch-permission: '" + value +
                             "' is not Add=[{UserId=ACCOUNT}|{Group=all},...],Remove=[...] or EC2's JSON";

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ protocol::Json parse_filters_argument(const std::vector<std::string>& values);
 // that follows ",Value=", commas included); `value_required` = false lets Key=K
 // stand alone (delete-tags: whatever the value). Checked with EC2's tag rules.
 protocol::Json parse_tags_argument(const std::vector<std::string>& values, bool value_required);
+
+// --tag-specifications: EC2's TagSpecifications as JSON (or file://PATH), checked
+// here with EC2's tag rules for the resource types the command tags.
+protocol::Json parse_tag_specifications_argument(const std::string& value, const std::set<std::string>& resource_types);
 
 // EC2's LaunchPermission from --launch-permission: the AWS CLI's shorthand
 // Add=[{UserId=123456789012},{Group=all}],Remove=[{UserId=...}] or JSON

@@ -28,6 +28,15 @@ std::optional<ClientToken> read_client_token(ParamReader& p) {
   return ClientToken{validate_client_token(*token).value_or_throw(), canonical_parameters(p.parameters())};
 }
 
+// TagSpecifications for a new image ("image") and its snapshots ("snapshot").
+void read_image_tag_specifications(ParamReader& p, Tags& image_tags, Tags& snapshot_tags) {
+  if (const Json* specs = p.optional_json("TagSpecifications")) {
+    for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
+      (spec.resource_type == "image" ? image_tags : snapshot_tags) = std::move(spec.tags);
+    }
+  }
+}
+
 // A Describe answer: the rows under `field`, and NextToken when there are more.
 Json listed(const char* field, std::vector<Json> rows, const std::string& next_token) {
   Json out = {{field, Json(std::move(rows))}};
@@ -378,11 +387,7 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   req.name = p.required_string("Name", 128);
   req.description = p.optional_string("Description", 255).value_or("");
   req.no_reboot = p.optional_bool("NoReboot").value_or(false);
-  if (const Json* specs = p.optional_json("TagSpecifications")) {
-    for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
-      (spec.resource_type == "image" ? req.image_tags : req.snapshot_tags) = std::move(spec.tags);
-    }
-  }
+  read_image_tag_specifications(p, req.image_tags, req.snapshot_tags);
   if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
     req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();
   }
@@ -401,11 +406,7 @@ Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
   req.description = p.optional_string("Description", 255);
   req.copy_image_tags = p.optional_bool("CopyImageTags").value_or(false);
   req.client_token = read_client_token(p);
-  if (const Json* specs = p.optional_json("TagSpecifications")) {
-    for (auto& spec : parse_tag_specifications(*specs, {"image", "snapshot"}).value_or_throw()) {
-      (spec.resource_type == "image" ? req.image_tags : req.snapshot_tags) = std::move(spec.tags);
-    }
-  }
+  read_image_tag_specifications(p, req.image_tags, req.snapshot_tags);
   p.finish();
   if (!services.capture || !services.regions) throw AmidError(codes::kUnsupportedOperation, "copy-image is not available");
   auto source = services.regions->find(req.source_region);

@@ -1,6 +1,6 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 #include "cli/commands/image_wait.h"
-#include "common/tags.h"
 
 namespace amid::cli {
 
@@ -38,21 +38,11 @@ void add_copy_image(CLI::App& app, ContextFactory make_ctx) {
     if (cmd->count("--description")) params["Description"] = o->description;
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!o->tag_specs.empty()) {
-      auto json = protocol::Json::parse(read_blob_argument(o->tag_specs, "--tag-specifications"), nullptr, false);
-      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
-      auto specs = parse_tag_specifications(json, {"image", "snapshot"});
-      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
-      params["TagSpecifications"] = json;
+      params["TagSpecifications"] = parse_tag_specifications_argument(o->tag_specs, {"image", "snapshot"});
     }
     protocol::Json body;
     if (!call(ctx, "CopyImage", params, body)) return;
-    std::string id = body.value("ImageId", "");
-    if (o->wait && !wait_images_available(ctx, {id}, o->timeout)) {
-      ctx.out << id << "\n";
-      return;
-    }
-    if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
-    else ctx.out << id << "\n";
+    print_new_image(ctx, body, o->wait, o->timeout);
   });
 }
 

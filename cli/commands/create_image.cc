@@ -1,3 +1,4 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 #include "cli/commands/image_wait.h"
 #include "common/tags.h"
@@ -35,21 +36,11 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!o->tag_specs.empty()) {
-      auto json = protocol::Json::parse(read_blob_argument(o->tag_specs, "--tag-specifications"), nullptr, false);
-      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
-      auto specs = parse_tag_specifications(json, {"image", "snapshot"});
-      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
-      params["TagSpecifications"] = json;
+      params["TagSpecifications"] = parse_tag_specifications_argument(o->tag_specs, {"image", "snapshot"});
     }
     protocol::Json body;
     if (!call(ctx, "CreateImage", params, body)) return;
-    std::string id = body.value("ImageId", "");
-    if (o->wait && !wait_images_available(ctx, {id}, o->timeout)) {
-      ctx.out << id << "\n";
-      return;
-    }
-    if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
-    else ctx.out << id << "\n";
+    print_new_image(ctx, body, o->wait, o->timeout);
   });
 }
 

@@ -75,4 +75,14 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
   }
 }
 
+void print_new_image(Context& ctx, const protocol::Json& body, bool wait, int timeout_seconds) {
+  std::string id = body.value("ImageId", "");
+  if (wait && !wait_images_available(ctx, {id}, timeout_seconds)) {
+    ctx.out << id << "\n";
+    return;
+  }
+  if (ctx.format == Format::kJson) ctx.out << body.dump(4) << "\n";
+  else ctx.out << id << "\n";
+}
+
 }  // namespace amid::cli

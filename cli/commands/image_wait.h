@@ -13,6 +13,10 @@ namespace amid::cli {
 // the timeout passed (false, with the reason on stderr and ctx.exit_code set).
 bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, int timeout_seconds);
 
+// The answer to an action that makes an image (CreateImage, CopyImage): its id
+// (or the JSON answer), after waiting for it to be available when `wait`.
+void print_new_image(Context& ctx, const protocol::Json& body, bool wait, int timeout_seconds);
+
 // "[##########----------]  50%  64.0/128.0 MiB" (pure, for tests).
 std::string progress_bar(std::uint64_t done, std::uint64_t total, int width = 30);
 

@@ -1,3 +1,4 @@
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 #include "cli/commands/instance_columns.h"
 #include "common/base64.h"
@@ -74,12 +75,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       params["MaxCount"] = max;
     }
     if (!o->tag_specs.empty()) {
-      auto text = read_blob_argument(o->tag_specs, "--tag-specifications");
-      auto json = protocol::Json::parse(text, nullptr, false);
-      if (json.is_discarded()) throw std::invalid_argument("--tag-specifications: not valid JSON");
-      auto specs = parse_tag_specifications(json, {"instance", "volume"});
-      if (!specs) throw std::invalid_argument("--tag-specifications: " + specs.problem().message);
-      params["TagSpecifications"] = json;
+      params["TagSpecifications"] = parse_tag_specifications_argument(o->tag_specs, {"instance", "volume"});
     }
     if (!o->tags.empty()) {
       TagSpecification spec{"instance", {}};
