@@ -1,0 +1,199 @@
+# bench/lib.sh: what every benchmark shares. Sourced, not run.
+#
+# A benchmark script does:
+#   source "$(dirname "$0")/lib.sh"
+#   bench_init NAME "one-line title"          # work dir, results files, cleanup trap
+#   bench_start_amid [--config FILE]          # amid on a state dir of its own
+#   ... t0=$(now); thing; sample CASE amid "$(since "$t0")" ...
+#   ratio_row CASE "what amid did" amid "baseline that was run" baseline TARGET
+#   note "free text for the report"
+#
+# Environment:
+#   BENCH_ROUNDS  repetitions of each measured pair (default 7; 1 in smoke mode)
+#   BENCH_SMOKE   1: smallest sizes, one round: checks the script works, not speed
+#   BENCH_OUT     where results go (default bench/results)
+#
+# Results of a benchmark NAME:
+#   $BENCH_OUT/NAME.tsv      every sample: case, variant, seconds (for plots)
+#   $BENCH_OUT/NAME.md       its table of medians, min, max and ratios, and notes
+#   $BENCH_OUT/ratios.tsv    one line per ratio: bench, case, amid median, baseline
+#                            median, ratio, target, verdict (bench/run's summary)
+
+set -euo pipefail
+bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$bench_dir/.." && pwd)
+amid=$root/build/daemon/amid
+amictl=$root/build/cli/amictl
+tiny=${AMID_TINY_IMAGE:-$root/build/tiny/tiny.qcow2}
+BENCH_SMOKE=${BENCH_SMOKE:-0}
+if [ "$BENCH_SMOKE" = 1 ]; then BENCH_ROUNDS=${BENCH_ROUNDS:-1}; else BENCH_ROUNDS=${BENCH_ROUNDS:-7}; fi
+BENCH_OUT=${BENCH_OUT:-$root/bench/results}
+
+bench_pids=()
+bench_cleanup() {
+  local p
+  for p in "${bench_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Guests and helpers started under the work dir (QEMU, libvirtd, virtlogd).
+  pkill -KILL -f "$work/" 2>/dev/null || true
+  sleep 0.2
+  [ -n "${work:-}" ] && rm -rf "$work"
+}
+
+# bench_init NAME TITLE: a work dir under /tmp, fresh result files for NAME.
+bench_init() {
+  bench_name=$1
+  bench_title=$2
+  [ -x "$amid" ] && [ -x "$amictl" ] || { echo "bench: build first (scripts/build)" >&2; exit 2; }
+  [ -f "$tiny" ] || { echo "bench: no tiny template at $tiny (images/build-tiny $tiny)" >&2; exit 2; }
+  work=$(mktemp -d "/tmp/amid-bench-$bench_name-XXXXXX")
+  chmod 0711 "$work"  # QEMU under libvirtd runs as libvirt-qemu and must reach files here
+  mkdir -p "$BENCH_OUT"
+  bench_tsv=$BENCH_OUT/$bench_name.tsv
+  bench_md=$BENCH_OUT/$bench_name.md
+  printf 'case\tvariant\tseconds\n' >"$bench_tsv"
+  : >"$bench_md.rows"
+  : >"$bench_md.notes"
+  [ -f "$BENCH_OUT/ratios.tsv" ] || printf 'bench\tcase\tamid\tbaseline\tratio\ttarget\tverdict\n' >"$BENCH_OUT/ratios.tsv"
+  # This benchmark's earlier lines go; the others' stay.
+  awk -F'\t' -v b="$bench_name" 'NR == 1 || $1 != b' "$BENCH_OUT/ratios.tsv" >"$BENCH_OUT/ratios.tsv.new"
+  mv "$BENCH_OUT/ratios.tsv.new" "$BENCH_OUT/ratios.tsv"
+  trap bench_cleanup EXIT
+  log "$bench_title ($BENCH_ROUNDS rounds$([ "$BENCH_SMOKE" = 1 ] && echo ', smoke run'))"
+}
+
+log() { echo "bench[$bench_name]: $*" >&2; }
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }  # seconds since a $(now)
+
+# bench_start_amid [amid options...]: amid on $work/s with socket $work/a.sock;
+# waits until it answers. Sets AMID_SOCKET (exported), amid_pid, amid_log.
+bench_start_amid() {
+  export AMID_SOCKET=$work/a.sock
+  amid_log=$work/amid.log
+  "$amid" --state-dir "$work/s" --socket "$AMID_SOCKET" "$@" >>"$amid_log" 2>&1 &
+  amid_pid=$!
+  bench_pids+=("$amid_pid")
+  local i
+  for i in $(seq 1200); do
+    "$amictl" describe-images >/dev/null 2>&1 && return 0
+    kill -0 "$amid_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "bench: amid did not start; its log:" >&2
+  cat "$amid_log" >&2
+  exit 1
+}
+
+bench_stop_amid() {
+  kill -TERM "$amid_pid" 2>/dev/null || true
+  wait "$amid_pid" 2>/dev/null || true
+}
+
+# bench_start_libvirtd: a libvirtd of our own on $work/lv/libvirt-sock (and
+# virtlogd unless one runs). Sets libvirtd_uri (qemu+unix:///system?socket=...).
+bench_start_libvirtd() {
+  local lv=$work/lv i
+  mkdir -p "$lv"
+  printf 'unix_sock_dir = "%s"\nlisten_tls = 0\nlisten_tcp = 0\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n' \
+    "$lv" >"$lv/libvirtd.conf"
+  if [ ! -S /run/libvirt/virtlogd-sock ]; then
+    virtlogd >"$lv/virtlogd.log" 2>&1 &
+    bench_pids+=("$!")
+  fi
+  libvirtd -f "$lv/libvirtd.conf" -p "$lv/libvirtd.pid" >"$lv/libvirtd.log" 2>&1 &
+  bench_pids+=("$!")
+  for i in $(seq 300); do [ -S "$lv/libvirt-sock" ] && break; sleep 0.1; done
+  [ -S "$lv/libvirt-sock" ] || { echo "bench: libvirtd did not start; see $lv/libvirtd.log" >&2; cat "$lv/libvirtd.log" >&2; exit 1; }
+  libvirtd_uri="qemu+unix:///system?socket=$lv/libvirt-sock"
+}
+
+# sample CASE VARIANT SECONDS: one measurement.
+sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$bench_tsv"; }
+
+# median/min/max of CASE's VARIANT samples, as "median min max n".
+stats_of() {
+  awk -F'\t' -v c="$1" -v v="$2" 'NR > 1 && $1 == c && $2 == v {print $3}' "$bench_tsv" | sort -g |
+    awk '{a[NR]=$1} END {if (!NR) {print "nan nan nan 0"; exit}
+         m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.4f %.4f %.4f %d\n", m, a[1], a[NR], NR}'
+}
+
+# percentile P (0-100) of CASE's VARIANT samples.
+percentile_of() {
+  awk -F'\t' -v c="$1" -v v="$2" 'NR > 1 && $1 == c && $2 == v {print $3}' "$bench_tsv" | sort -g |
+    awk -v p="$3" '{a[NR]=$1} END {if (!NR) {print "nan"; exit} i=int((p/100)*NR+0.999999); if (i<1) i=1; if (i>NR) i=NR; printf "%.4f\n", a[i]}'
+}
+
+# row CASE VARIANT DESCRIPTION: a table row with the variant's median, min, max.
+row() {
+  local m mn mx n
+  read -r m mn mx n <<<"$(stats_of "$1" "$2")"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$3" "$m" "$mn" "$mx" "$n" >>"$bench_md.rows"
+}
+
+# ratio_row CASE AMID_DESC AMID_VARIANT BASE_DESC BASE_VARIANT TARGET: both rows,
+# then the ratio of medians against TARGET ("<= 1.15"; "-" for none), recorded
+# in ratios.tsv for the summary.
+ratio_row() {
+  local c=$1 ad=$2 av=$3 bd=$4 bv=$5 target=$6 am bm ratio verdict limit
+  row "$c" "$av" "$ad"
+  row "$c" "$bv" "$bd"
+  am=$(stats_of "$c" "$av" | cut -d' ' -f1)
+  bm=$(stats_of "$c" "$bv" | cut -d' ' -f1)
+  ratio=$(awk -v a="$am" -v b="$bm" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}')
+  verdict=-
+  if [ "$target" != - ]; then
+    limit=${target#<= }
+    verdict=$(awk -v r="$ratio" -v l="$limit" 'BEGIN {print (r <= l) ? "met" : "missed"}')
+  fi
+  printf '| %s | **ratio of medians** (target %s: %s) | **%s** | | | |\n' "$c" "$target" "$verdict" "$ratio" >>"$bench_md.rows"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$bench_name" "$c" "$am" "$bm" "$ratio" "$target" "$verdict" >>"$BENCH_OUT/ratios.tsv"
+}
+
+# limit_row CASE DESCRIPTION VALUE UNIT TARGET: a single figure against a limit
+# ("<= 50"), recorded in ratios.tsv with the value in the amid column.
+limit_row() {
+  local c=$1 d=$2 v=$3 unit=$4 target=$5 verdict=-
+  if [ "$target" != - ]; then
+    verdict=$(awk -v r="$v" -v l="${target#<= }" 'BEGIN {print (r + 0 <= l + 0) ? "met" : "missed"}')
+  fi
+  printf '| %s | %s (target %s %s: %s) | **%s %s** | | | |\n' "$c" "$d" "$target" "$unit" "$verdict" "$v" "$unit" >>"$bench_md.rows"
+  printf '%s\t%s\t%s\t-\t-\t%s %s\t%s\n' "$bench_name" "$c: $d" "$v $unit" "$target" "$unit" "$verdict" >>"$BENCH_OUT/ratios.tsv"
+}
+
+note() { printf '%s\n' "$*" >>"$bench_md.notes"; }
+
+machine() {
+  local cpu
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  echo "$(nproc) x ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)," \
+    "$(. /etc/os-release && echo "$PRETTY_NAME"), libvirt $(libvirtd --version 2>/dev/null | awk '{print $NF}')," \
+    "QEMU $(qemu-img --version | awk 'NR==1 {print $3}')"
+}
+
+# bench_report: writes $bench_md from the rows and notes gathered.
+bench_report() {
+  {
+    echo "# $bench_title"
+    echo
+    echo "Machine: $(machine). $BENCH_ROUNDS rounds$([ "$BENCH_SMOKE" = 1 ] && echo ' (smoke run: sizes cut down, figures not meaningful)')," \
+      "run $(date -u +%Y-%m-%dT%H:%MZ)$([ -n "${amid_log:-}" ] && [ -f "${amid_log:-}" ] && grep -o 'accelerator [a-z]*' "$amid_log" | head -1 | sed 's/^/, /')."
+    echo
+    echo "| case | what | median s | min s | max s | n |"
+    echo "|---|---|---|---|---|---|"
+    cat "$bench_md.rows"
+    if [ -s "$bench_md.notes" ]; then echo; cat "$bench_md.notes"; fi
+  } >"$bench_md"
+  rm -f "$bench_md.rows" "$bench_md.notes"
+  cat "$bench_md" >&2
+}
+
+# Guests: register the tiny template once per amid; wait for a guest's ready line.
+# ensure_tiny_image: sets tiny_ami, registering the template on first use.
+ensure_tiny_image() {
+  [ -n "${tiny_ami:-}" ] || tiny_ami=$("$amictl" register-image --name "bench-tiny" --disk "$tiny")
+}
+wait_ready() {  # $1: instance id [$2: timeout s]
+  "$amictl" get-console-output --instance-id "$1" --wait-for "amid-tiny: ready" --timeout "${2:-300}" >/dev/null
+}
