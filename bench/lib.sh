@@ -22,8 +22,8 @@
 set -euo pipefail
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$bench_dir/.." && pwd)
-amid=$root/build/daemon/amid
-amictl=$root/build/cli/amictl
+amid=${BENCH_AMID:-$root/build/daemon/amid}  # BENCH_AMID/BENCH_AMICTL: measure another build
+amictl=${BENCH_AMICTL:-$root/build/cli/amictl}
 tiny=${AMID_TINY_IMAGE:-$root/build/tiny/tiny.qcow2}
 BENCH_SMOKE=${BENCH_SMOKE:-0}
 if [ "$BENCH_SMOKE" = 1 ]; then BENCH_ROUNDS=${BENCH_ROUNDS:-1}; else BENCH_ROUNDS=${BENCH_ROUNDS:-7}; fi

@@ -19,6 +19,7 @@
 #include "daemon/dispatcher.h"
 #include "daemon/fs.h"
 #include "daemon/log.h"
+#include "daemon/reaper.h"
 #include "daemon/reconcile.h"
 #include "daemon/scheduler.h"
 #include "daemon/server.h"
@@ -242,6 +243,11 @@ int run(int argc, char** argv) {
     }
     types = std::move(parsed).value();
   }
+
+  // Before libvirt starts any thread: amid reaps the QEMU processes libvirt
+  // daemonizes (see reaper.h), instead of waiting for init to.
+  Reaper::prepare();
+  Reaper reaper;
 
   Store state(config.state_dir);  // the catalog and the lock (and the one region's store by default)
   state.prepare();
