@@ -38,7 +38,7 @@ constexpr const char* kTokenTaken = "ClientTokenTaken";
 
 // Every EBS volume attached (root included); an instance launched before
 // volumes existed has its root overlay only.
-std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord& inst) const {
+std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord& inst, bool with_sizes) const {
   std::vector<Disk> disks;
   for (const auto& vol : rt_.catalog.volumes_of_instance(inst.id)) {
     Disk d;
@@ -56,7 +56,7 @@ std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord
     d.device_name = kRootDeviceName;
     d.target = "vda";
     d.source = inst.dir + "/root.qcow2";
-    d.size_bytes = rt_.qemu_img.info(d.source).virtual_size;
+    if (with_sizes) d.size_bytes = rt_.qemu_img.info(d.source).virtual_size;
     disks.push_back(d);
   }
   return disks;
@@ -360,7 +360,8 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
 }
 
 void CaptureService::settle_overlays(const InstanceRecord& inst) {
-  for (const auto& d : ebs_disks(inst)) {
+  // Without sizes: no qemu-img per instance at every amid start.
+  for (const auto& d : ebs_disks(inst, false)) {
     std::string overlay = overlay_of(d.source);
     if (!fs::exists(overlay)) continue;
     auto st = rt_.hypervisor.domain_status(inst.id);

@@ -95,7 +95,8 @@ class CaptureService {
   ImageRecord start_copy(const Caller& caller, const CopyImageRequest& request, ImageService& source_images,
                          const std::string& token_action);
   void run_copy(ImageRecord image, std::vector<CopyFile> files, std::vector<SnapshotRecord> snapshots);
-  std::vector<Disk> ebs_disks(const InstanceRecord& instance) const;
+  // Without sizes, a volume-less (older) instance costs no qemu-img info.
+  std::vector<Disk> ebs_disks(const InstanceRecord& instance, bool with_sizes = true) const;
   static std::string overlay_of(const std::string& source);
   // Merges any capture overlay of the instance back into its disk, live or
   // offline, and removes it. Throws on failure; merge_back() logs instead.
