@@ -136,9 +136,16 @@ row() {
 # then the ratio of medians against TARGET ("<= 1.15"; "-" for none), recorded
 # in ratios.tsv for the summary.
 ratio_row() {
-  local c=$1 ad=$2 av=$3 bd=$4 bv=$5 target=$6 am bm ratio verdict limit
-  row "$c" "$av" "$ad"
-  row "$c" "$bv" "$bd"
+  row "$1" "$3" "$2"
+  row "$1" "$5" "$4"
+  ratio_line "$1" "$3" "$5" "$6"
+}
+
+# ratio_line CASE AMID_VARIANT BASE_VARIANT TARGET [LABEL]: only the ratio line
+# (for a second ratio between rows already written). With LABEL, the line reads
+# LABEL instead of "ratio of medians", and ratios.tsv's case is "CASE: LABEL".
+ratio_line() {
+  local c=$1 av=$2 bv=$3 target=$4 label=${5:-} am bm ratio verdict limit
   am=$(stats_of "$c" "$av" | cut -d' ' -f1)
   bm=$(stats_of "$c" "$bv" | cut -d' ' -f1)
   ratio=$(awk -v a="$am" -v b="$bm" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}')
@@ -147,8 +154,8 @@ ratio_row() {
     limit=${target#<= }
     verdict=$(awk -v r="$ratio" -v l="$limit" 'BEGIN {print (r <= l) ? "met" : "missed"}')
   fi
-  printf '| %s | **ratio of medians** (target %s: %s) | **%s** | | | |\n' "$c" "$target" "$verdict" "$ratio" >>"$bench_md.rows"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$bench_name" "$c" "$am" "$bm" "$ratio" "$target" "$verdict" >>"$BENCH_OUT/ratios.tsv"
+  printf '| %s | **%s** (target %s: %s) | **%s** | | | |\n' "$c" "${label:-ratio of medians}" "$target" "$verdict" "$ratio" >>"$bench_md.rows"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$bench_name" "$c${label:+: $label}" "$am" "$bm" "$ratio" "$target" "$verdict" >>"$BENCH_OUT/ratios.tsv"
 }
 
 # limit_row CASE DESCRIPTION VALUE UNIT TARGET: a single figure against a limit

@@ -406,9 +406,11 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
       instances_.shut_down_for_capture(inst.id, kShutdownTimeout);
       stopped_by_us = true;
       running = false;
+      log_info("image " + image.id + ": " + inst.id + " is shut down for the capture");
     }
     live = running;
     copy_disks(image, inst, running, disks);
+    log_info("image " + image.id + ": disks copied");
     if (!image.kernel_file.empty()) {
       auto source = rt_.catalog.find_image(inst.image_id);
       if (!source) throw AmidError(codes::kInternalError, "the source image's kernel is gone");
