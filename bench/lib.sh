@@ -169,6 +169,12 @@ limit_row() {
   printf '%s\t%s\t%s\t-\t-\t%s %s\t%s\n' "$bench_name" "$c: $d" "$v $unit" "$target" "$unit" "$verdict" >>"$BENCH_OUT/ratios.tsv"
 }
 
+# value_row CASE DESCRIPTION VALUE UNIT: a single figure shown in the table
+# without a target, and kept out of ratios.tsv (so out of bench/run's summary).
+value_row() {
+  printf '| %s | %s | **%s %s** | | | |\n' "$1" "$2" "$3" "$4" >>"$bench_md.rows"
+}
+
 note() { printf '%s\n' "$*" >>"$bench_md.notes"; }
 
 machine() {
