@@ -32,7 +32,7 @@ struct Config {
   std::uint64_t max_request_bytes = 1024 * 1024;
   std::uint64_t max_image_gib = 64;      // cap on a registered disk's virtual size
   std::uint64_t capacity_memory_mib = 0; // memory all live instances may take; 0 = the host's RAM
-  int workers = 4;                       // threads for blocking work (libvirt, qemu-img)
+  int workers = 8;                       // threads for blocking work (libvirt, qemu-img); reads have 2 more
   int max_connections = 64;
   std::string instance_types_file;       // "" = the built-in table (configs/instance-types.toml)
   // [regions.NAME]; empty = one region, `region`, on state_dir and libvirt_uri.

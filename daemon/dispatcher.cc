@@ -529,6 +529,13 @@ Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request
   return it->second(with_regions, caller, reader);
 }
 
+bool Dispatcher::reads_only(const std::string& line) {
+  auto parsed = protocol::parse_request(line);
+  if (!parsed) return false;
+  const std::string& action = parsed.value().action;
+  return action.rfind("Describe", 0) == 0 || action == "GetConsoleOutput";
+}
+
 std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
   std::string request_id = new_uuid();
   auto parsed = protocol::parse_request(line);

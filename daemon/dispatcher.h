@@ -45,6 +45,9 @@ class Dispatcher {
   // One request line in, one answer line (with newline) out.
   std::string handle(const Caller& caller, const std::string& line);
   static std::vector<std::string> action_names();
+  // Whether the line asks for an action that only reads (Describe*,
+  // GetConsoleOutput). A line that does not parse counts as not.
+  static bool reads_only(const std::string& line);
 
  private:
   protocol::Json dispatch(const Caller& caller, const protocol::Request& request);

@@ -276,6 +276,7 @@ int run(int argc, char** argv) {
   }
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
+  asio::thread_pool readers(2);  // Describe* and GetConsoleOutput, never behind launches
   AsioScheduler scheduler(io, workers);
   for (auto& region : regions) {
     region->instances.set_scheduler(&scheduler);
@@ -284,7 +285,7 @@ int run(int argc, char** argv) {
     region->hypervisor->watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
     region->instances.resume_pending_work();
   }
-  Server server(io, workers, dispatcher, config.max_request_bytes, config.max_connections);
+  Server server(io, workers, readers, dispatcher, config.max_request_bytes, config.max_connections);
   server.set_access_policy(access_policy(config));
   server.listen(config.socket_path);
 
@@ -301,6 +302,7 @@ int run(int argc, char** argv) {
            "; state " + config.state_dir + ")");
   io.run();
   workers.join();
+  readers.join();
   ::unlink(config.socket_path.c_str());
   ::close(lock_fd);
   log_info("amid stopped");

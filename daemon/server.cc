@@ -52,8 +52,10 @@ class Session : public std::enable_shared_from_this<Session> {
       self->buffer_.consume(n);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) return self->read_next();
-      // Blocking work goes to the pool; the answer comes back to the I/O thread.
-      asio::post(self->server_.workers_, [self, line = std::move(line)] {
+      // Blocking work goes to a pool (reads to their own); the answer comes back
+      // to the I/O thread.
+      auto& pool = Dispatcher::reads_only(line) ? self->server_.readers_ : self->server_.workers_;
+      asio::post(pool, [self, line = std::move(line)] {
         std::string answer = self->server_.dispatcher_.handle(self->caller_, line);
         asio::post(self->server_.io_, [self, answer = std::move(answer)]() mutable {
           self->write(std::move(answer));
@@ -81,9 +83,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Caller caller_;
 };
 
-Server::Server(asio::io_context& io, asio::thread_pool& workers, Dispatcher& dispatcher,
-               std::size_t max_line, int max_connections)
-    : io_(io), workers_(workers), dispatcher_(dispatcher), max_line_(max_line),
+Server::Server(asio::io_context& io, asio::thread_pool& workers, asio::thread_pool& readers,
+               Dispatcher& dispatcher, std::size_t max_line, int max_connections)
+    : io_(io), workers_(workers), readers_(readers), dispatcher_(dispatcher), max_line_(max_line),
       max_connections_(max_connections), acceptor_(io) {}
 
 void Server::listen(const std::string& path) {

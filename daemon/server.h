@@ -1,9 +1,10 @@
 // The Unix-socket front of amid: acceptor, sessions and their registry.
 //
 // Runs on one I/O thread (the io_context's). A session reads one request line,
-// hands it to the worker pool (the Dispatcher may block on libvirt or qemu-img),
-// and writes the answer back from the I/O thread, so one slow action never
-// stalls other clients. Lines longer than max_line and connections past
+// hands it to a pool (the Dispatcher may block on libvirt or qemu-img), and
+// writes the answer back from the I/O thread, so one slow action never stalls
+// other clients. Reads (Describe*, GetConsoleOutput) have a pool of their own:
+// a storm of launches holding every worker must not hold up a describe. Lines longer than max_line and connections past
 // max_connections are refused with an error answer.
 #pragma once
 
@@ -21,7 +22,7 @@ class Session;
 
 class Server {
  public:
-  Server(asio::io_context& io, asio::thread_pool& workers, Dispatcher& dispatcher,
+  Server(asio::io_context& io, asio::thread_pool& workers, asio::thread_pool& readers, Dispatcher& dispatcher,
          std::size_t max_line, int max_connections);
   // Binds `path` (mode 0660 with the policy's socket group, else 0600) and starts
   // accepting. Throws AmidError.
@@ -40,6 +41,7 @@ class Server {
 
   asio::io_context& io_;
   asio::thread_pool& workers_;
+  asio::thread_pool& readers_;
   Dispatcher& dispatcher_;
   std::size_t max_line_;
   int max_connections_;

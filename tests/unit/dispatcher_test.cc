@@ -498,3 +498,30 @@ TEST_F(DispatcherTest, ConcurrentChangesToOneInstanceNeverInterleave) {
 
 }  // namespace
 }  // namespace amid
+
+namespace amid {
+namespace {
+
+// The server sends reads to a pool of their own, so a storm of launches holding
+// every worker never holds up a describe.
+TEST(DispatcherReadsOnly, DescribesAndConsoleOutputAreReadsAndNothingElse) {
+  for (const char* action : {"DescribeImages", "DescribeInstances", "DescribeVolumes", "DescribeTags",
+                             "DescribeImageAttribute", "GetConsoleOutput"}) {
+    EXPECT_TRUE(Dispatcher::reads_only(std::string(R"({"Action":")") + action + R"(","Parameters":{}})"))
+        << action;
+  }
+  for (const char* action : {"RunInstances", "CreateImage", "TerminateInstances", "CreateTags", "CopyImage",
+                             "ModifyImageAttribute", "DescribeNothing"}) {
+    bool reads = Dispatcher::reads_only(std::string(R"({"Action":")") + action + R"(","Parameters":{}})");
+    if (std::string(action).rfind("Describe", 0) == 0) {
+      EXPECT_TRUE(reads) << "an unknown Describe* is answered InvalidAction from the read pool: harmless";
+    } else {
+      EXPECT_FALSE(reads) << action;
+    }
+  }
+  EXPECT_FALSE(Dispatcher::reads_only("not json"));
+  EXPECT_FALSE(Dispatcher::reads_only(R"({"Parameters":{}})"));
+}
+
+}  // namespace
+}  // namespace amid
