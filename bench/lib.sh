@@ -210,3 +210,108 @@ ensure_tiny_image() {
 wait_ready() {  # $1: instance id [$2: timeout s]
   "$amictl" get-console-output --instance-id "$1" --wait-for "amid-tiny: ready" --timeout "${2:-300}" >/dev/null
 }
+
+# bench_wait_libvirtd_free [SECONDS]: waits (default up to 600 s) while another
+# libvirtd runs on this machine. A libvirtd as root keeps its drivers' state in
+# /run/libvirt and locks it (driver.pid), so a second one, such as
+# bench_start_libvirtd's when another benchmark runs at the same time, fails to
+# start. Call it before bench_start_libvirtd.
+bench_wait_libvirtd_free() {
+  local i limit=$((${1:-600} * 2)) said=0
+  for ((i = 0; i < limit; i++)); do
+    pgrep -x libvirtd >/dev/null || return 0
+    [ "$said" = 1 ] || { log "waiting for another libvirtd to end (its /run/libvirt locks)"; said=1; }
+    sleep 0.5
+  done
+  log "another libvirtd still runs after ${1:-600} s; starting ours anyway"
+}
+
+# baseline_domain_xml SRC NAME DISK CONSOLE [BACKING]: prints the domain XML in
+# file SRC (as `virsh dumpxml --inactive` gave it for an amid instance) made
+# into a baseline's own domain: name NAME, no uuid, no amid metadata (so amid
+# never takes it for one of its own), root disk vda on DISK, the serial console
+# log at CONSOLE, no user-data fw_cfg entry, and a MAC of its own. vda's
+# backingStore (the template) stays, or becomes BACKING when given ("": none,
+# DISK is then a whole image). Everything else (machine, accelerator, CPU,
+# memory, vCPUs, devices) stays as amid made it.
+baseline_domain_xml() {
+  /usr/bin/python3 - "$@" <<'PY'
+import hashlib, sys, xml.etree.ElementTree as ET
+src, name, disk, console = sys.argv[1:5]
+tree = ET.parse(src)
+dom = tree.getroot()
+dom.find("name").text = name
+for tag in ("uuid", "metadata", "sysinfo"):
+    for el in dom.findall(tag):
+        dom.remove(el)
+if dom.find("title") is not None:
+    dom.find("title").text = "amid bench baseline " + name
+devices = dom.find("devices")
+for d in devices.findall("disk"):
+    if d.find("target").get("dev") != "vda":
+        continue
+    d.find("source").set("file", disk)
+    if len(sys.argv) > 5:
+        for b in d.findall("backingStore"):
+            d.remove(b)
+        if sys.argv[5]:
+            b = ET.SubElement(d, "backingStore", type="file")
+            ET.SubElement(b, "format", type="qcow2")
+            ET.SubElement(b, "source", file=sys.argv[5])
+            ET.SubElement(b, "backingStore")
+        else:
+            ET.SubElement(d, "backingStore")
+for tag in ("serial", "console"):
+    for c in devices.findall(tag):
+        if c.find("source") is not None:
+            c.find("source").set("path", console)
+h = hashlib.sha256(name.encode()).hexdigest()
+for mac in devices.findall("interface/mac"):
+    mac.set("address", "52:54:01:%s:%s:%s" % (h[0:2], h[2:4], h[4:6]))
+sys.stdout.write(ET.tostring(dom, encoding="unicode") + "\n")
+PY
+}
+
+# bench_amid_config_libvirtd FILE [EMBEDDED_REGION]: writes an amid.toml whose
+# default region local-1 keeps its store in $work/store and runs its guests on
+# bench_start_libvirtd's daemon ($libvirtd_uri, which `virsh -c` reaches too);
+# with EMBEDDED_REGION, a second region of that name on amid's default embedded
+# driver (qemu:///embed, store $work/emb). Then: bench_start_amid --config FILE.
+bench_amid_config_libvirtd() {
+  mkdir -p -m 0711 "$work/store"
+  printf '[daemon]\nregion = "local-1"\n\n[regions.local-1]\nstore = "%s"\nlibvirt_uri = "%s"\n' \
+    "$work/store" "$libvirtd_uri" >"$1"
+  if [ -n "${2:-}" ]; then
+    mkdir -p -m 0711 "$work/emb"
+    printf '\n[regions.%s]\nstore = "%s"\nlibvirt_uri = "embedded"\n' "$2" "$work/emb" >>"$1"
+  fi
+}
+
+# qemu_pid_of NAME: the pid of the QEMU running libvirt domain NAME (empty if none).
+qemu_pid_of() { pgrep -f -- "-name guest=$1," | head -1 || true; }
+
+# wait_line FILE TEXT [TIMEOUT]: polls FILE every 10 ms until it holds TEXT;
+# status 1 after TIMEOUT seconds (default 300).
+wait_line() {
+  local end=$((${EPOCHSECONDS} + ${3:-300}))
+  until grep -qF -- "$2" "$1" 2>/dev/null; do
+    [ "$EPOCHSECONDS" -lt "$end" ] || return 1
+    sleep 0.01
+  done
+}
+
+# bench_libvirtd_logs_cleanup: removes the per-domain logs a libvirtd as root
+# keeps in /var/log/libvirt/qemu for the guests of this run (those whose QEMU
+# command line names a path under $work); call it from the EXIT trap.
+bench_libvirtd_logs_cleanup() {
+  [ -n "${work:-}" ] && [ -d /var/log/libvirt/qemu ] || return 0
+  grep -lF -- "$work/" /var/log/libvirt/qemu/*.log 2>/dev/null | xargs -r rm -f -- || true
+}
+
+# wait_gone PID: until the process is gone, reaped (at most 30 s).
+wait_gone() {
+  local _
+  [ -n "$1" ] || return 0
+  for _ in $(seq 3000); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done
+  log "process $1 still there after 30 s"
+}
