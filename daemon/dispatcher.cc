@@ -1,5 +1,7 @@
 #include "daemon/dispatcher.h"
 
+#include <malloc.h>
+
 #include <functional>
 #include <map>
 
@@ -544,8 +546,14 @@ std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
   }
   const protocol::Request& request = parsed.value();
   try {
-    Json body = dispatch(caller, request);
-    return protocol::encode_ok(request_id, body);
+    std::string answer;
+    {
+      Json body = dispatch(caller, request);
+      answer = protocol::encode_ok(request_id, body);
+    }
+    // A large answer's JSON tree was many small blocks: hand the pages back.
+    if (answer.size() > (1u << 20)) malloc_trim(0);
+    return answer;
   } catch (const AmidError& e) {
     if (e.code() == codes::kInternalError) {
       log_error(request.action + " by " + caller.account + " failed: " + e.what());
