@@ -300,7 +300,15 @@ TEST(Foundation, CountLaunchesDistinctInstancesSideBySideWithinCapacity) {
   std::vector<std::string> args = {"terminate-instances", "--instance-ids",
                                    p["Instances"][0]["InstanceId"].get<std::string>()};
   args.insert(args.end(), std::next(ids.begin()), ids.end());
+  std::vector<pid_t> qemus;
+  for (std::size_t i = 2; i < args.size(); ++i) qemus.push_back(qemu_pid_of(args[i]));
+  // Three guests end in one call (side by side): every one is terminated and its QEMU gone.
   EXPECT_EQ(amid.amictl(args).exit_code, 0);
+  for (std::size_t i = 2; i < args.size(); ++i) EXPECT_EQ(instance_state(amid, args[i]), "terminated") << args[i];
+  for (pid_t q : qemus) {
+    EXPECT_GT(q, 0);
+    EXPECT_FALSE(process_alive(q)) << "QEMU " << q << " outlived terminate-instances";
+  }
 }
 
 }  // namespace
