@@ -21,7 +21,6 @@
 source "$(dirname "$0")/lib.sh"
 bench_init boot "Boot to the readiness line: amid against plain qemu-system-x86_64"
 
-bench_wait_libvirtd_free
 bench_start_libvirtd
 trap 'bench_libvirtd_logs_cleanup; bench_cleanup' EXIT
 bench_amid_config_libvirtd "$work/amid.toml" embed-1

@@ -31,7 +31,6 @@ bench_init launch "Launch: run-instances until the domain runs, against qemu-img
 if [ "$BENCH_SMOKE" = 1 ]; then large_gib=2 data_mib=64; else large_gib=20 data_mib=2048; fi
 large_label="${large_gib}G"
 
-bench_wait_libvirtd_free
 bench_start_libvirtd
 bench_amid_config_libvirtd "$work/amid.toml" embed-1
 bench_start_amid --config "$work/amid.toml"

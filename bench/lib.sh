@@ -92,9 +92,17 @@ bench_stop_amid() {
 }
 
 # bench_start_libvirtd: a libvirtd of our own on $work/lv/libvirt-sock (and
-# virtlogd unless one runs). Sets libvirtd_uri (qemu+unix:///system?socket=...).
+# virtlogd unless one runs), or the machine's own libvirtd when one runs (a
+# second libvirtd as root cannot start beside it: both lock /run/libvirt).
+# Sets libvirtd_uri (qemu+unix:///system?socket=...).
 bench_start_libvirtd() {
   local lv=$work/lv i
+  bench_wait_libvirtd_free
+  if pgrep -x libvirtd >/dev/null && [ -S /run/libvirt/libvirt-sock ]; then
+    log "using the libvirtd already running on this machine (/run/libvirt/libvirt-sock)"
+    libvirtd_uri="qemu+unix:///system?socket=/run/libvirt/libvirt-sock"
+    return 0
+  fi
   mkdir -p "$lv"
   printf 'unix_sock_dir = "%s"\nlisten_tls = 0\nlisten_tcp = 0\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n' \
     "$lv" >"$lv/libvirtd.conf"
@@ -212,14 +220,14 @@ wait_ready() {  # $1: instance id [$2: timeout s]
 }
 
 # bench_wait_libvirtd_free [SECONDS]: waits (default up to 600 s) while another
-# libvirtd runs on this machine. A libvirtd as root keeps its drivers' state in
+# benchmark's libvirtd runs on this machine. A libvirtd as root keeps its drivers' state in
 # /run/libvirt and locks it (driver.pid), so a second one, such as
 # bench_start_libvirtd's when another benchmark runs at the same time, fails to
 # start. Call it before bench_start_libvirtd.
 bench_wait_libvirtd_free() {
   local i limit=$((${1:-600} * 2)) said=0
   for ((i = 0; i < limit; i++)); do
-    pgrep -x libvirtd >/dev/null || return 0
+    pgrep -f "^libvirtd -f /tmp/amid-bench-" >/dev/null || return 0  # another benchmark's
     [ "$said" = 1 ] || { log "waiting for another libvirtd to end (its /run/libvirt locks)"; said=1; }
     sleep 0.5
   done

@@ -25,7 +25,6 @@
 source "$(dirname "$0")/lib.sh"
 bench_init terminate "Terminate: terminate-instances until QEMU is gone, against virsh destroy"
 
-bench_wait_libvirtd_free
 bench_start_libvirtd
 trap 'bench_libvirtd_logs_cleanup; bench_cleanup' EXIT
 bench_amid_config_libvirtd "$work/amid.toml" embed-1
