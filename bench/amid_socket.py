@@ -12,7 +12,8 @@ request to the last byte of the answer: the daemon's own answer time, without
 any client start-up. Then, with --cli, it runs that command once (output to
 /dev/null) and times the process from fork to exit: what a user waits for.
 Prints one line per measurement, "socket<TAB>seconds" or "cli<TAB>seconds", and
-on stderr a summary (rounds, errors, the number of results in the last answer).
+on stderr a summary (rounds, errors, the number of results in the last answer
+and its size in bytes, newline included).
 Stops after --count rounds, or once --until's file exists (at least --min
 rounds, at most --max-seconds). Exits 1 if any answer was an error.
 """
@@ -62,6 +63,7 @@ def main():
 
     rounds = errors = 0
     last = None
+    last_bytes = 0
     start = time.monotonic()
     out = sys.stdout
     while True:
@@ -73,6 +75,7 @@ def main():
             print(f"amid_socket: stopped after {a.max_seconds} s", file=sys.stderr)
             break
         dt, line = ask()
+        last_bytes = len(line) + 1
         answer = json.loads(line)
         if "Error" in answer:
             errors += 1
@@ -100,7 +103,7 @@ def main():
                     n = sum(len(r.get("Instances", [])) for r in last[key])
                     key = "Instances"
                 results = f", {n} {key} in the last answer"
-    print(f"amid_socket: {a.action}: {rounds} rounds, {errors} errors{results}", file=sys.stderr)
+    print(f"amid_socket: {a.action}: {rounds} rounds, {errors} errors{results} ({last_bytes} bytes)", file=sys.stderr)
     return 1 if errors else 0
 
 

@@ -94,15 +94,26 @@ Result<Response> parse_response(std::string_view line) {
   return problem("amid's answer has neither Response nor Error", codes::kInternalError);
 }
 
+std::string dump_answer(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 std::string encode_ok(const std::string& request_id, const Json& body) {
   // The same text as dumping {"RequestId": ..., "Response": body} (keys in that
   // order), without first copying the whole answer into a new document: for a
   // DescribeImages over 10,000 images that copy and its destruction cost as much
   // as the dump itself.
   std::string out = "{\"RequestId\":";
-  out += Json(request_id).dump(-1, ' ', false, Json::error_handler_t::replace);
+  out += dump_answer(Json(request_id));
   out += ",\"Response\":";
-  out += body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  out += dump_answer(body);
+  out += "}\n";
+  return out;
+}
+
+std::string encode_ok_text(const std::string& request_id, std::string_view body_text) {
+  std::string out = "{\"RequestId\":";
+  out += dump_answer(Json(request_id));
+  out += ",\"Response\":";
+  out += body_text;
   out += "}\n";
   return out;
 }

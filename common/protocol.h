@@ -42,6 +42,11 @@ std::string encode_request(const Request& request);  // with the trailing newlin
 
 Result<Response> parse_response(std::string_view line);
 std::string encode_ok(const std::string& request_id, const Json& body);
+// The same, for a body already serialised as dump_answer does (a large answer
+// built a row at a time, without a tree of the whole answer).
+std::string encode_ok_text(const std::string& request_id, std::string_view body_text);
+// A value serialised as encode_ok serialises the parts of an answer.
+std::string dump_answer(const Json& value);
 std::string encode_error(const std::string& request_id, const std::string& code,
                          const std::string& message);
 

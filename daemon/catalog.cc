@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
 #include "common/error.h"
+#include "daemon/filters.h"
 
 namespace amid {
 namespace {
@@ -223,6 +225,15 @@ std::map<std::string, Tags> read_all_tags(sqlite3* db, const std::string& prefix
   return out;
 }
 
+// Every tag of resources whose id is in [first, last], by id.
+std::map<std::string, Tags> read_tags_between(sqlite3* db, const std::string& first, const std::string& last) {
+  Stmt s(db, "SELECT resource_id, key, value FROM tags WHERE resource_id >= ? AND resource_id <= ?");
+  s.bind(1, first).bind(2, last);
+  std::map<std::string, Tags> out;
+  while (s.step()) out[s.text(0)].emplace(s.text(1), s.text(2));
+  return out;
+}
+
 void write_tags(sqlite3* db, const std::string& id, const Tags& tags) {
   for (const auto& [k, v] : tags) {
     Stmt s(db, "INSERT INTO tags (resource_id, key, value) VALUES (?,?,?) "
@@ -255,6 +266,40 @@ void attach_launch_permissions(sqlite3* db, std::vector<ImageRecord>& list) {
     auto it = all.find(r.id);
     if (it != all.end()) r.launch_permissions = std::move(it->second);
   }
+}
+
+// Tags and launch permissions of `list` (images), one query each over the range
+// of their ids.
+void attach_image_extras(sqlite3* db, std::vector<ImageRecord>& list) {
+  if (list.empty()) return;
+  auto [lo, hi] = std::minmax_element(list.begin(), list.end(),
+                                      [](const ImageRecord& a, const ImageRecord& b) { return a.id < b.id; });
+  const std::string first = lo->id, last = hi->id;
+  auto tags = read_tags_between(db, first, last);
+  std::map<std::string, LaunchPermissions> perms;
+  {
+    Stmt s(db, "SELECT image_id, kind, value FROM launch_permissions WHERE image_id >= ? AND image_id <= ? "
+               "ORDER BY image_id, kind, value");
+    s.bind(1, first).bind(2, last);
+    while (s.step()) perms[s.text(0)].push_back({s.text(1), s.text(2)});
+  }
+  for (auto& r : list) {
+    if (auto it = tags.find(r.id); it != tags.end()) r.tags = std::move(it->second);
+    if (auto it = perms.find(r.id); it != perms.end()) r.launch_permissions = std::move(it->second);
+  }
+}
+
+// SQL amid_glob(pattern, text): EC2's wildcard match (filters.h).
+void sql_glob(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const auto* p = sqlite3_value_text(argv[0]);
+  const auto* t = sqlite3_value_text(argv[1]);
+  if (!p || !t) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  std::string_view pattern(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+  std::string_view text(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_value_bytes(argv[1])));
+  sqlite3_result_int(ctx, glob_match(pattern, text) ? 1 : 0);
 }
 
 void drop_launch_permissions(sqlite3* db, const std::string& id) {
@@ -299,6 +344,8 @@ Catalog::Catalog(const std::string& path) : path_(path) {
     throw AmidError(codes::kInternalError, "catalog " + path + ": cannot open: " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
+  sqlite3_create_function_v2(db_, "amid_glob", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, sql_glob, nullptr,
+                             nullptr, nullptr);
   try {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
@@ -490,6 +537,46 @@ std::vector<ImageRecord> Catalog::list_images() const {
   while (s.step()) out.push_back(read_image(s));
   attach_tags(db_, out, "ami-");
   attach_launch_permissions(db_, out);
+  if (!progress_.empty()) {
+    for (auto& r : out) overlay_progress(r);
+  }
+  return out;
+}
+
+std::vector<ImageRecord> Catalog::list_images(const ImageQuery& q) const {
+  std::string sql = std::string("SELECT ") + kImageCols + " FROM images WHERE 1";
+  std::vector<std::string> binds;
+  if (!q.region.empty()) {
+    sql += " AND region = ?";
+    binds.push_back(q.region);
+  }
+  if (q.live_only) sql += " AND state != 'deregistered'";
+  for (const auto& [column, patterns] : q.globs) {
+    if (std::find_if(std::begin(kImageGlobColumns), std::end(kImageGlobColumns),
+                     [&](const char* c) { return column == c; }) == std::end(kImageGlobColumns)) {
+      throw AmidError(codes::kInternalError, "catalog: no image column " + column + " to match");
+    }
+    sql += " AND (0";
+    for (const auto& pattern : patterns) {
+      sql += " OR amid_glob(?, " + column + ")";
+      binds.push_back(pattern);
+    }
+    sql += ")";
+  }
+  if (q.by_id) {
+    sql += " AND id > ? ORDER BY id";
+    binds.push_back(q.after_id);
+    if (q.limit) sql += " LIMIT " + std::to_string(q.limit);
+  } else {
+    if (!q.after_id.empty() || q.limit) throw AmidError(codes::kInternalError, "catalog: a page is ordered by id");
+    sql += " ORDER BY creation_date, id";
+  }
+  std::lock_guard lock(mu_);
+  Stmt s(db_, sql.c_str());
+  for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i + 1), binds[i]);
+  std::vector<ImageRecord> out;
+  while (s.step()) out.push_back(read_image(s));
+  attach_image_extras(db_, out);
   if (!progress_.empty()) {
     for (auto& r : out) overlay_progress(r);
   }

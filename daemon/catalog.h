@@ -131,6 +131,26 @@ struct TagEditRefusal {
   explicit operator bool() const { return !missing.empty() || !over_limit.empty(); }
 };
 
+// A narrowed image listing (DescribeImages over a large catalog): rows are left
+// out by SQLite before they are read into records.
+struct ImageQuery {
+  std::string region;      // only this region's images ("" = every region's)
+  bool live_only = false;  // leave out deregistered images
+  // Ordered by id, only ids after `after_id` (every one when ""), at most `limit`
+  // rows (0 = no limit): a page. Otherwise ordered by creation_date, id, as
+  // list_images(), and after_id and limit must be left empty.
+  bool by_id = false;
+  std::string after_id;
+  std::size_t limit = 0;
+  // For each entry, the row's column must match one of the EC2 wildcard patterns
+  // (filters.h's glob_match). Columns: kImageGlobColumns only.
+  std::vector<std::pair<std::string, std::vector<std::string>>> globs;
+};
+// The image columns an ImageQuery may glob on.
+inline constexpr const char* kImageGlobColumns[] = {"id", "name", "description", "owner", "state",
+                                                    "architecture", "virtualization_type",
+                                                    "root_device_type", "creation_date"};
+
 class Catalog {
  public:
   explicit Catalog(const std::string& path);
@@ -159,6 +179,9 @@ class Catalog {
                       const std::vector<SnapshotRecord>& snapshots);
   std::optional<ImageRecord> find_image(const std::string& id) const;
   std::vector<ImageRecord> list_images() const;
+  // The images a query selects, with their tags and launch permissions (one
+  // query each for the rows read). Throws InternalError for a column it does not know.
+  std::vector<ImageRecord> list_images(const ImageQuery& query) const;
   void delete_image(const std::string& id);
   // ModifyImageAttribute launchPermission: adds and removes in one transaction
   // (adding what is there, or removing what is not, changes nothing).

@@ -16,10 +16,26 @@
 #include "daemon/render.h"
 
 namespace amid {
+
+// An action's answer: a JSON body, or (for a large listing built a row at a
+// time) the body's text as protocol::dump_answer writes it.
+struct ActionAnswer {
+  ActionAnswer(protocol::Json body) : json(std::move(body)) {}  // NOLINT: every handler returns Json
+  static ActionAnswer text(std::string body_text) {
+    ActionAnswer a{protocol::Json()};
+    a.raw = std::move(body_text);
+    a.is_raw = true;
+    return a;
+  }
+  protocol::Json json;
+  std::string raw;
+  bool is_raw = false;
+};
 namespace {
 
 using Json = protocol::Json;
-using Handler = std::function<Json(Services&, const Caller&, ParamReader&)>;
+
+using Handler = std::function<ActionAnswer(Services&, const Caller&, ParamReader&)>;
 
 Json state_changes(const std::vector<StateChange>& changes);
 
@@ -66,19 +82,60 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
   return {{"ImageId", rec.id}};
 }
 
-Json describe_images(Services& services, const Caller& caller, ParamReader& p) {
+ActionAnswer describe_images(Services& services, const Caller& caller, ParamReader& p) {
   auto ids = p.string_list("ImageIds");
   bool include_deprecated = p.optional_bool("IncludeDeprecated").value_or(false);
   ImageScope scope{p.string_list("Owners"), p.string_list("ExecutableUsers")};
   Listing listing({"DescribeImages", &kImageFilters, 5, 1000, {"/ImageId"}}, p, !ids.empty(), "ImageIds");
   p.finish();
-  std::vector<Json> rows;
-  for (const auto& rec : services.images.describe_images(caller, ids, include_deprecated, scope)) {
-    Json row = render_image(rec);
-    if (listing.wants(row)) rows.push_back(std::move(row));
+  if (!ids.empty()) {  // a few named images (no paging with ImageIds)
+    std::vector<Json> rows;
+    for (const auto& rec : services.images.describe_images(caller, ids, include_deprecated, scope)) {
+      Json row = render_image(rec);
+      if (listing.wants(row)) rows.push_back(std::move(row));
+    }
+    std::string next = listing.take_page(rows);
+    return listed("Images", std::move(rows), next);
   }
-  std::string next = listing.take_page(rows);
-  return listed("Images", std::move(rows), next);
+  // Over the whole catalog, only the images of the answer are rendered: the
+  // catalog leaves out rows that a filter on one of its columns cannot match,
+  // the other filters read only the fields they need, and a page is read in id
+  // order, a chunk at a time, until it is full. Each image is rendered and
+  // written out in turn, never a tree of the whole answer (10,000 images make a
+  // tree of some hundred MiB). The same answer, byte for byte, as rendering every
+  // image, then Listing's wants and take_page, and dumping {"Images", "NextToken"}.
+  ImageQuery narrow;
+  narrow.globs = listing.column_globs();
+  const auto& max_results = listing.max_results();
+  if (listing.paged()) {
+    narrow.by_id = true;
+    if (listing.after()) narrow.after_id = listing.after()->front();
+    // One more than a page: whether a NextToken is due shows without a second read.
+    narrow.limit = max_results ? static_cast<std::size_t>(*max_results) + 1 : 0;
+  }
+  const std::vector<std::string> fields = listing.filter_fields();
+  std::string text = "{\"Images\":[";
+  std::size_t count = 0;
+  std::string last_id;
+  bool more = false;
+  services.images.each_described_image(caller, include_deprecated, scope, std::move(narrow), [&](ImageRecord& rec) {
+    if (listing.filtered() && !listing.wants(render_image_fields(rec, fields))) return true;
+    if (max_results && count == static_cast<std::size_t>(*max_results)) {
+      more = true;
+      return false;
+    }
+    if (count++) text += ',';
+    text += protocol::dump_answer(render_image(rec));
+    last_id = rec.id;
+    return true;
+  });
+  text += ']';
+  if (more) {
+    text += ",\"NextToken\":";
+    text += protocol::dump_answer(Json(listing.next_token({last_id})));
+  }
+  text += '}';
+  return ActionAnswer::text(std::move(text));
 }
 
 Json deregister_image(Services& services, const Caller& caller, ParamReader& p) {
@@ -509,7 +566,7 @@ std::vector<std::string> Dispatcher::action_names() {
   return out;
 }
 
-Json Dispatcher::dispatch(const Caller& caller, const protocol::Request& request) {
+ActionAnswer Dispatcher::dispatch(const Caller& caller, const protocol::Request& request) {
   auto it = actions().find(request.action);
   if (it == actions().end()) {
     throw AmidError(codes::kInvalidAction, "Action: '" + request.action + "' is not an action amid knows");
@@ -546,14 +603,15 @@ std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
   }
   const protocol::Request& request = parsed.value();
   try {
-    std::string answer;
+    std::string text;
     {
-      Json body = dispatch(caller, request);
-      answer = protocol::encode_ok(request_id, body);
+      ActionAnswer answer = dispatch(caller, request);
+      text = answer.is_raw ? protocol::encode_ok_text(request_id, answer.raw)
+                           : protocol::encode_ok(request_id, answer.json);
     }
-    // A large answer's JSON tree was many small blocks: hand the pages back.
-    if (answer.size() > (1u << 20)) malloc_trim(0);
-    return answer;
+    // A large answer was built of many small blocks: hand their pages back.
+    if (text.size() > (1u << 20)) malloc_trim(0);
+    return text;
   } catch (const AmidError& e) {
     if (e.code() == codes::kInternalError) {
       log_error(request.action + " by " + caller.account + " failed: " + e.what());

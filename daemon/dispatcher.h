@@ -28,6 +28,8 @@ struct Services {
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
+struct ActionAnswer;  // an action's answer (dispatcher.cc)
+
 // Every action takes an optional `Region` parameter (EC2's endpoint): the
 // services of that region answer; without it, the default region's do. A region
 // amid does not serve is InvalidParameterValue naming the ones it does.
@@ -50,7 +52,7 @@ class Dispatcher {
   static bool reads_only(const std::string& line);
 
  private:
-  protocol::Json dispatch(const Caller& caller, const protocol::Request& request);
+  ActionAnswer dispatch(const Caller& caller, const protocol::Request& request);
   Services services_;
   std::map<std::string, Services> regions_;
 };

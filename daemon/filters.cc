@@ -6,18 +6,20 @@ namespace amid {
 
 using protocol::Json;
 
+// Columns: render_image writes these fields straight from the catalog's columns
+// (catalog.h's kImageGlobColumns).
 const FilterSchema kImageFilters = {{
-    {"architecture", "/Architecture"},
+    {"architecture", "/Architecture", "architecture"},
     {"block-device-mapping.volume-size", "/BlockDeviceMappings/*/Ebs/VolumeSize"},
-    {"creation-date", "/CreationDate"},
-    {"description", "/Description"},
-    {"image-id", "/ImageId"},
+    {"creation-date", "/CreationDate", "creation_date"},
+    {"description", "/Description", "description"},
+    {"image-id", "/ImageId", "id"},
     {"is-public", "/Public"},
-    {"name", "/Name"},
-    {"owner-id", "/OwnerId"},
-    {"root-device-type", "/RootDeviceType"},
-    {"state", "/State"},
-    {"virtualization-type", "/VirtualizationType"},
+    {"name", "/Name", "name"},
+    {"owner-id", "/OwnerId", "owner"},
+    {"root-device-type", "/RootDeviceType", "root_device_type"},
+    {"state", "/State", "state"},
+    {"virtualization-type", "/VirtualizationType", "virtualization_type"},
 }};
 
 const FilterSchema kInstanceFilters = {{

@@ -32,6 +32,10 @@ struct FilterField {
   // A JSON pointer into the row in which "*" stands for every element of an
   // array: "/BlockDeviceMappings/*/Ebs/VolumeSize".
   std::string path;
+  // The catalog column that holds exactly the value at `path`, when one does
+  // ("" = none): the catalog may then leave out rows that cannot match before
+  // they are read and rendered (a narrowing only; rows are still matched here).
+  std::string column = {};
 };
 
 struct FilterSchema {

@@ -276,54 +276,78 @@ void ImageService::settle_protection(ImageRecord& rec) const {
   if (!until || *until <= now()) rec.protected_until.clear();
 }
 
+namespace {
+
+// EC2: Owners and ExecutableUsers each narrow the images the caller may launch;
+// an image is kept when it matches one entry of every list given.
+bool in_scope(const Caller& caller, const ImageScope& scope, const ImageRecord& rec) {
+  if (!scope.owners.empty() &&
+      std::none_of(scope.owners.begin(), scope.owners.end(), [&](const std::string& o) {
+        return rec.owner == (o == "self" ? caller.account : o);
+      })) {
+    return false;
+  }
+  if (!scope.executable_users.empty() &&
+      std::none_of(scope.executable_users.begin(), scope.executable_users.end(), [&](const std::string& u) {
+        if (u == "all") return is_public(rec);
+        // self: images you own or that are shared with you by account (not via `all`).
+        if (u == "self" || u == caller.account) return rec.owner == caller.account || shared_with(rec, caller.account);
+        // Another account: your images shared with it (admins: anyone's).
+        return caller.may_manage(rec.owner) && shared_with(rec, u);
+      })) {
+    return false;
+  }
+  return true;
+}
+
+// Tags are the owner's own (EC2 does not share them with those who may launch).
+void hide_foreign_tags(const Caller& caller, ImageRecord& rec) {
+  if (image_access(caller, rec) != ImageAccess::kOwner) rec.tags.clear();
+}
+
+}  // namespace
+
 std::vector<ImageRecord> ImageService::describe_images(const Caller& caller, const std::vector<std::string>& ids,
                                                        bool include_deprecated, const ImageScope& scope) {
   check_scope(scope);
-  // EC2: Owners and ExecutableUsers each narrow the images the caller may launch;
-  // an image is kept when it matches one entry of every list given.
-  auto in_scope = [&](const ImageRecord& rec) {
-    if (!scope.owners.empty() &&
-        std::none_of(scope.owners.begin(), scope.owners.end(), [&](const std::string& o) {
-          return rec.owner == (o == "self" ? caller.account : o);
-        })) {
-      return false;
-    }
-    if (!scope.executable_users.empty() &&
-        std::none_of(scope.executable_users.begin(), scope.executable_users.end(), [&](const std::string& u) {
-          if (u == "all") return is_public(rec);
-          // self: images you own or that are shared with you by account (not via `all`).
-          if (u == "self" || u == caller.account) return rec.owner == caller.account || shared_with(rec, caller.account);
-          // Another account: your images shared with it (admins: anyone's).
-          return caller.may_manage(rec.owner) && shared_with(rec, u);
-        })) {
-      return false;
-    }
-    return true;
-  };
-  // Tags are the owner's own (EC2 does not share them with those who may launch).
-  auto shown = [&](ImageRecord rec) {
-    if (image_access(caller, rec) != ImageAccess::kOwner) rec.tags.clear();
-    return rec;
-  };
   std::vector<ImageRecord> out;
   if (!ids.empty()) {
     std::set<std::string> seen;
     for (const auto& id : ids) {
       if (!seen.insert(id).second) continue;
       ImageRecord rec = visible_image(caller, id);
-      if (in_scope(rec)) out.push_back(shown(std::move(rec)));
+      if (!in_scope(caller, scope, rec)) continue;
+      hide_foreign_tags(caller, rec);
+      out.push_back(std::move(rec));
     }
     return out;
   }
-  const DescribeScope visibility{false, include_deprecated, now()};
-  for (auto& rec : rt_.catalog.list_images()) {
-    if (rec.region != rt_.config.region) continue;
-    if (!describe_shows(image_access(caller, rec), rec, visibility)) continue;
-    if (!in_scope(rec)) continue;
-    settle_protection(rec);
-    out.push_back(shown(std::move(rec)));
-  }
+  each_described_image(caller, include_deprecated, scope, {}, [&](ImageRecord& rec) {
+    out.push_back(std::move(rec));
+    return true;
+  });
   return out;
+}
+
+void ImageService::each_described_image(const Caller& caller, bool include_deprecated, const ImageScope& scope,
+                                        ImageQuery narrow, const std::function<bool(ImageRecord&)>& take) {
+  check_scope(scope);
+  narrow.region = rt_.config.region;
+  narrow.live_only = true;  // a deregistered image is gone for everyone (describe_shows)
+  const DescribeScope visibility{false, include_deprecated, now()};
+  while (true) {
+    std::vector<ImageRecord> chunk = rt_.catalog.list_images(narrow);
+    const std::string last = chunk.empty() ? std::string() : chunk.back().id;  // `take` may move records
+    for (auto& rec : chunk) {
+      if (!describe_shows(image_access(caller, rec), rec, visibility)) continue;
+      if (!in_scope(caller, scope, rec)) continue;
+      settle_protection(rec);
+      hide_foreign_tags(caller, rec);
+      if (!take(rec)) return;
+    }
+    if (!narrow.by_id || narrow.limit == 0 || chunk.size() < narrow.limit) return;
+    narrow.after_id = last;
+  }
 }
 
 ImageRecord ImageService::launchable_image(const Caller& caller, const std::string& id) {

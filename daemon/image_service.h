@@ -63,6 +63,14 @@ class ImageService {
   std::vector<ImageRecord> describe_images(const Caller& caller, const std::vector<std::string>& ids,
                                            bool include_deprecated = false, const ImageScope& scope = {});
   void check_scope(const ImageScope& scope) const;  // InvalidParameterValue naming the list
+  // describe_images without ids, one image at a time, for a page or a filter over a
+  // large catalog: `narrow` is what the catalog leaves out before reading (its
+  // region and live_only are set here). With narrow.by_id the images come in id
+  // order after narrow.after_id, read narrow.limit at a time (0: all at once);
+  // otherwise in describe_images' order. `take` gets each image the caller sees,
+  // as describe_images shows it, and returns false to stop.
+  void each_described_image(const Caller& caller, bool include_deprecated, const ImageScope& scope,
+                            ImageQuery narrow, const std::function<bool(ImageRecord&)>& take);
 
   // Launch permissions (EC2's ModifyImageAttribute, DescribeImageAttribute and
   // ResetImageAttribute for launchPermission), for the image's owner (or an admin).

@@ -66,6 +66,40 @@ bool Listing::wants(const Json& row) const {
   return !spec_.filters || matches(filters_, *spec_.filters, row);
 }
 
+std::string Listing::next_token(const std::vector<std::string>& after) const {
+  return encode_next_token(spec_.action, after);
+}
+
+std::vector<std::string> Listing::filter_fields() const {
+  std::vector<std::string> out;
+  auto add = [&](std::string field) {
+    if (std::find(out.begin(), out.end(), field) == out.end()) out.push_back(std::move(field));
+  };
+  if (!spec_.filters) return out;
+  for (const auto& f : filters_) {
+    auto field = std::find_if(spec_.filters->fields.begin(), spec_.filters->fields.end(),
+                              [&](const FilterField& ff) { return ff.name == f.name; });
+    if (field == spec_.filters->fields.end()) {
+      add("Tags");  // tag:KEY, tag-key
+      continue;
+    }
+    std::size_t slash = field->path.find('/', 1);
+    add(field->path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> Listing::column_globs() const {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  if (!spec_.filters) return out;
+  for (const auto& f : filters_) {
+    for (const auto& ff : spec_.filters->fields) {
+      if (ff.name == f.name && !ff.column.empty()) out.emplace_back(ff.column, f.values);
+    }
+  }
+  return out;
+}
+
 std::string Listing::take_page(std::vector<Json>& rows) const {
   if (!max_results_ && !after_) return "";
   std::vector<std::pair<std::vector<std::string>, Json*>> keyed;

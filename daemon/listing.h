@@ -41,6 +41,21 @@ class Listing {
   // NextToken for the rest, or "" when this page is the last.
   std::string take_page(std::vector<protocol::Json>& rows) const;
 
+  // For an action that selects its page before rendering the rows (DescribeImages
+  // over a large catalog), with the same result as wants + take_page:
+  bool paged() const { return max_results_.has_value() || after_.has_value(); }
+  const std::optional<std::int64_t>& max_results() const { return max_results_; }
+  const std::optional<std::vector<std::string>>& after() const { return after_; }
+  bool filtered() const { return spec_.filters && !filters_.empty(); }
+  // The top-level fields of a row that the filters read ("Tags" for tag filters):
+  // a row holding only those is matched as the whole row is.
+  std::vector<std::string> filter_fields() const;
+  // For each filter whose field has a catalog column: the column and its values
+  // (EC2 wildcard patterns), for the catalog to narrow rows with.
+  std::vector<std::pair<std::string, std::vector<std::string>>> column_globs() const;
+  // The NextToken that continues after the row whose key is `after`.
+  std::string next_token(const std::vector<std::string>& after) const;
+
  private:
   ListingSpec spec_;
   Filters filters_;

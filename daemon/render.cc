@@ -1,5 +1,8 @@
 #include "daemon/render.h"
 
+#include <mutex>
+#include <unordered_map>
+
 #include "daemon/image_visibility.h"
 
 #include "common/block_device_mapping.h"
@@ -34,53 +37,108 @@ std::string deregistration_protection_state(const ImageRecord& image) {
   return image.deregistration_protection.empty() ? "disabled" : image.deregistration_protection;
 }
 
-protocol::Json render_image(const ImageRecord& r) {
-  protocol::Json j = {
-      {"ImageId", r.id},
-      {"Name", r.name},
-      {"Description", r.description},
-      {"OwnerId", r.owner},
-      {"State", r.state},
-      {"Architecture", r.architecture},
-      {"VirtualizationType", r.virtualization_type},
-      {"RootDeviceType", r.root_device_type},
-      {"RootDeviceName", kRootDeviceName},
-      {"CreationDate", r.creation_date},
-      {"ImageType", "machine"},
-      {"Hypervisor", "kvm"},
-      {"Public", is_public(r)},
-      {"ImageLocation", r.owner + "/" + r.name},
-      {"DeregistrationProtection", deregistration_protection_state(r)},
-  };
-  if (!r.deprecation_time.empty()) j["DeprecationTime"] = r.deprecation_time;
-  protocol::Json root = {{"DeviceName", kRootDeviceName}};
-  if (r.root_device_type == "ebs") {
-    root["Ebs"] = {{"VolumeSize", gib_ceil(r.size_bytes)},
-                   {"DeleteOnTermination", true},
-                   {"VolumeType", "gp3"}};
-  } else {
-    root["VirtualName"] = "ephemeral0";
+namespace {
+
+// An image's stored mappings in EC2's JSON. Parsing the TOML costs more than the
+// rest of an image's answer, so each text is parsed once and kept, parsed, by its
+// text (which is all the result depends on). Bounded: past kMaxEntries (more than
+// any catalog amid is sized for) it starts afresh.
+class StoredMappingsCache {
+ public:
+  protocol::Json ec2_json(const std::string& toml) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = parsed_.find(toml); it != parsed_.end()) return to_ec2_json(it->second);
+    }
+    BlockDeviceMappings parsed = parse_stored_mappings(toml);  // throws for text amid did not write
+    protocol::Json out = to_ec2_json(parsed);
+    std::lock_guard lock(mu_);
+    if (parsed_.size() >= kMaxEntries) parsed_.clear();
+    parsed_.emplace(toml, std::move(parsed));
+    return out;
   }
-  j["BlockDeviceMappings"] = protocol::Json::array({root});
-  if (!r.block_device_mappings.empty()) j["BlockDeviceMappings"] = to_ec2_json(parse_stored_mappings(r.block_device_mappings));
+
+ private:
+  static constexpr std::size_t kMaxEntries = 16384;
+  std::mutex mu_;
+  std::unordered_map<std::string, BlockDeviceMappings> parsed_;
+};
+
+StoredMappingsCache& stored_mappings() {
+  static StoredMappingsCache cache;
+  return cache;
+}
+
+// render_image's fields, only those `want` accepts.
+template <typename Want>
+protocol::Json render_image_if(const ImageRecord& r, Want want) {
+  protocol::Json j = protocol::Json::object();
+  auto put = [&](const char* key, auto&& make) {
+    if (want(key)) j[key] = make();
+  };
+  put("ImageId", [&] { return r.id; });
+  put("Name", [&] { return r.name; });
+  put("Description", [&] { return r.description; });
+  put("OwnerId", [&] { return r.owner; });
+  put("State", [&] { return r.state; });
+  put("Architecture", [&] { return r.architecture; });
+  put("VirtualizationType", [&] { return r.virtualization_type; });
+  put("RootDeviceType", [&] { return r.root_device_type; });
+  put("RootDeviceName", [&] { return kRootDeviceName; });
+  put("CreationDate", [&] { return r.creation_date; });
+  put("ImageType", [&] { return "machine"; });
+  put("Hypervisor", [&] { return "kvm"; });
+  put("Public", [&] { return is_public(r); });
+  put("ImageLocation", [&] { return r.owner + "/" + r.name; });
+  put("DeregistrationProtection", [&] { return deregistration_protection_state(r); });
+  if (!r.deprecation_time.empty()) put("DeprecationTime", [&] { return r.deprecation_time; });
+  put("BlockDeviceMappings", [&] {
+    if (!r.block_device_mappings.empty()) return stored_mappings().ec2_json(r.block_device_mappings);
+    protocol::Json root = {{"DeviceName", kRootDeviceName}};
+    if (r.root_device_type == "ebs") {
+      root["Ebs"] = {{"VolumeSize", gib_ceil(r.size_bytes)},
+                     {"DeleteOnTermination", true},
+                     {"VolumeType", "gp3"}};
+    } else {
+      root["VirtualName"] = "ephemeral0";
+    }
+    return protocol::Json::array({std::move(root)});
+  });
   if (!r.source_instance.empty()) {
     // amid's additions (not in EC2's answer): where a captured image came from.
-    j["SourceInstanceId"] = r.source_instance;
-    j["Consistency"] = r.consistency;
+    put("SourceInstanceId", [&] { return r.source_instance; });
+    put("Consistency", [&] { return r.consistency; });
   }
   if (r.state == "pending" && r.progress_total > 0) {
-    j["Progress"] = {{"BytesDone", r.progress_done},
-                     {"BytesTotal", r.progress_total},
-                     {"Percent", static_cast<int>(100.0 * static_cast<double>(r.progress_done) /
-                                                  static_cast<double>(r.progress_total))}};
+    put("Progress", [&] {
+      return protocol::Json{{"BytesDone", r.progress_done},
+                            {"BytesTotal", r.progress_total},
+                            {"Percent", static_cast<int>(100.0 * static_cast<double>(r.progress_done) /
+                                                         static_cast<double>(r.progress_total))}};
+    });
   }
-  if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
-  if (!r.kernel_id.empty()) j["KernelId"] = r.kernel_id;
-  if (!r.ramdisk_id.empty()) j["RamdiskId"] = r.ramdisk_id;
+  if (!r.tags.empty()) put("Tags", [&] { return render_tags(r.tags); });
+  if (!r.kernel_id.empty()) put("KernelId", [&] { return r.kernel_id; });
+  if (!r.ramdisk_id.empty()) put("RamdiskId", [&] { return r.ramdisk_id; });
   if (!r.state_reason.empty()) {
-    j["StateReason"] = {{"Code", r.state}, {"Message", r.state_reason}};
+    put("StateReason", [&] { return protocol::Json{{"Code", r.state}, {"Message", r.state_reason}}; });
   }
   return j;
+}
+
+}  // namespace
+
+protocol::Json render_image(const ImageRecord& r) {
+  return render_image_if(r, [](const char*) { return true; });
+}
+
+protocol::Json render_image_fields(const ImageRecord& r, const std::vector<std::string>& fields) {
+  return render_image_if(r, [&](const char* key) {
+    for (const auto& f : fields) {
+      if (f == key) return true;
+    }
+    return false;
+  });
 }
 
 protocol::Json render_volume(const VolumeRecord& v) {

@@ -7,6 +7,9 @@
 namespace amid {
 
 protocol::Json render_image(const ImageRecord& image);
+// Only the top-level fields named in `fields` ("Name", "Tags", ...), each exactly
+// as render_image writes it (for matching filters without rendering everything).
+protocol::Json render_image_fields(const ImageRecord& image, const std::vector<std::string>& fields);
 // EC2's DeregistrationProtection: disabled, enabled-without-cooldown,
 // enabled-with-cooldown, or disabled-after-<time> while a cooldown runs (the
 // record's protected_until; ImageService clears it once past).

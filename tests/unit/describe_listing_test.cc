@@ -4,7 +4,10 @@
 
 #include <set>
 
+#include "common/block_device_mapping.h"
 #include "daemon/listing.h"
+#include "daemon/params.h"
+#include "daemon/render.h"
 #include "tests/unit/catalog_fixture.h"
 
 namespace amid {
@@ -276,6 +279,102 @@ TEST_F(DescribeListingTest, CreateImageTagSpecificationsAreChecked) {
   auto reserved = call("CreateImage", {{"InstanceId", "i-0123456789abcdef0"}, {"Name", "web"},
                                        {"TagSpecifications", Json::parse(R"([{"ResourceType":"image","Tags":[{"Key":"aws:x"}]}])")}});
   EXPECT_TRUE(has_substr(reserved.error_message, "TagSpecifications[0].Tags[0].Key"));
+}
+
+// DescribeImages over the whole catalog selects its page (and narrows by filters)
+// before rendering; its answers must be exactly those of rendering every image the
+// caller sees, then filtering and paging them (Listing's wants and take_page).
+TEST_F(DescribeListingTest, SelectingBeforeRenderingAnswersAsRenderingEverything) {
+  const Caller carol = ::amid::testing::user_caller(3000);
+  for (int i = 0; i < 160; ++i) {
+    const Caller& owner = i % 5 == 4 ? bob_ : i % 11 == 10 ? carol : alice_;
+    ImageRecord r;
+    r.id = new_id("ami");
+    r.name = (i % 3 ? "web-" : "db-") + std::to_string(i);
+    r.description = i % 4 ? "plain" : "with [brackets] and *stars*";
+    r.owner = owner.account;
+    r.region = i % 17 == 16 ? "local-2" : "local-1";
+    r.state = i % 13 == 12 ? "deregistered" : i % 7 == 6 ? "pending" : "available";
+    r.architecture = i % 2 ? "arm64" : "x86_64";
+    // Creation dates out of id order, some equal.
+    r.creation_date = "2026-0" + std::to_string(1 + (i * 7) % 9) + "-01T00:00:00.000Z";
+    r.size_bytes = static_cast<std::uint64_t>(1 + i % 3) << 30;
+    if (i % 6 == 0) {
+      BlockDeviceMapping root{"/dev/vda", EbsSpec{}, std::nullopt, false};
+      root.ebs->volume_size_gib = 2 + i % 4;
+      BlockDeviceMapping extra{"/dev/vdb", EbsSpec{}, std::nullopt, false};
+      extra.ebs->volume_size_gib = 8;
+      r.block_device_mappings = to_toml({root, extra});
+    }
+    if (i % 4 == 0) r.tags["Name"] = "t" + std::to_string(i);
+    if (i % 9 == 0) r.tags["env"] = i % 2 ? "prod" : "dev";
+    catalog_->insert_image(r);
+    if (owner.account != alice_.account) {
+      if (i % 2) catalog_->edit_launch_permissions(r.id, {{"group", "all"}}, {});
+      else if (i % 3 == 0) catalog_->edit_launch_permissions(r.id, {{"user", alice_.account}}, {});
+      if (i % 8 == 4) catalog_->set_image_deprecation(r.id, "2020-01-01T00:00:00.000Z");
+    }
+  }
+  // The answer the old way: every image rendered, then filtered and paged.
+  auto reference = [&](const Json& params) {
+    ParamReader p(params);
+    auto ids = p.string_list("ImageIds");
+    bool include_deprecated = p.optional_bool("IncludeDeprecated").value_or(false);
+    ImageScope scope{p.string_list("Owners"), p.string_list("ExecutableUsers")};
+    Listing listing({"DescribeImages", &kImageFilters, 5, 1000, {"/ImageId"}}, p, !ids.empty(), "ImageIds");
+    std::vector<Json> rows;
+    for (const auto& rec : images_->describe_images(alice_, ids, include_deprecated, scope)) {
+      Json row = render_image(rec);
+      if (listing.wants(row)) rows.push_back(std::move(row));
+    }
+    std::string next = listing.take_page(rows);
+    Json out = {{"Images", Json(std::move(rows))}};
+    if (!next.empty()) out["NextToken"] = next;
+    return out;
+  };
+  const std::vector<Json> filter_sets = {
+      Json(),
+      Json::parse(R"([{"Name":"name","Values":["web-*"]}])"),
+      Json::parse(R"([{"Name":"name","Values":["db-1?","web-10*"]},{"Name":"state","Values":["available"]}])"),
+      Json::parse(R"([{"Name":"description","Values":["*\\*stars\\**"]}])"),
+      Json::parse(R"([{"Name":"is-public","Values":["true"]}])"),
+      Json::parse(R"([{"Name":"block-device-mapping.volume-size","Values":["8","3"]}])"),
+      Json::parse(R"([{"Name":"tag:Name","Values":["t1*"]},{"Name":"architecture","Values":["x86_64"]}])"),
+      Json::parse(R"([{"Name":"tag-key","Values":["env"]}])"),
+      Json::parse(R"([{"Name":"image-id","Values":["ami-*"]},{"Name":"owner-id","Values":["000000002000"]}])"),
+      Json::parse(R"([{"Name":"name","Values":["nothing-matches"]}])"),
+  };
+  const std::vector<Json> scopes = {
+      Json::object(),
+      {{"IncludeDeprecated", true}},
+      {{"Owners", {"self"}}},
+      {{"ExecutableUsers", {"all"}}, {"IncludeDeprecated", true}},
+  };
+  int compared = 0;
+  for (const auto& filters : filter_sets) {
+    for (const auto& base : scopes) {
+      for (int max : {0, 5, 7, 1000}) {
+        Json params = base;
+        if (!filters.is_null()) params["Filters"] = filters;
+        if (max) params["MaxResults"] = max;
+        for (int page = 0; page < 100; ++page) {
+          auto r = call("DescribeImages", params);
+          ASSERT_TRUE(r.ok) << params.dump() << ": " << r.error_code << ": " << r.error_message;
+          Json want = reference(params);
+          ASSERT_EQ(r.body, want) << params.dump();
+          ++compared;
+          if (!r.body.contains("NextToken")) break;
+          params["NextToken"] = r.body["NextToken"];
+        }
+      }
+      // A token alone (no MaxResults): the rest, in id order.
+      Json params = base;
+      if (!filters.is_null()) params["Filters"] = filters;
+      params["NextToken"] = encode_next_token("DescribeImages", {"ami-4"});
+      ASSERT_EQ(call("DescribeImages", params).body, reference(params)) << params.dump();
+    }
+  }
+  EXPECT_GT(compared, 200);
 }
 
 }  // namespace
