@@ -227,5 +227,5 @@ note "Default mode's phases come from amid's log lines (millisecond timestamps).
   "convert as the --no-reboot case, on a stopped guest; the shutdown is the guest's own ACPI shutdown, which amid" \
   "waits for by polling the domain's state every 100 ms. The tiny guest's part of it includes busybox init's fixed" \
   "1 s between SIGTERM and SIGKILL and 1 s before powering off; what follows its last console line is QEMU's exit" \
-  "and reaping (QEMU's parent is the machine's init, not amid) and amid's poll."
+  "and reaping (amid is its subreaper), libvirt's handling of it, and amid's poll."
 bench_report
