@@ -507,12 +507,12 @@ namespace {
 TEST(DispatcherReadsOnly, DescribesAndConsoleOutputAreReadsAndNothingElse) {
   for (const char* action : {"DescribeImages", "DescribeInstances", "DescribeVolumes", "DescribeTags",
                              "DescribeImageAttribute", "GetConsoleOutput"}) {
-    EXPECT_TRUE(Dispatcher::reads_only(std::string(R"({"Action":")") + action + R"(","Parameters":{}})"))
+    EXPECT_TRUE(Dispatcher::reads_only(std::string(R"({"Version":1,"Action":")") + action + R"(","Parameters":{}})"))
         << action;
   }
   for (const char* action : {"RunInstances", "CreateImage", "TerminateInstances", "CreateTags", "CopyImage",
                              "ModifyImageAttribute", "DescribeNothing"}) {
-    bool reads = Dispatcher::reads_only(std::string(R"({"Action":")") + action + R"(","Parameters":{}})");
+    bool reads = Dispatcher::reads_only(std::string(R"({"Version":1,"Action":")") + action + R"(","Parameters":{}})");
     if (std::string(action).rfind("Describe", 0) == 0) {
       EXPECT_TRUE(reads) << "an unknown Describe* is answered InvalidAction from the read pool: harmless";
     } else {
@@ -520,7 +520,8 @@ TEST(DispatcherReadsOnly, DescribesAndConsoleOutputAreReadsAndNothingElse) {
     }
   }
   EXPECT_FALSE(Dispatcher::reads_only("not json"));
-  EXPECT_FALSE(Dispatcher::reads_only(R"({"Parameters":{}})"));
+  EXPECT_FALSE(Dispatcher::reads_only(R"({"Version":1,"Parameters":{}})"));
+  EXPECT_FALSE(Dispatcher::reads_only(R"({"Action":"DescribeImages","Parameters":{}})")) << "no Version: refused anyway";
 }
 
 }  // namespace
