@@ -21,15 +21,7 @@
 source "$(dirname "$0")/lib.sh"
 bench_init boot "Boot to the readiness line: amid against plain qemu-system-x86_64"
 
-bench_start_libvirtd
-trap 'bench_libvirtd_logs_cleanup; bench_cleanup' EXIT
-bench_amid_config_libvirtd "$work/amid.toml" embed-1
-bench_start_amid --config "$work/amid.toml"
-virsh=(virsh -q -c "$libvirtd_uri")
-ensure_tiny_image
-embed_ami=$("$amictl" --region embed-1 register-image --name "bench-tiny" --disk "$tiny")
-tiny_tpl=$work/store/images/$tiny_ami/disk.qcow2
-[ -f "$tiny_tpl" ] || { log "template not where README's store layout says"; exit 1; }
+bench_start_two_regions
 mkdir -p -m 0711 "$work/plain"
 ready="amid-tiny: ready"
 

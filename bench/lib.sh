@@ -323,3 +323,19 @@ wait_gone() {
   for _ in $(seq 3000); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done
   log "process $1 still there after 30 s"
 }
+
+# bench_start_two_regions: amid with local-1 on a libvirtd ($libvirtd_uri, which
+# `virsh -c` reaches too) and embed-1 on the embedded driver, the tiny template
+# registered in both. Sets virsh (an array: virsh on that URI), tiny_ami and
+# embed_ami, and tiny_tpl (local-1's template file).
+bench_start_two_regions() {
+  bench_start_libvirtd
+  trap 'bench_libvirtd_logs_cleanup; bench_cleanup' EXIT
+  bench_amid_config_libvirtd "$work/amid.toml" embed-1
+  bench_start_amid --config "$work/amid.toml"
+  virsh=(virsh -q -c "$libvirtd_uri")
+  ensure_tiny_image
+  embed_ami=$("$amictl" --region embed-1 register-image --name "bench-tiny" --disk "$tiny")
+  tiny_tpl=$work/store/images/$tiny_ami/disk.qcow2
+  [ -f "$tiny_tpl" ] || { log "template not where README's store layout says"; exit 1; }
+}

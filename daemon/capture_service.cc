@@ -34,6 +34,25 @@ constexpr const char* kCreateImageAction = "CreateImage";
 // Raised by start_capture() when a request with the same ClientToken recorded its image first.
 constexpr const char* kTokenTaken = "ClientTokenTaken";
 
+// Records a new pending image (and its ClientToken, if any) in one step: a name
+// the owner already uses, or a token another request recorded first, is refused.
+void insert_new_image(Catalog& catalog, const Caller& caller, const std::string& action,
+                      const std::optional<ClientToken>& client_token, const ImageRecord& image) {
+  std::optional<ClientTokenRecord> token;
+  if (client_token) {
+    token = make_token_record(caller.account, action, *client_token, image.id, {{"ImageId", image.id}});
+  }
+  switch (catalog.insert_image_checked(image, token ? &*token : nullptr)) {
+    case ImageInsert::kInserted:
+      break;
+    case ImageInsert::kNameTaken:
+      throw AmidError(codes::kInvalidAmiNameDuplicate,
+                      "Name: you already have an image named '" + image.name + "' in " + image.region);
+    case ImageInsert::kTokenTaken:
+      throw AmidError(kTokenTaken, "ClientToken: already recorded");
+  }
+}
+
 }  // namespace
 
 // Every EBS volume attached (root included); an instance launched before
@@ -152,20 +171,7 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
   }
   bool running = inst.state == "running";
   image.restart_source = running && !req.no_reboot;
-  std::optional<ClientTokenRecord> token;
-  if (req.client_token) {
-    token = make_token_record(caller.account, kCreateImageAction, *req.client_token, image.id,
-                              {{"ImageId", image.id}});
-  }
-  switch (rt_.catalog.insert_image_checked(image, token ? &*token : nullptr)) {
-    case ImageInsert::kInserted:
-      break;
-    case ImageInsert::kNameTaken:
-      throw AmidError(codes::kInvalidAmiNameDuplicate,
-                      "Name: you already have an image named '" + name + "' in " + image.region);
-    case ImageInsert::kTokenTaken:
-      throw AmidError(kTokenTaken, "ClientToken: already recorded");
-  }
+  insert_new_image(rt_.catalog, caller, kCreateImageAction, req.client_token, image);
   log_info("image " + image.id + " capture of " + inst.id + " begins (" +
            (req.no_reboot ? "no reboot, crash-consistent" : "clean shutdown") + ")");
   hold.dismiss();  // the job owns the hold now
@@ -279,19 +285,7 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
   }
   {
     std::lock_guard lock(rt_.image_refs_mu);  // the source's files stay until the copy has them
-    std::optional<ClientTokenRecord> token;
-    if (req.client_token) {
-      token = make_token_record(caller.account, action, *req.client_token, image.id, {{"ImageId", image.id}});
-    }
-    switch (rt_.catalog.insert_image_checked(image, token ? &*token : nullptr)) {
-      case ImageInsert::kInserted:
-        break;
-      case ImageInsert::kNameTaken:
-        throw AmidError(codes::kInvalidAmiNameDuplicate,
-                        "Name: you already have an image named '" + name + "' in " + image.region);
-      case ImageInsert::kTokenTaken:
-        throw AmidError(kTokenTaken, "ClientToken: already recorded");
-    }
+    insert_new_image(rt_.catalog, caller, action, req.client_token, image);
   }
   log_info("image " + image.id + " copying from " + src.region + " " + src.id);
   scheduler_->post([this, image, files, snapshots] { run_copy(image, files, snapshots); });
