@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "daemon/fs.h"
+#include "daemon/layers.h"
 #include "daemon/log.h"
 #include "daemon/render.h"
 #include "daemon/validate.h"
@@ -238,12 +239,14 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
   std::vector<CopyFile> files;
   std::vector<SnapshotRecord> snapshots;
   std::map<std::string, std::string> new_ids;
-  auto add_file = [&](const std::string& from, const std::string& to) {
+  // A thin snapshot's file sits on files of the source region: the copy is made
+  // standalone (flattened), so that the destination holds all it reads.
+  auto add_file = [&](const std::string& from, const std::string& to, bool flatten) {
     struct stat st{};
     if (::stat(from.c_str(), &st) != 0) {
       throw AmidError(codes::kInternalError, "SourceImageId: " + src.id + ": its file " + from + " is missing");
     }
-    files.push_back({from, to, static_cast<std::uint64_t>(st.st_size)});
+    files.push_back({from, to, static_cast<std::uint64_t>(st.st_size), flatten});
     image.progress_total += static_cast<std::uint64_t>(st.st_size);
   };
   auto copy_snapshot = [&](const SnapshotRecord& s) {
@@ -258,11 +261,13 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
     snap.volume_id.clear();
     snap.tags = req.snapshot_tags;
     snap.file = s.file == src.disk_file ? image.disk_file : dir + "/" + snap.id + ".qcow2";
+    snap.base_snapshot_id.clear();
     new_ids[s.id] = snap.id;
-    if (s.file != src.disk_file) add_file(s.file, snap.file);
+    if (s.file != src.disk_file) add_file(s.file, snap.file, !s.base_snapshot_id.empty());
     snapshots.push_back(snap);
   };
-  add_file(src.disk_file, image.disk_file);
+  auto src_root = root_snapshot(rt_.catalog, src);
+  add_file(src.disk_file, image.disk_file, src_root && !src_root->base_snapshot_id.empty());
   for (const auto& s : rt_.catalog.snapshots_of_image(src.id)) copy_snapshot(s);
   BlockDeviceMappings mappings = parse_stored_mappings(src.block_device_mappings);
   for (auto& m : mappings) {
@@ -277,11 +282,11 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
   image.block_device_mappings = to_toml(mappings);
   if (!src.kernel_file.empty()) {
     image.kernel_file = dir + "/vmlinuz";
-    add_file(src.kernel_file, image.kernel_file);
+    add_file(src.kernel_file, image.kernel_file, false);
   }
   if (!src.ramdisk_file.empty()) {
     image.ramdisk_file = dir + "/initrd.img";
-    add_file(src.ramdisk_file, image.ramdisk_file);
+    add_file(src.ramdisk_file, image.ramdisk_file, false);
   }
   {
     std::lock_guard lock(rt_.image_refs_mu);  // the source's files stay until the copy has them
@@ -297,13 +302,20 @@ void CaptureService::run_copy(ImageRecord image, std::vector<CopyFile> files, st
     fs::make_dirs(rt_.store.image_dir(image.id), 0711);
     std::uint64_t done_before = 0, last = 0;
     for (const auto& f : files) {
-      fs::copy_sparse_durable(f.from, f.to, 0440, [&](std::uint64_t done) {
+      auto progress = [&](std::uint64_t done) {
         std::uint64_t now = done_before + done;
         if (now - last >= (4u << 20) || done == f.bytes) {
           rt_.catalog.set_image_progress(image.id, now, image.progress_total);
           last = now;
         }
-      });
+      };
+      if (f.flatten) {
+        flatten_sealed(f.from, f.to, [&](double fraction) {
+          progress(static_cast<std::uint64_t>(fraction * static_cast<double>(f.bytes)));
+        });
+      } else {
+        fs::copy_sparse_durable(f.from, f.to, 0440, progress);
+      }
       done_before += f.bytes;
     }
     protocol::Json manifest = render_image(image);
@@ -317,8 +329,58 @@ void CaptureService::run_copy(ImageRecord image, std::vector<CopyFile> files, st
   }
 }
 
+void CaptureService::plan_layer(const ImageRecord& image, Disk& d) const {
+  d.thin = false;
+  d.base_snapshot_id.clear();
+  auto flat = [&](const std::string& why) {
+    log_info("image " + image.id + " " + d.target + ": a standalone copy (" + why + ")");
+  };
+  if (rt_.config.capture == "standalone") return flat("images.capture is standalone");
+  if (d.volume_id.empty()) return flat("the instance's disk predates volumes");
+  auto vol = rt_.catalog.find_volume(d.volume_id);
+  if (!vol) return flat("its volume row is gone");
+  std::string expected;  // the file the disk must sit on: its base's, or none
+  if (!vol->snapshot_id.empty()) {
+    auto base = rt_.catalog.find_snapshot(vol->snapshot_id);
+    if (!base) return flat("its snapshot " + vol->snapshot_id + " is gone");
+    std::size_t depth = 0;
+    try {
+      depth = snapshot_chain(rt_.catalog, *base).size();
+    } catch (const AmidError& e) {
+      return flat(e.what());
+    }
+    if (depth >= kMaxTemplateLayers) {
+      return flat(std::to_string(depth) + " template layers under it already; at most " +
+                  std::to_string(kMaxTemplateLayers));
+    }
+    expected = base->file;
+  }
+  // The disk's own header must say the same as the catalog; otherwise the
+  // layer would be recorded on the wrong base.
+  std::string actual = rt_.qemu_img.info(d.source).backing_file;
+  if (actual != expected) {
+    return flat("it sits on '" + actual + "', not on '" + expected + "' as the catalog says");
+  }
+  d.thin = true;
+  d.base_snapshot_id = vol->snapshot_id;
+}
+
+void CaptureService::flatten_sealed(const std::string& from, const std::string& to,
+                                    const std::function<void(double)>& progress) const {
+  std::string tmp = to + ".tmp";
+  rt_.qemu_img.flatten(from, tmp, progress);
+  // Sealed: read-only, owned by amid, durable, then renamed into place.
+  if (::chown(tmp.c_str(), ::geteuid(), ::getegid()) != 0 && ::geteuid() == 0) {
+    throw AmidError(codes::kInternalError, "cannot take ownership of " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0440);
+  fs::fsync_path(tmp);
+  fs::rename_durable(tmp, to);
+}
+
 void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& inst, bool live,
                                 std::vector<Disk>& disks) {
+  for (auto& d : disks) plan_layer(image, d);
   if (live) {
     // Freeze a point in time: the guest goes on writing to new overlays, and
     // what it had until now (the instance's own disks) is only read from here.
@@ -331,24 +393,27 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
   std::uint64_t done_before = 0;
   for (auto& d : disks) {
     std::uint64_t last = 0;
-    rt_.qemu_img.flatten(d.source, d.snapshot_file + ".tmp", [&](double fraction) {
+    auto progress = [&](double fraction) {
       std::uint64_t now = done_before + static_cast<std::uint64_t>(fraction * static_cast<double>(d.size_bytes));
       if (now - last >= (4u << 20) || fraction >= 1.0) {
         rt_.catalog.set_image_progress(image.id, now, image.progress_total);
         last = now;
       }
-    });
-    done_before += d.size_bytes;
-  }
-  // Sealed: read-only, owned by amid, durable, then renamed into place.
-  for (auto& d : disks) {
-    std::string tmp = d.snapshot_file + ".tmp";
-    if (::chown(tmp.c_str(), ::geteuid(), ::getegid()) != 0 && ::geteuid() == 0) {
-      throw AmidError(codes::kInternalError, "cannot take ownership of " + tmp);
+    };
+    if (d.thin) {
+      // Only what the instance wrote over its base: the layer's file as it is
+      // (holes stay holes), read-only, durable, renamed into place. Its header
+      // names the base's file, which the catalog keeps while this snapshot lives.
+      struct stat st{};
+      double file_bytes = ::stat(d.source.c_str(), &st) == 0 && st.st_size > 0 ? static_cast<double>(st.st_size) : 1.0;
+      fs::copy_sparse_durable(d.source, d.snapshot_file, 0440,
+                              [&](std::uint64_t done) { progress(static_cast<double>(done) / file_bytes); });
+      log_info("image " + image.id + " " + d.target + ": a thin layer of " + std::to_string(st.st_size >> 20) +
+               " MiB" + (d.base_snapshot_id.empty() ? "" : " over " + d.base_snapshot_id));
+    } else {
+      flatten_sealed(d.source, d.snapshot_file, progress);
     }
-    ::chmod(tmp.c_str(), 0440);
-    fs::fsync_path(tmp);
-    fs::rename_durable(tmp, d.snapshot_file);
+    done_before += d.size_bytes;
   }
   rt_.catalog.set_image_progress(image.id, image.progress_total, image.progress_total);
 }
@@ -455,6 +520,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
       snap.volume_size_gib = gib_ceil(d.size_bytes);
       snap.file = d.snapshot_file;
       snap.image_id = image.id;
+      snap.base_snapshot_id = d.base_snapshot_id;
       snap.tags = snapshot_tags;
       snapshots.push_back(snap);
     }

@@ -13,6 +13,7 @@
 // returns the instance to the state it was in.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -80,7 +81,16 @@ class CaptureService {
     bool delete_on_termination = true;
     std::string volume_type = "gp3";
     std::string volume_id;
+    // Thin: the new snapshot is a copy of the instance's own layer, on the file of
+    // this base snapshot (or standalone when base is "" and the disk has no backing).
+    bool thin = false;
+    std::string base_snapshot_id;
   };
+  // Decides whether the disk can be captured as a thin layer (see docs/CAPTURE.md).
+  void plan_layer(const ImageRecord& image, Disk& disk) const;
+  // qemu-img convert of the whole chain into a standalone qcow2, sealed into place.
+  void flatten_sealed(const std::string& from, const std::string& to,
+                      const std::function<void(double)>& progress) const;
   ImageRecord start_capture(const Caller& caller, const CreateImageRequest& request);
   ImageRecord replayed_image(const ClientTokenRecord& prior) const;
   void run(ImageRecord image, InstanceRecord instance, bool no_reboot, std::vector<Disk> disks,
@@ -91,6 +101,7 @@ class CaptureService {
   struct CopyFile {
     std::string from, to;
     std::uint64_t bytes = 0;
+    bool flatten = false;  // a thin snapshot: copied as a standalone qcow2
   };
   ImageRecord start_copy(const Caller& caller, const CopyImageRequest& request, ImageService& source_images,
                          const std::string& token_action);

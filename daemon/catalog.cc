@@ -14,7 +14,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -90,6 +90,11 @@ CREATE TABLE launch_permissions (
   kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),
   value TEXT NOT NULL,
   PRIMARY KEY (image_id, kind, value)) WITHOUT ROWID;
+)sql",
+    // 5 -> 6: thin captures: a snapshot's file may sit on another snapshot's file.
+    R"sql(
+ALTER TABLE snapshots ADD COLUMN base_snapshot_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX snapshots_base ON snapshots(base_snapshot_id) WHERE base_snapshot_id != '';
 )sql",
 };
 
@@ -796,14 +801,14 @@ VolumeRecord read_volume(const Stmt& s) {
 }
 
 const char* kSnapshotCols =
-    "id,owner,region,description,state,start_time,volume_id,volume_size_gib,file,image_id";
+    "id,owner,region,description,state,start_time,volume_id,volume_size_gib,file,image_id,base_snapshot_id";
 
 // The snapshot's row and its tags; the caller holds a transaction.
 void write_snapshot(sqlite3* db, const SnapshotRecord& r) {
-  Stmt s(db, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)").c_str());
+  Stmt s(db, (std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)").c_str());
   s.bind(1, r.id).bind(2, r.owner).bind(3, r.region).bind(4, r.description).bind(5, r.state);
   s.bind(6, r.start_time).bind(7, r.volume_id).bind(8, static_cast<std::int64_t>(r.volume_size_gib));
-  s.bind(9, r.file).bind(10, r.image_id);
+  s.bind(9, r.file).bind(10, r.image_id).bind(11, r.base_snapshot_id);
   s.step();
   write_tags(db, r.id, r.tags);
 }
@@ -820,6 +825,7 @@ SnapshotRecord read_snapshot(const Stmt& s) {
   r.volume_size_gib = static_cast<std::uint64_t>(s.integer(7));
   r.file = s.text(8);
   r.image_id = s.text(9);
+  r.base_snapshot_id = s.text(10);
   return r;
 }
 }  // namespace
@@ -938,6 +944,15 @@ int Catalog::count_volumes_using_image(const std::string& image_id) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT count(*) FROM volumes v JOIN snapshots s ON v.snapshot_id = s.id "
               "WHERE s.image_id=? AND v.state != 'deleting'");
+  s.bind(1, image_id);
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+int Catalog::count_snapshots_based_on_image(const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT count(*) FROM snapshots child JOIN snapshots base ON child.base_snapshot_id = base.id "
+              "WHERE base.image_id=?1 AND child.image_id != ?1");
   s.bind(1, image_id);
   s.step();
   return static_cast<int>(s.integer(0));

@@ -91,7 +91,9 @@ struct VolumeRecord {
   Tags tags;
 };
 
-// An immutable snapshot (snap-): a standalone qcow2, read-only once completed.
+// An immutable snapshot (snap-): a qcow2, read-only once completed. Standalone,
+// or thin: a layer on the file of its base snapshot (create-image copies only
+// what the instance wrote over its template; see docs/CAPTURE.md).
 struct SnapshotRecord {
   std::string id, owner, region, description;
   std::string state = "pending";   // pending | completed | error
@@ -100,6 +102,7 @@ struct SnapshotRecord {
   std::uint64_t volume_size_gib = 1;
   std::string file;                // absolute path of its qcow2
   std::string image_id;            // the image that owns the file (reclaimed with it)
+  std::string base_snapshot_id;    // the snapshot whose file this one's sits on ("" = standalone)
   Tags tags;
 };
 
@@ -227,6 +230,8 @@ class Catalog {
   void delete_snapshot(const std::string& id);
   // Live volumes whose qcow2 sits on one of the image's snapshot files.
   int count_volumes_using_image(const std::string& image_id) const;
+  // Snapshots of other images whose files sit on one of this image's snapshot files.
+  int count_snapshots_based_on_image(const std::string& image_id) const;
 
   // Tags of any resource, by id. Records read through find_*/list_* carry their
   // tags; insert_image*, insert_instances, insert_volume, insert_snapshot and

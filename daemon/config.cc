@@ -125,12 +125,12 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   } catch (const toml::parse_error& e) {
     return problem(where(source_name, e.source()) + ": " + std::string(e.description()));
   }
-  std::set<std::string> sections = {"daemon", "libvirt", "limits", "regions"};
+  std::set<std::string> sections = {"daemon", "libvirt", "limits", "images", "regions"};
   for (auto& [k, v] : root) {
     std::string key(k.str());
     if (!sections.count(key)) {
       return problem(where(source_name, v.source()) + ": unknown section or key '" + key +
-                     "' (amid knows [daemon], [libvirt], [limits], [regions.NAME])");
+                     "' (amid knows [daemon], [libvirt], [limits], [images], [regions.NAME])");
     }
     if (!v.is_table()) {
       return problem(where(source_name, v.source()) + ": " + key + ": must be a table");
@@ -166,6 +166,11 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   m.get("capacity_memory_mib", base.capacity_memory_mib, 0);
   m.refuse_unknown();
   if (m.failed) return *m.failed;
+
+  TableReader im{section("images"), source_name, "images.", {}, {}};
+  im.get("capture", base.capture);
+  im.refuse_unknown();
+  if (im.failed) return *im.failed;
 
   if (const toml::table* regions = root["regions"].as_table()) {
     base.regions.clear();
@@ -227,6 +232,9 @@ Result<Config> validate_config(Config c) {
   }
   if (c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg") {
     return problem("accel: '" + c.accel + "' is not one of auto, kvm, tcg");
+  }
+  if (c.capture != "thin" && c.capture != "standalone") {
+    return problem("images.capture: '" + c.capture + "' is not one of thin, standalone");
   }
   if (c.state_dir.empty() || c.state_dir[0] != '/') {
     return problem("state_dir: must be an absolute path, got '" + c.state_dir + "'");

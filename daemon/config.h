@@ -35,6 +35,7 @@ struct Config {
   int workers = 8;                       // threads for blocking work (libvirt, qemu-img); reads have 2 more
   int max_connections = 64;
   std::string instance_types_file;       // "" = the built-in table (configs/instance-types.toml)
+  std::string capture = "thin";          // [images] capture: thin | standalone (create-image's templates)
   // [regions.NAME]; empty = one region, `region`, on state_dir and libvirt_uri.
   // `region` is the default region then and must be one of them.
   std::vector<RegionConfig> regions;

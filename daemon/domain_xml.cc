@@ -104,16 +104,17 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(drv, "type", "qcow2");
     attr(drv, "discard", "unmap");
     attr(child(disk, "source"), "file", d.path);
-    if (!d.backing_path.empty()) {
-      // Stated explicitly so libvirt never probes the chain from the image header.
-      pugi::xml_node bs = child(disk, "backingStore");
+    // The whole chain, stated explicitly and ended with an empty backingStore,
+    // so that libvirt never probes it from the image headers.
+    pugi::xml_node below = disk;
+    for (const std::string& file : d.backing) {
+      pugi::xml_node bs = child(below, "backingStore");
       attr(bs, "type", "file");
-      attr(child(bs, "format"), "type", d.backing_format);
-      attr(child(bs, "source"), "file", d.backing_path);
-      child(bs, "backingStore");
-    } else {
-      child(disk, "backingStore");
+      attr(child(bs, "format"), "type", "qcow2");
+      attr(child(bs, "source"), "file", file);
+      below = bs;
     }
+    child(below, "backingStore");
     pugi::xml_node target = child(disk, "target");
     attr(target, "dev", d.target);
     attr(target, "bus", "virtio");

@@ -13,8 +13,9 @@ namespace amid {
 struct DiskSpec {
   std::string path;          // a store-managed qcow2 overlay
   std::string target;        // "vda", "vdb", ...
-  std::string backing_path;  // the template it sits on ("" = none)
-  std::string backing_format = "qcow2";
+  // The qcow2 files it sits on, nearest first: a template, and under a thin
+  // captured template the templates it was captured over. Empty: none.
+  std::vector<std::string> backing;
   bool read_only = false;
 };
 

@@ -472,21 +472,30 @@ void ImageService::reclaim_unused() {
       being_copied.insert(img.source.substr(img.source.find('/') + 1));
     }
   }
-  for (const auto& rec : images) {
-    if (rec.state != "deregistered" || rec.region != rt_.config.region) continue;  // files in this region's store
-    if (being_copied.count(rec.id)) continue;
-    if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
-    if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
-    auto snapshots = rt_.catalog.snapshots_of_image(rec.id);
-    if (std::any_of(snapshots.begin(), snapshots.end(), [&](const SnapshotRecord& s) { return named.count(s.id); })) {
-      continue;
+  // Until nothing more goes: reclaiming a thin image may free the image it sat on.
+  std::set<std::string> reclaimed;
+  for (bool more = true; more;) {
+    more = false;
+    for (const auto& rec : images) {
+      if (rec.state != "deregistered" || rec.region != rt_.config.region) continue;  // files in this region's store
+      if (reclaimed.count(rec.id) || being_copied.count(rec.id)) continue;
+      if (rt_.catalog.count_instances_using(rec.id) > 0) continue;
+      if (rt_.catalog.count_volumes_using_image(rec.id) > 0) continue;
+      // A thin snapshot of another image sits on one of its files.
+      if (rt_.catalog.count_snapshots_based_on_image(rec.id) > 0) continue;
+      auto snapshots = rt_.catalog.snapshots_of_image(rec.id);
+      if (std::any_of(snapshots.begin(), snapshots.end(), [&](const SnapshotRecord& s) { return named.count(s.id); })) {
+        continue;
+      }
+      // Files first, rows last: a crash in between leaves rows that the next
+      // reclaim (at the latest at start-up) finishes.
+      fs::remove_tree(rt_.store.image_dir(rec.id));
+      fs::fsync_path(rt_.store.images_dir());
+      rt_.catalog.delete_image_and_snapshots(rec.id);
+      log_info("image " + rec.id + " files reclaimed");
+      reclaimed.insert(rec.id);
+      more = true;
     }
-    // Files first, rows last: a crash in between leaves rows that the next
-    // reclaim (at the latest at start-up) finishes.
-    fs::remove_tree(rt_.store.image_dir(rec.id));
-    fs::fsync_path(rt_.store.images_dir());
-    rt_.catalog.delete_image_and_snapshots(rec.id);
-    log_info("image " + rec.id + " files reclaimed");
   }
 }
 

@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "daemon/domain_xml.h"
 #include "daemon/fs.h"
+#include "daemon/layers.h"
 #include "daemon/log.h"
 #include "daemon/render.h"
 
@@ -321,8 +322,10 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   }
   rt_.qemu_img.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);
   fs::fsync_path(root);
-  disks.push_back({root, "vda", image.disk_file, "qcow2", false});
-  auto root_snapshots = rt_.catalog.snapshots_of_image(image.id);
+  // A thin template reads through the templates it was captured over: the
+  // domain states the whole chain.
+  disks.push_back({root, "vda", root_backing(rt_.catalog, image), false});
+  auto root_snap = root_snapshot(rt_.catalog, image);
 
   for (const auto& m : mappings) {
     std::string dev = guest_device(m.device_name);
@@ -342,9 +345,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
         // The root volume lives with its instance (moved out if kept after terminate).
         vol.file = root;
         vol.size_gib = gib_ceil(root_size);
-        for (const auto& snap : root_snapshots) {
-          if (snap.file == image.disk_file) vol.snapshot_id = snap.id;
-        }
+        if (root_snap) vol.snapshot_id = root_snap->id;
         rt_.catalog.insert_volume(vol);
         continue;
       }
@@ -363,10 +364,10 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
       rt_.catalog.insert_volume(vol);
       if (snap) {
         rt_.qemu_img.create_overlay(snap->file, vol.file, vol.size_gib * kGiB);
-        disks.push_back({vol.file, dev, snap->file, "qcow2", false});
+        disks.push_back({vol.file, dev, chain_files(rt_.catalog, *snap), false});
       } else {
         rt_.qemu_img.create_blank(vol.file, vol.size_gib * kGiB);
-        disks.push_back({vol.file, dev, "", "qcow2", false});
+        disks.push_back({vol.file, dev, {}, false});
       }
       fs::fsync_path(vol.file);
     } else if (m.virtual_name) {
@@ -376,7 +377,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
                  m.device_name + " (" + *m.virtual_name + ") ignored");
         continue;
       }
-      disks.push_back({rec.dir + "/" + *m.virtual_name + ".qcow2", dev, "", "qcow2", false});
+      disks.push_back({rec.dir + "/" + *m.virtual_name + ".qcow2", dev, {}, false});
     }
   }
   make_ephemeral_disks(rec, instance_store_gib);

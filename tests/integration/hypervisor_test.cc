@@ -30,7 +30,7 @@ DomainSpec test_spec(const std::string& name) {
   s.vcpus = 1;
   s.memory_mib = 128;
   s.disks.push_back({"/var/lib/amid-test/instances/" + name + "/root.qcow2", "vda",
-                     "/var/lib/amid-test/images/ami-0fedcba9876543210/disk.qcow2", "qcow2", false});
+                     {"/var/lib/amid-test/images/ami-0fedcba9876543210/disk.qcow2"}, false});
   s.console_log = "/var/lib/amid-test/instances/" + name + "/console.log";
   s.user_data_file = "/var/lib/amid-test/instances/" + name + "/user-data";
   s.owner = "000000001000";
@@ -142,7 +142,7 @@ TEST(Hypervisor, KeepsAmidsMetadataReadableFromTheDomainXml) {
   EXPECT_EQ(owner->region, spec.region);
   EXPECT_EQ(owner->state_dir, spec.state_dir);
   // The stated backing chain survives libvirt's round trip.
-  EXPECT_TRUE(has_substr(*xml, spec.disks[0].backing_path)) << *xml;
+  EXPECT_TRUE(has_substr(*xml, spec.disks[0].backing.at(0))) << *xml;
 
   // The built-in domain carries no amid mark.
   auto foreign = h.domain_xml("test");

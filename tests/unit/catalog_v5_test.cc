@@ -126,13 +126,47 @@ TEST_F(CatalogV5Test, UpgradesASchemaFourCatalogAndKeepsItsRows) {
     EXPECT_EQ(c.count_instances_using(id), 1);
     c.edit_launch_permissions(id, {{"user", "000000002000"}, {"group", "all"}}, {});
   }
-  EXPECT_EQ(user_version(db_path()), 5);
+  EXPECT_EQ(user_version(db_path()), 6) << "upgraded through every schema since";
   Catalog again(db_path());
   auto img = again.find_image(id);
   ASSERT_TRUE(img.has_value());
   const LaunchPermissions expected = {{"group", "all"}, {"user", "000000002000"}};
   EXPECT_EQ(img->launch_permissions, expected) << "sorted, and kept across a reopen";
   EXPECT_EQ(again.list_images().at(0).launch_permissions, expected);
+}
+
+// Schema 6: snapshots from before stand alone; a thin snapshot keeps its base,
+// which counts as a use of the base's image (and not of its own).
+TEST_F(CatalogV5Test, SnapshotsKeepTheirBaseFromSchemaSix) {
+  sqlite_exec(db_path(), kSchemaFour);
+  const std::string base_image = "ami-0000000000000000a";
+  Catalog c(db_path());
+  auto old = c.find_snapshot("snap-0000000000000000a");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->base_snapshot_id, "") << "older snapshots are standalone";
+  EXPECT_EQ(c.count_snapshots_based_on_image(base_image), 0);
+
+  ImageRecord child;
+  child.id = "ami-0000000000000000b";
+  child.name = "child";
+  child.owner = "000000001000";
+  child.region = "local-1";
+  child.creation_date = "2026-01-02T03:04:05.006Z";
+  c.insert_image(child);
+  SnapshotRecord thin;
+  thin.id = "snap-0000000000000000b";
+  thin.owner = child.owner;
+  thin.region = child.region;
+  thin.file = "/s/images/b/disk.qcow2";
+  thin.image_id = child.id;
+  thin.base_snapshot_id = old->id;
+  c.complete_image(child.id, "", {thin});
+  EXPECT_EQ(c.find_snapshot(thin.id)->base_snapshot_id, old->id);
+  EXPECT_EQ(c.snapshots_of_image(child.id).at(0).base_snapshot_id, old->id);
+  EXPECT_EQ(c.count_snapshots_based_on_image(base_image), 1);
+  EXPECT_EQ(c.count_snapshots_based_on_image(child.id), 0);
+  c.delete_image_and_snapshots(child.id);
+  EXPECT_EQ(c.count_snapshots_based_on_image(base_image), 0);
 }
 
 TEST_F(CatalogV5Test, EditsAreOneTransactionAndIdempotent) {

@@ -60,6 +60,9 @@ accel = "tcg"
 [limits]
 max_image_gib = 8
 capacity_memory_mib = 4096
+
+[images]
+capture = "standalone"
 )";
   auto r = load_config_text(text, "amid.toml", Config{});
   ASSERT_TRUE(r.ok()) << r.problem().message;
@@ -76,6 +79,8 @@ capacity_memory_mib = 4096
   EXPECT_EQ(c.accel, "tcg");
   EXPECT_EQ(c.max_image_gib, 8u);
   EXPECT_EQ(c.capacity_memory_mib, 4096u);
+  EXPECT_EQ(c.capture, "standalone");
+  EXPECT_EQ(Config{}.capture, "thin") << "the default";
 }
 
 TEST(LoadConfigText, KeysAbsentFromTheFileKeepTheBaseValues) {
@@ -225,6 +230,19 @@ TEST(ValidateConfig, RefusesAnUnknownAccelerator) {
     ASSERT_FALSE(r.ok()) << "'" << accel << "'";
     EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "accel:"));
   }
+}
+
+TEST(ValidateConfig, RefusesAnUnknownCaptureMode) {
+  for (const char* mode : {"", "Thin", "flat", "standalone "}) {
+    Config c = valid_config();
+    c.capture = mode;
+    auto r = validate_config(c);
+    ASSERT_FALSE(r.ok()) << "'" << mode << "'";
+    EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "images.capture:")) << r.problem().message;
+  }
+  auto wrong_type = load_config_text("[images]\ncapture = 1\n", "amid.toml", Config{});
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_TRUE(has_substr(wrong_type.problem().message, "images.capture")) << wrong_type.problem().message;
 }
 
 TEST(ValidateConfig, RefusesRelativePaths) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "daemon/process.h"
 #include "tests/unit/service_fixture.h"
 
 namespace amid {
@@ -105,6 +106,41 @@ TEST_F(CopyImageTest, CopiesEveryFileUnderNewIdsIntoTheDestinationRegion) {
   ASSERT_TRUE(call("DeregisterImage", {{"ImageId", src}}).ok);
   EXPECT_TRUE(file_exists(copied->disk_file));
   EXPECT_FALSE(file_exists(store_->image_dir(src))) << "the source had no users left";
+}
+
+// A captured image's root is a thin layer on its source template. Its copy in
+// another region stands alone: the destination holds everything it reads.
+TEST_F(CopyImageTest, AThinCapturedImageIsCopiedStandalone) {
+  std::string base = register_image("base");
+  auto r = call("RunInstances", {{"ImageId", base}, {"InstanceType", "t3.nano"}});
+  ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+  std::string inst = r.body["Instances"][0]["InstanceId"];
+  ASSERT_TRUE(call("StopInstances", {{"InstanceIds", {inst}}, {"Force", true}}).ok);
+  auto created = call("CreateImage", {{"InstanceId", inst}, {"Name", "captured"}});
+  ASSERT_TRUE(created.ok) << created.error_code << ": " << created.error_message;
+  std::string captured = created.body["ImageId"];
+  scheduler_.run_posted();
+  ASSERT_EQ(describe_image(captured)["State"], "available");
+  ASSERT_FALSE(catalog_->snapshots_of_image(captured).at(0).base_snapshot_id.empty()) << "captured thin";
+
+  auto c = copy({{"Region", "local-2"}, {"SourceRegion", "local-1"}, {"SourceImageId", captured}, {"Name", "away"}});
+  ASSERT_TRUE(c.ok) << c.error_code << ": " << c.error_message;
+  std::string dst = c.body["ImageId"];
+  scheduler_.run_posted();
+  auto d = call("DescribeImages", {{"Region", "local-2"}, {"ImageIds", {dst}}});
+  ASSERT_TRUE(d.ok) << d.error_message;
+  EXPECT_EQ(d.body["Images"][0]["State"], "available") << d.body.dump();
+  auto copied = catalog_->find_image(dst);
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(catalog_->snapshots_of_image(dst).at(0).base_snapshot_id, "");
+  ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", copied->disk_file});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_FALSE(Json::parse(info.out).contains("backing-filename")) << info.out;
+  // The same guest-visible content as the thin chain it came from.
+  ProcessResult same = run_process({"qemu-img", "compare", "-U", catalog_->find_image(captured)->disk_file,
+                                    copied->disk_file});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_EQ(catalog_->count_snapshots_based_on_image(captured), 0) << "nothing in local-2 sits on it";
 }
 
 TEST_F(CopyImageTest, TagsAreCopiedOnlyWhenAskedAndADescriptionIsKept) {

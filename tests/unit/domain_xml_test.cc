@@ -24,7 +24,7 @@ DomainSpec hvm_spec() {
   s.vcpus = 2;
   s.memory_mib = 1024;
   s.disks.push_back({"/var/lib/amid/instances/i-0123456789abcdef0/root.qcow2", "vda",
-                     "/var/lib/amid/images/ami-0fedcba9876543210/disk.qcow2", "qcow2", false});
+                     {"/var/lib/amid/images/ami-0fedcba9876543210/disk.qcow2"}, false});
   s.console_log = "/var/lib/amid/instances/i-0123456789abcdef0/console.log";
   s.user_data_file = "/var/lib/amid/instances/i-0123456789abcdef0/user-data";
   s.owner = "000000001000";
@@ -41,8 +41,8 @@ DomainSpec pv_spec() {
   s.domain_type = "qemu";
   s.vcpus = 1;
   s.memory_mib = 512;
-  s.disks.push_back({"/srv/amid/instances/i-00000000000000001/root.qcow2", "vda", "", "qcow2", false});
-  s.disks.push_back({"/srv/amid/instances/i-00000000000000001/seed.qcow2", "vdb", "", "qcow2", true});
+  s.disks.push_back({"/srv/amid/instances/i-00000000000000001/root.qcow2", "vda", {}, false});
+  s.disks.push_back({"/srv/amid/instances/i-00000000000000001/seed.qcow2", "vdb", {}, true});
   s.console_log = "/srv/amid/instances/i-00000000000000001/console.log";
   s.kernel = "/srv/amid/images/ami-00000000000000002/vmlinuz";
   s.initrd = "/srv/amid/images/ami-00000000000000002/initrd.img";
@@ -149,7 +149,7 @@ TEST(RenderDomainXml, HvmBootsTheOverlayOnItsStatedBackingStore) {
   EXPECT_STREQ(disk.child("target").attribute("dev").value(), "vda");
   pugi::xml_node backing = disk.child("backingStore");
   EXPECT_STREQ(backing.child("format").attribute("type").value(), "qcow2");
-  EXPECT_STREQ(backing.child("source").attribute("file").value(), spec.disks[0].backing_path.c_str());
+  EXPECT_STREQ(backing.child("source").attribute("file").value(), spec.disks[0].backing.at(0).c_str());
   // The chain ends there: libvirt must not probe the template for a further backing file.
   ASSERT_FALSE(backing.child("backingStore").empty());
   EXPECT_TRUE(backing.child("backingStore").first_child().empty());
@@ -163,6 +163,23 @@ TEST(RenderDomainXml, HvmBootsTheOverlayOnItsStatedBackingStore) {
   pugi::xml_node serial = dom.child("devices").child("serial");
   EXPECT_STREQ(serial.attribute("type").value(), "file");
   EXPECT_STREQ(serial.child("source").attribute("path").value(), spec.console_log.c_str());
+}
+
+// A disk launched from a thin captured template reads through every layer: the
+// whole chain is stated in order, and ends with an empty backingStore.
+TEST(RenderDomainXml, AThinTemplatesWholeChainIsStatedInOrder) {
+  DomainSpec spec = hvm_spec();
+  spec.disks[0].backing = {"/s/images/ami-c/disk.qcow2", "/s/images/ami-b/disk.qcow2", "/s/images/ami-a/disk.qcow2"};
+  pugi::xml_document doc = parse(render_domain_xml(spec));
+  pugi::xml_node below = doc.child("domain").child("devices").child("disk");
+  for (const std::string& file : spec.disks[0].backing) {
+    below = below.child("backingStore");
+    ASSERT_FALSE(below.empty()) << "no layer for " << file;
+    EXPECT_STREQ(below.child("source").attribute("file").value(), file.c_str());
+    EXPECT_STREQ(below.child("format").attribute("type").value(), "qcow2");
+  }
+  ASSERT_FALSE(below.child("backingStore").empty());
+  EXPECT_TRUE(below.child("backingStore").first_child().empty());
 }
 
 TEST(RenderDomainXml, ParavirtualBootsTheKernelDirectly) {

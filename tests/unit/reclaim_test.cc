@@ -97,10 +97,19 @@ TEST_F(ReclaimTest, ACapturedImageIsCountedThroughItsSnapshots) {
   auto snaps = catalog_->snapshots_of_image(captured);
   ASSERT_EQ(snaps.size(), 2u) << "root and data disk";
 
-  // Captured snapshots are flattened: the base image is free to go.
+  // The root snapshot is a thin layer on the base's template; the blank data
+  // disk's copy stands alone.
+  for (const auto& snap : snaps) {
+    if (snap.file == catalog_->find_image(captured)->disk_file) {
+      EXPECT_EQ(snap.base_snapshot_id, root_snapshot(base));
+    } else {
+      EXPECT_EQ(snap.base_snapshot_id, "");
+    }
+  }
   terminate(source[0]);
   deregister(base);
-  EXPECT_TRUE(reclaimed(base));
+  EXPECT_TRUE(kept(base)) << "the captured root snapshot sits on its template";
+  EXPECT_EQ(catalog_->count_snapshots_based_on_image(base), 1);
   EXPECT_TRUE(kept(captured));
 
   // Launched from the captured image: its root on the template, vdb on the data snapshot.
@@ -117,6 +126,44 @@ TEST_F(ReclaimTest, ACapturedImageIsCountedThroughItsSnapshots) {
   EXPECT_TRUE(kept(captured)) << "the kept data volume sits on the captured snapshot";
   EXPECT_EQ(catalog_->count_instances_using(captured), 0);
   EXPECT_EQ(catalog_->count_volumes_using_image(captured), 1);
+  EXPECT_TRUE(kept(base)) << "under the captured image, which is kept";
+}
+
+// Thin layers keep what they sit on, down the chain, and all of it goes once the
+// top is gone: base <- first capture <- second capture (of an instance of the first).
+TEST_F(ReclaimTest, AThinChainIsKeptFromTheTopAndReclaimedWithIt) {
+  auto capture = [&](const std::string& image, const std::string& name) {
+    auto ids = run(image, 1);
+    EXPECT_EQ(ids.size(), 1u);
+    EXPECT_TRUE(call("StopInstances", {{"InstanceIds", {ids[0]}}, {"Force", true}}).ok);
+    auto created = call("CreateImage", {{"InstanceId", ids[0]}, {"Name", name}});
+    EXPECT_TRUE(created.ok) << created.error_code << ": " << created.error_message;
+    std::string id = created.body.value("ImageId", "");
+    scheduler_.run_posted();
+    EXPECT_EQ(describe_image(id)["State"], "available");
+    terminate(ids[0]);
+    return id;
+  };
+  std::string base = register_image("base");
+  std::string first = capture(base, "first");
+  std::string second = capture(first, "second");
+  EXPECT_EQ(catalog_->snapshots_of_image(second).at(0).base_snapshot_id, root_snapshot(first));
+  EXPECT_EQ(catalog_->snapshots_of_image(first).at(0).base_snapshot_id, root_snapshot(base));
+
+  deregister(base);
+  deregister(first);
+  EXPECT_TRUE(kept(base));
+  EXPECT_TRUE(kept(first)) << "the second capture sits on it";
+  auto on_second = run(second, 1);
+  ASSERT_EQ(on_second.size(), 1u);
+  deregister(second);
+  EXPECT_TRUE(kept(second)) << "an instance runs on it";
+  EXPECT_TRUE(kept(first));
+  EXPECT_TRUE(kept(base));
+  terminate(on_second[0]);
+  EXPECT_TRUE(reclaimed(second));
+  EXPECT_TRUE(reclaimed(first));
+  EXPECT_TRUE(reclaimed(base));
 }
 
 TEST_F(ReclaimTest, ALiveImageThatNamesTheSnapshotKeepsIt) {
