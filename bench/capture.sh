@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (issue 7, item 4): create-image.
 #   --no-reboot: request to `available` (around `amictl create-image --wait`)
-#     against `qemu-img convert` of the same disk chain plus a sync, alternating,
+#     against `qemu-img convert` of the same disk chain plus a sync, alternating
+#     (and, for scale, `cp --sparse=always` of the instance's layer alone: what a
+#     thin capture, amid's default, copies),
 #     on two templates (smoke: tiny only):
 #       tiny  - the tiny template (128 MiB virtual, about 14 MiB used)
 #       large - the tiny template grown to 1 GiB with DATA_MIB MiB (default 512)
@@ -62,25 +64,35 @@ no_reboot_case() {  # $1: case, $2: image id
   inst=$(launch "$2")
   overlay=$work/s/instances/$inst/root.qcow2
   for r in $(seq "$BENCH_ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then variants="amid convert"; else variants="convert amid"; fi
+    if [ $((r % 2)) = 1 ]; then variants="amid convert cp"; else variants="cp convert amid"; fi
     for v in $variants; do
       sync
       if [ "$v" = amid ]; then
         sample "$c" amid "$(capture_no_reboot "$c" "$inst" "bench-$c-$r")"
-      else
+      elif [ "$v" = convert ]; then
         local t0
         t0=$(now)
         qemu-img convert -U -f qcow2 -O qcow2 -o cluster_size=65536 "$overlay" "$work/convert.qcow2"
         sync "$work/convert.qcow2"
         sample "$c" convert "$(since "$t0")"
         rm -f "$work/convert.qcow2"
+      else
+        local t0
+        t0=$(now)
+        cp --sparse=always "$overlay" "$work/layer.qcow2"
+        sync "$work/layer.qcow2"
+        sample "$c" cp "$(since "$t0")"
+        sample "$c-layer" mib "$(echo "scale=1; $(stat -c %s "$overlay") / 1048576" | bc)"
+        rm -f "$work/layer.qcow2"
       fi
     done
   done
   ratio_row "$c" "amictl create-image --no-reboot --wait" amid \
     "qemu-img convert -U of the same chain + fsync" convert "<= 1.2"
-  row "$c-phases" snapshot "amid's log: request logged to external snapshot taken"
-  row "$c-phases" copy "amid's log: qemu-img convert + seal (chown, chmod, fsync, rename)"
+  row "$c" cp "for scale: cp --sparse=always of the instance's layer alone + fsync (what a thin capture copies)"
+  row "$c-layer" mib "the instance's layer (its overlay file), MiB"
+  row "$c-phases" snapshot "amid's log: request logged to external snapshot taken (incl. the layer check, qemu-img info)"
+  row "$c-phases" copy "amid's log: thin copy of the instance's layer (sparse, fsync, rename)"
   row "$c-phases" seal "amid's log: manifest and catalog, to available"
   row "$c-phases" outside "outside amid's log: socket, request checks, amictl --wait polling"
   last_inst=$inst
@@ -207,7 +219,7 @@ done
 row default shutdown "default mode: request to guest shut off (ACPI shutdown, amid polls its state)"
 row default guest-down "  of which: request to the guest kernel's \"reboot: Power down\" on its console"
 row default reaped "  of which: that line to amid seeing the domain shut off"
-row default copy "default mode: qemu-img convert of the stopped disk, seal (fsync, rename)"
+row default copy "default mode: thin copy of the stopped disk's layer, seal (fsync, rename)"
 row default seal "default mode: manifest and catalog, to available"
 row default start "default mode: available to the domain started again"
 row default total-wait "default mode: amictl create-image --wait (request to available)"
@@ -216,15 +228,17 @@ row default total-to-ready "default mode: request to the guest's ready line agai
 
 note "Templates: tiny (128 MiB virtual, about 14 MiB used)$([ "$BENCH_SMOKE" = 1 ] || echo "; large (1 GiB virtual, $data_mib MiB of random data besides)")." \
   "Each guest writes a heartbeat line to its serial console every 20 ms. The convert baseline reads the running guest's" \
-  "overlay and template (-U) as amid's --no-reboot capture does after its external snapshot."
+  "overlay and template (-U): the whole chain, as a standalone copy would. amid writes thin templates by default" \
+  "([images] capture = \"thin\", docs/CAPTURE.md): after its external snapshot it copies only the instance's own" \
+  "layer (its overlay, sparse), which stays on the source template; the cp row is that copy done by hand."
 note
 note "Pause: a --no-reboot capture takes a disk-only external snapshot and never stops the vCPUs; libvirt reports" \
   "QEMU's STOP/RESUME as suspended/resumed events, which amid logs with millisecond times. No event means no pause" \
   "(0 ms). The heartbeat gaps include this machine's CPU contention (TCG guests on 2 shared cores): compare the" \
   "capture window with the idle one."
 note
-note "Default mode's phases come from amid's log lines (millisecond timestamps). Its copy phase is the same qemu-img" \
-  "convert as the --no-reboot case, on a stopped guest; the shutdown is the guest's own ACPI shutdown, which amid" \
+note "Default mode's phases come from amid's log lines (millisecond timestamps). Its copy phase is the same thin copy" \
+  "as the --no-reboot case, on a stopped guest; the shutdown is the guest's own ACPI shutdown, which amid" \
   "waits for by polling the domain's state every 100 ms. The tiny guest's part of it includes busybox init's fixed" \
   "1 s between SIGTERM and SIGKILL and 1 s before powering off; what follows its last console line is QEMU's exit" \
   "and reaping (amid is its subreaper), libvirt's handling of it, and amid's poll."
