@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "daemon/layers.h"
+#include "daemon/process.h"
 #include "daemon/reconcile.h"
 #include "tests/unit/service_fixture.h"
 
@@ -164,6 +166,63 @@ TEST_F(ReclaimTest, AThinChainIsKeptFromTheTopAndReclaimedWithIt) {
   EXPECT_TRUE(reclaimed(second));
   EXPECT_TRUE(reclaimed(first));
   EXPECT_TRUE(reclaimed(base));
+}
+
+// Captures of captures stack layers until a chain holds kMaxTemplateLayers
+// template files; the next capture is written standalone, and the chain under it
+// can go. gen0 (registered) <- gen1 <- gen2 <- gen3 | gen4 (standalone) <- gen5.
+TEST_F(ReclaimTest, StackedCapturesStopAtFourTemplateFilesAndTheNextStandsAlone) {
+  std::vector<std::string> images = {register_image("gen0")};
+  for (int gen = 1; gen <= 5; ++gen) {
+    auto ids = run(images.back(), 1);
+    ASSERT_EQ(ids.size(), 1u);
+    ASSERT_TRUE(call("StopInstances", {{"InstanceIds", {ids[0]}}, {"Force", true}}).ok);
+    auto created = call("CreateImage", {{"InstanceId", ids[0]}, {"Name", "gen" + std::to_string(gen)}});
+    ASSERT_TRUE(created.ok) << created.error_code << ": " << created.error_message;
+    images.push_back(created.body["ImageId"]);
+    scheduler_.run_posted();
+    ASSERT_EQ(describe_image(images.back())["State"], "available");
+    terminate(ids[0]);
+  }
+  auto root_of = [&](std::size_t gen) { return catalog_->snapshots_of_image(images[gen]).at(0); };
+  EXPECT_EQ(root_of(0).base_snapshot_id, "") << "registered";
+  for (std::size_t gen = 1; gen <= 3; ++gen) {
+    EXPECT_EQ(root_of(gen).base_snapshot_id, root_snapshot(images[gen - 1])) << gen;
+  }
+  EXPECT_EQ(chain_files(*catalog_, root_of(3)).size(), kMaxTemplateLayers);
+  EXPECT_EQ(root_of(4).base_snapshot_id, "") << "four template files under its instance already: standalone";
+  EXPECT_EQ(root_of(5).base_snapshot_id, root_snapshot(images[4])) << "a new chain starts on it";
+
+  for (std::size_t gen = 0; gen <= 4; ++gen) deregister(images[gen]);
+  for (std::size_t gen = 0; gen <= 3; ++gen) EXPECT_TRUE(reclaimed(images[gen])) << gen << ": nothing sits on it";
+  EXPECT_TRUE(kept(images[4])) << "gen5 sits on it";
+  auto launched = run(images[5], 1);
+  EXPECT_EQ(launched.size(), 1u);
+}
+
+// The disk's own header must name the base the catalog records; when they
+// disagree the capture is standalone, so no layer is ever recorded on a base it
+// does not sit on.
+TEST_F(ReclaimTest, ADiskThatDisagreesWithTheCatalogIsCapturedStandalone) {
+  std::string base = register_image("base");
+  auto ids = run(base, 1);
+  ASSERT_EQ(ids.size(), 1u);
+  ASSERT_TRUE(call("StopInstances", {{"InstanceIds", {ids[0]}}, {"Force", true}}).ok);
+  auto vols = catalog_->volumes_of_instance(ids[0]);
+  ASSERT_EQ(vols.size(), 1u);
+  VolumeRecord root = vols[0];
+  ASSERT_EQ(root.snapshot_id, root_snapshot(base));
+  root.snapshot_id.clear();  // as if blank: but its header names the template
+  catalog_->update_volume(root);
+  auto created = call("CreateImage", {{"InstanceId", ids[0]}, {"Name", "checked"}});
+  ASSERT_TRUE(created.ok) << created.error_code << ": " << created.error_message;
+  std::string captured = created.body["ImageId"];
+  scheduler_.run_posted();
+  ASSERT_EQ(describe_image(captured)["State"], "available");
+  EXPECT_EQ(catalog_->snapshots_of_image(captured).at(0).base_snapshot_id, "");
+  ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", catalog_->find_image(captured)->disk_file});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_FALSE(Json::parse(info.out).contains("backing-filename")) << "flattened: " << info.out;
 }
 
 TEST_F(ReclaimTest, ALiveImageThatNamesTheSnapshotKeepsIt) {
