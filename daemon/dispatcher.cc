@@ -610,7 +610,7 @@ std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
                            : protocol::encode_ok(request_id, answer.json);
     }
     // A large answer was built of many small blocks: hand their pages back.
-    if (text.size() > (1u << 20)) malloc_trim(0);
+    if (text.size() > (64u << 10)) malloc_trim(0);
     return text;
   } catch (const AmidError& e) {
     if (e.code() == codes::kInternalError) {
