@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -76,7 +77,7 @@ std::vector<CaptureService::Disk> CaptureService::ebs_disks(const InstanceRecord
     d.device_name = kRootDeviceName;
     d.target = "vda";
     d.source = inst.dir + "/root.qcow2";
-    if (with_sizes) d.size_bytes = rt_.qemu_img.info(d.source).virtual_size;
+    if (with_sizes) d.size_bytes = rt_.files->disk_info(d.source).virtual_size;
     disks.push_back(d);
   }
   return disks;
@@ -241,13 +242,16 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
   std::map<std::string, std::string> new_ids;
   // A thin snapshot's file sits on files of the source region: the copy is made
   // standalone (flattened), so that the destination holds all it reads.
+  RegionFiles& from_files = source_images.files();
   auto add_file = [&](const std::string& from, const std::string& to, bool flatten) {
-    struct stat st{};
-    if (::stat(from.c_str(), &st) != 0) {
+    std::uint64_t size = 0;
+    try {
+      size = from_files.file_size(from);
+    } catch (const AmidError&) {
       throw AmidError(codes::kInternalError, "SourceImageId: " + src.id + ": its file " + from + " is missing");
     }
-    files.push_back({from, to, static_cast<std::uint64_t>(st.st_size), flatten});
-    image.progress_total += static_cast<std::uint64_t>(st.st_size);
+    files.push_back({from, to, size, flatten, &from_files});
+    image.progress_total += size;
   };
   auto copy_snapshot = [&](const SnapshotRecord& s) {
     if (new_ids.count(s.id)) return;
@@ -299,7 +303,7 @@ ImageRecord CaptureService::start_copy(const Caller& caller, const CopyImageRequ
 
 void CaptureService::run_copy(ImageRecord image, std::vector<CopyFile> files, std::vector<SnapshotRecord> snapshots) {
   try {
-    fs::make_dirs(rt_.store.image_dir(image.id), 0711);
+    rt_.files->make_dir(rt_.store.image_dir(image.id));
     std::uint64_t done_before = 0, last = 0;
     for (const auto& f : files) {
       auto progress = [&](std::uint64_t done) {
@@ -310,18 +314,18 @@ void CaptureService::run_copy(ImageRecord image, std::vector<CopyFile> files, st
         }
       };
       if (f.flatten) {
-        flatten_sealed(f.from, f.to, [&](double fraction) {
+        flatten_across(*f.from_files, f.from, f.to, [&](double fraction) {
           progress(static_cast<std::uint64_t>(fraction * static_cast<double>(f.bytes)));
         });
       } else {
-        fs::copy_sparse_durable(f.from, f.to, 0440, progress);
+        copy_across(*f.from_files, f.from, *rt_.files, f.to, staging(), progress);
       }
       done_before += f.bytes;
     }
     protocol::Json manifest = render_image(image);
     manifest["State"] = "available";
     manifest["Source"] = image.source;
-    fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
+    rt_.files->write_file(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
     rt_.catalog.complete_image(image.id, image.block_device_mappings, snapshots);
     log_info("image " + image.id + " available (" + image.name + ", copied from " + image.source.substr(5) + ")");
   } catch (const std::exception& e) {
@@ -357,7 +361,7 @@ void CaptureService::plan_layer(const ImageRecord& image, Disk& d) const {
   }
   // The disk's own header must say the same as the catalog; otherwise the
   // layer would be recorded on the wrong base.
-  std::string actual = rt_.qemu_img.info(d.source).backing_file;
+  std::string actual = rt_.files->disk_info(d.source).backing_file;
   if (actual != expected) {
     return flat("it sits on '" + actual + "', not on '" + expected + "' as the catalog says");
   }
@@ -365,17 +369,48 @@ void CaptureService::plan_layer(const ImageRecord& image, Disk& d) const {
   d.base_snapshot_id = vol->snapshot_id;
 }
 
-void CaptureService::flatten_sealed(const std::string& from, const std::string& to,
-                                    const std::function<void(double)>& progress) const {
-  std::string tmp = to + ".tmp";
-  rt_.qemu_img.flatten(from, tmp, progress);
-  // Sealed: read-only, owned by amid, durable, then renamed into place.
-  if (::chown(tmp.c_str(), ::geteuid(), ::getegid()) != 0 && ::geteuid() == 0) {
-    throw AmidError(codes::kInternalError, "cannot take ownership of " + tmp);
+// A thin snapshot of another region, made standalone in this one: flattened
+// where its chain is, then copied across when that is not here.
+void CaptureService::flatten_across(RegionFiles& from_files, const std::string& from, const std::string& to,
+                                    const std::function<void(double)>& progress) {
+  RegionFiles& to_files = *rt_.files;
+  if (&from_files == &to_files) {
+    to_files.flatten(from, to, progress);
+  } else if (from_files.on_this_host() && to_files.on_this_host()) {
+    make_local_files(rt_.qemu_img)->flatten(from, to, progress);
+  } else if (from_files.on_this_host()) {
+    // qemu-img here into staging, then sent: the source chain is on this machine.
+    std::string staged = staging() + "/" + std::filesystem::path(to).filename().string() + ".flat";
+    try {
+      make_local_files(rt_.qemu_img)->flatten(from, staged, [&](double f) { progress(f / 2); });
+      to_files.put(staged, to, 0440, [&](std::uint64_t) {});
+    } catch (...) {
+      ::unlink(staged.c_str());
+      throw;
+    }
+    ::unlink(staged.c_str());
+    progress(1.0);
+  } else {
+    // Flattened on the source's host, beside the source, then copied and removed there.
+    std::string flat = from + "." + std::filesystem::path(to).filename().string() + ".flat";
+    try {
+      from_files.flatten(from, flat, [&](double f) { progress(f / 2); });
+      copy_across(from_files, flat, to_files, to, staging());
+    } catch (...) {
+      try {
+        from_files.remove(flat);
+      } catch (...) {
+      }
+      throw;
+    }
+    from_files.remove(flat);
+    progress(1.0);
   }
-  ::chmod(tmp.c_str(), 0440);
-  fs::fsync_path(tmp);
-  fs::rename_durable(tmp, to);
+}
+
+std::string CaptureService::staging() const {
+  std::string dir = rt_.files->staging_dir();
+  return dir.empty() ? rt_.store.tmp_dir() : dir;
 }
 
 void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& inst, bool live,
@@ -404,14 +439,14 @@ void CaptureService::copy_disks(const ImageRecord& image, const InstanceRecord& 
       // Only what the instance wrote over its base: the layer's file as it is
       // (holes stay holes), read-only, durable, renamed into place. Its header
       // names the base's file, which the catalog keeps while this snapshot lives.
-      struct stat st{};
-      double file_bytes = ::stat(d.source.c_str(), &st) == 0 && st.st_size > 0 ? static_cast<double>(st.st_size) : 1.0;
-      fs::copy_sparse_durable(d.source, d.snapshot_file, 0440,
-                              [&](std::uint64_t done) { progress(static_cast<double>(done) / file_bytes); });
-      log_info("image " + image.id + " " + d.target + ": a thin layer of " + std::to_string(st.st_size >> 20) +
+      std::uint64_t length = rt_.files->file_size(d.source);
+      double file_bytes = length > 0 ? static_cast<double>(length) : 1.0;
+      rt_.files->copy(d.source, d.snapshot_file,
+                      [&](std::uint64_t done) { progress(static_cast<double>(done) / file_bytes); });
+      log_info("image " + image.id + " " + d.target + ": a thin layer of " + std::to_string(length >> 20) +
                " MiB" + (d.base_snapshot_id.empty() ? "" : " over " + d.base_snapshot_id));
     } else {
-      flatten_sealed(d.source, d.snapshot_file, progress);
+      rt_.files->flatten(d.source, d.snapshot_file, progress);
     }
     done_before += d.size_bytes;
   }
@@ -422,7 +457,7 @@ void CaptureService::settle_overlays(const InstanceRecord& inst) {
   // Without sizes: no qemu-img per instance at every amid start.
   for (const auto& d : ebs_disks(inst, false)) {
     std::string overlay = overlay_of(d.source);
-    if (!fs::exists(overlay)) continue;
+    if (!rt_.files->exists(overlay)) continue;
     auto st = rt_.hypervisor.domain_status(inst.id);
     bool live = st && st->state != DomainRunState::kShutoff;
     auto file_of = [&](bool running) {
@@ -440,14 +475,14 @@ void CaptureService::settle_overlays(const InstanceRecord& inst) {
       // overlay that was never written adds nothing, so this is always safe.
       bool readable = true;
       try {
-        readable = rt_.qemu_img.info(overlay).backing_file == d.source;
+        readable = rt_.files->disk_info(overlay).backing_file == d.source;
       } catch (const AmidError&) {
         readable = false;  // libvirt never finished making it: nothing was written to it
       }
-      if (readable) rt_.qemu_img.commit(overlay);
+      if (readable) rt_.files->commit(overlay);
     }
     if (st && file_of(false) == overlay) rt_.hypervisor.set_disk_file(inst.id, d.target, d.source);
-    fs::remove_tree(overlay);
+    rt_.files->remove(overlay);
     log_info("instance " + inst.id + " " + d.target + ": capture overlay merged back");
   }
 }
@@ -458,7 +493,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
   bool stopped_by_us = false;
   bool live = false;
   try {
-    fs::make_dirs(rt_.store.image_dir(image.id), 0711);
+    rt_.files->make_dir(rt_.store.image_dir(image.id));
     auto st = rt_.hypervisor.domain_status(inst.id);
     bool running = st && st->state != DomainRunState::kShutoff;
     if (running && !no_reboot) {
@@ -473,8 +508,8 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
     if (!image.kernel_file.empty()) {
       auto source = rt_.catalog.find_image(inst.image_id);
       if (!source) throw AmidError(codes::kInternalError, "the source image's kernel is gone");
-      fs::copy_file_durable(source->kernel_file, image.kernel_file, 0440);
-      if (!image.ramdisk_file.empty()) fs::copy_file_durable(source->ramdisk_file, image.ramdisk_file, 0440);
+      rt_.files->copy(source->kernel_file, image.kernel_file);
+      if (!image.ramdisk_file.empty()) rt_.files->copy(source->ramdisk_file, image.ramdisk_file);
     }
     // The new image's block device mappings: its snapshots, then what the
     // instance had as instance store (recorded, not captured), then additions.
@@ -530,7 +565,7 @@ void CaptureService::run(ImageRecord image, InstanceRecord inst, bool no_reboot,
     manifest["Source"] = image.source;
     manifest["Consistency"] = image.consistency;
     manifest["BlockDeviceMappings"] = to_ec2_json(mappings);
-    fs::write_file_atomic(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
+    rt_.files->write_file(rt_.store.image_dir(image.id) + "/manifest.json", manifest.dump(2) + "\n", 0640);
     // Snapshots, mappings and "available" in one transaction: never half recorded.
     // The image is complete before the guest's writes are merged back: from here
     // on, actions on the instance wait for that merge rather than fail.
@@ -565,8 +600,7 @@ void CaptureService::merge_back(const InstanceRecord& inst) {
 void CaptureService::fail(const ImageRecord& image, const std::string& reason) {
   log_error("image " + image.id + " capture failed: " + reason);
   try {
-    fs::remove_tree(rt_.store.image_dir(image.id));
-    fs::fsync_path(rt_.store.images_dir());
+    rt_.files->remove_dir(rt_.store.image_dir(image.id));
   } catch (const std::exception& e) {
     log_error("image " + image.id + ": cannot remove partial files: " + e.what());
   }

@@ -89,8 +89,6 @@ class CaptureService {
   // Decides whether the disk can be captured as a thin layer (see docs/CAPTURE.md).
   void plan_layer(const ImageRecord& image, Disk& disk) const;
   // qemu-img convert of the whole chain into a standalone qcow2, sealed into place.
-  void flatten_sealed(const std::string& from, const std::string& to,
-                      const std::function<void(double)>& progress) const;
   ImageRecord start_capture(const Caller& caller, const CreateImageRequest& request);
   ImageRecord replayed_image(const ClientTokenRecord& prior) const;
   void run(ImageRecord image, InstanceRecord instance, bool no_reboot, std::vector<Disk> disks,
@@ -98,10 +96,15 @@ class CaptureService {
   void copy_disks(const ImageRecord& image, const InstanceRecord& instance, bool live,
                   std::vector<Disk>& disks);
   void fail(const ImageRecord& image, const std::string& reason);
+  void flatten_across(RegionFiles& from_files, const std::string& from, const std::string& to,
+                      const std::function<void(double)>& progress);
+  // A folder on this machine for files on their way between hosts.
+  std::string staging() const;
   struct CopyFile {
     std::string from, to;
     std::uint64_t bytes = 0;
     bool flatten = false;  // a thin snapshot: copied as a standalone qcow2
+    RegionFiles* from_files = nullptr;  // the source region's store
   };
   ImageRecord start_copy(const Caller& caller, const CopyImageRequest& request, ImageService& source_images,
                          const std::string& token_action);

@@ -101,6 +101,12 @@ std::string Config::effective_libvirt_uri() const {
   return libvirt_uri;
 }
 
+namespace {
+std::string uri_host(const std::string& uri);
+}  // namespace
+
+bool RegionConfig::store_on_libvirt_host() const { return !uri_host(libvirt_uri).empty(); }
+
 std::string RegionConfig::effective_libvirt_uri() const {
   if (libvirt_uri == "embedded") return "qemu:///embed?root=" + store + "/libvirt";
   return libvirt_uri;
@@ -230,6 +236,11 @@ Result<Config> validate_config(Config c) {
   if (c.libvirt_uri.empty()) {
     return problem("libvirt.uri: must not be empty (\"embedded\", or a libvirt URI such as qemu:///system)");
   }
+  if (c.regions.empty() && !uri_host(c.libvirt_uri).empty()) {
+    return problem("libvirt.uri: '" + c.libvirt_uri + "' names another host (" + uri_host(c.libvirt_uri) +
+                   "); a region there needs its own store folder on that host: describe it as "
+                   "[regions.NAME] with store and libvirt_uri");
+  }
   if (c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg") {
     return problem("accel: '" + c.accel + "' is not one of auto, kvm, tcg");
   }
@@ -267,11 +278,6 @@ Result<Config> validate_config(Config c) {
     while (store.size() > 1 && store.back() == '/') store.pop_back();
     if (!stores.insert(store).second) return problem(key + ".store: " + r.store + " is another region's store too");
     if (r.libvirt_uri.empty()) return problem(key + ".libvirt_uri: must not be empty");
-    if (auto host = uri_host(r.libvirt_uri); !host.empty() && host != "localhost") {
-      return problem(key + ".libvirt_uri: '" + r.libvirt_uri + "' names another host (" + host +
-                     "); amid keeps a region's disks in its store folder on this machine, so a region's "
-                     "libvirt must run here too (qemu:///system, or qemu+unix:///system?socket=PATH)");
-    }
     if (r.libvirt_uri == "embedded") {
       if (!embedded.empty()) {
         return problem(key + ".libvirt_uri: regions." + embedded + " uses the embedded driver already, and one "

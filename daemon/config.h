@@ -19,6 +19,9 @@ struct RegionConfig {
   std::string libvirt_uri = "embedded";  // "embedded" = qemu:///embed?root=<store>/libvirt
   // The URI amid passes to virConnectOpen.
   std::string effective_libvirt_uri() const;
+  // True when the URI names a host (qemu+ssh://host2/system, qemu+tcp://...):
+  // the store folder is on that host, reached through libvirt's storage API.
+  bool store_on_libvirt_host() const;
 };
 
 struct Config {

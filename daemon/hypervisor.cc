@@ -125,6 +125,8 @@ Hypervisor::Hypervisor(const std::string& uri) : uri_(uri), conn_(std::make_uniq
   }
 }
 
+_virConnect* Hypervisor::connection() const { return conn_->handle.get(); }
+
 Hypervisor::~Hypervisor() {
   if (stop_callback_id_ >= 0) virConnectDomainEventDeregisterAny(conn_->handle.get(), stop_callback_id_);
 }

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+struct _virConnect;  // libvirt's connection, for RegionFiles on another host
+
 namespace amid {
 
 enum class DomainRunState { kRunning, kPaused, kShutoff, kShuttingDown, kCrashed, kOther };
@@ -36,6 +38,9 @@ class Hypervisor {
   Hypervisor& operator=(const Hypervisor&) = delete;
 
   const std::string& uri() const { return uri_; }
+  // The connection itself, for the storage calls of a region on another host
+  // (region_files): libvirt connections are thread-safe.
+  _virConnect* connection() const;
   std::string hostname() const;
   std::string capabilities_xml() const;
   // True when the hypervisor offers domain type `type` ("kvm", "qemu") for arch.

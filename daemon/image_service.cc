@@ -138,31 +138,40 @@ ImageRecord ImageService::register_image(const Caller& caller, const RegisterIma
   }
   log_info("image " + rec.id + " registering from " + req.disk_path);
   std::string dir = rt_.store.image_dir(rec.id);
+  RegionFiles& files = *rt_.files;
+  // Converted where it goes; for a region on another host, on this machine first.
+  const bool here = files.on_this_host();
+  std::string tmp = here ? rec.disk_file + ".tmp" : files.staging_dir() + "/" + rec.id + ".qcow2";
   try {
-    fs::make_dirs(dir, 0711);
-    std::string tmp = rec.disk_file + ".tmp";
+    files.make_dir(dir);
     rt_.qemu_img.convert_to_qcow2(disk.proc_path(), info.format, tmp);
     // Read-only from here on, and private: QEMU reads it as a backing file (libvirt
     // gives QEMU's user access when it runs as one).
     ::chmod(tmp.c_str(), 0440);
-    fs::fsync_path(tmp);
-    fs::rename_durable(tmp, rec.disk_file);
+    if (here) {
+      fs::fsync_path(tmp);
+      fs::rename_durable(tmp, rec.disk_file);
+    } else {
+      files.put(tmp, rec.disk_file, 0440);
+      ::unlink(tmp.c_str());
+    }
     if (pv) {
-      fs::copy_file_durable(kernel.proc_path(), rec.kernel_file, 0440);
-      if (!rec.ramdisk_file.empty()) fs::copy_file_durable(ramdisk.proc_path(), rec.ramdisk_file, 0440);
+      files.put(kernel.proc_path(), rec.kernel_file, 0440);
+      if (!rec.ramdisk_file.empty()) files.put(ramdisk.proc_path(), rec.ramdisk_file, 0440);
     }
     protocol::Json manifest = render_image(rec);
     manifest["State"] = "available";
     manifest["Source"] = rec.source;
     manifest["Disk"] = "disk.qcow2";
-    fs::write_file_atomic(dir + "/manifest.json", manifest.dump(2) + "\n", 0640);
+    files.write_file(dir + "/manifest.json", manifest.dump(2) + "\n", 0640);
     rt_.catalog.insert_snapshot(root);
     rt_.catalog.set_image_state(rec.id, "available");
     rec.state = "available";
   } catch (const AmidError& e) {
     log_error("image " + rec.id + " registration failed: " + e.what());
     try {
-      fs::remove_tree(dir);
+      ::unlink(tmp.c_str());
+      files.remove_dir(dir);
     } catch (...) {
     }
     rt_.catalog.delete_image(rec.id);
@@ -489,8 +498,7 @@ void ImageService::reclaim_unused() {
       }
       // Files first, rows last: a crash in between leaves rows that the next
       // reclaim (at the latest at start-up) finishes.
-      fs::remove_tree(rt_.store.image_dir(rec.id));
-      fs::fsync_path(rt_.store.images_dir());
+      rt_.files->remove_dir(rt_.store.image_dir(rec.id));
       rt_.catalog.delete_image_and_snapshots(rec.id);
       log_info("image " + rec.id + " files reclaimed");
       reclaimed.insert(rec.id);

@@ -50,6 +50,8 @@ inline constexpr std::uint64_t kMaxRamdiskBytes = 1024ull << 20;
 
 class ImageService {
  public:
+  // The region's store, for copy-image reading this region's files from another.
+  RegionFiles& files() const { return *rt_.files; }
   explicit ImageService(Runtime& rt) : rt_(rt) {}
   // The region this service (and its store and libvirt connection) serves.
   const std::string& region() const { return rt_.config.region; }

@@ -194,7 +194,7 @@ void InstanceService::roll_back_launch(const InstanceRecord& rec) {
     rt_.hypervisor.destroy_domain(rec.id);
     rt_.hypervisor.undefine_domain(rec.id);
     for (const auto& vol : rt_.catalog.volumes_of_instance(rec.id)) {
-      if (fs::exists(vol.file)) ::unlink(vol.file.c_str());
+      rt_.files->remove(vol.file);
       rt_.catalog.delete_volume(vol.id);
     }
     remove_instance_files(rec.id);
@@ -297,8 +297,8 @@ void InstanceService::make_ephemeral_disks(const InstanceRecord& rec, std::uint6
   for (const auto& m : parse_stored_mappings(rec.block_device_mappings)) {
     if (!m.virtual_name || size_gib == 0) continue;
     std::string path = rec.dir + "/" + *m.virtual_name + ".qcow2";
-    if (fs::exists(path)) ::unlink(path.c_str());
-    rt_.qemu_img.create_blank(path, size_gib * kGiB);
+    rt_.files->remove(path);
+    rt_.files->create_blank(path, size_gib * kGiB);
   }
 }
 
@@ -307,8 +307,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
                                            const BlockDeviceMappings& mappings,
                                            std::uint64_t instance_store_gib) {
   InstanceRecord rec = proto;
-  fs::make_dirs(rec.dir, 0711);
-  fs::make_dirs(rt_.store.volumes_dir(), 0711);
+  RegionFiles& files = *rt_.files;
+  files.make_dir(rec.dir);
+  files.make_dir(rt_.store.volumes_dir());
   std::vector<DiskSpec> disks;
   std::string root = rec.dir + "/root.qcow2";
   std::uint64_t root_size = image.size_bytes;
@@ -320,8 +321,8 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
       root_size = *m.ebs->volume_size_gib * kGiB;
     }
   }
-  rt_.qemu_img.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);
-  fs::fsync_path(root);
+  files.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);
+  files.sync(root);
   // A thin template reads through the templates it was captured over: the
   // domain states the whole chain.
   disks.push_back({root, "vda", root_backing(rt_.catalog, image), false});
@@ -363,13 +364,13 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
       }
       rt_.catalog.insert_volume(vol);
       if (snap) {
-        rt_.qemu_img.create_overlay(snap->file, vol.file, vol.size_gib * kGiB);
+        files.create_overlay(snap->file, vol.file, vol.size_gib * kGiB);
         disks.push_back({vol.file, dev, chain_files(rt_.catalog, *snap), false});
       } else {
-        rt_.qemu_img.create_blank(vol.file, vol.size_gib * kGiB);
+        files.create_blank(vol.file, vol.size_gib * kGiB);
         disks.push_back({vol.file, dev, {}, false});
       }
-      fs::fsync_path(vol.file);
+      files.sync(vol.file);
     } else if (m.virtual_name) {
       if (instance_store_gib == 0) {
         // EC2 ignores instance-store mappings on types that have none.
@@ -381,7 +382,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
     }
   }
   make_ephemeral_disks(rec, instance_store_gib);
-  fs::fsync_path(rt_.store.volumes_dir());
+  files.sync(rt_.store.volumes_dir());
 
   DomainSpec spec;
   spec.name = rec.id;
@@ -401,14 +402,14 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   spec.cmdline = image.kernel_cmdline;
   if (req.user_data) {
     std::string path = rec.dir + "/user-data";
-    fs::write_file_atomic(path, *req.user_data, 0600);  // may hold secrets
+    files.write_file(path, *req.user_data, 0600);  // may hold secrets
     spec.user_data_file = path;
   }
   spec.owner = rec.owner;
   spec.region = rec.region;
   spec.image_id = image.id;
   spec.state_dir = rt_.store.root();
-  fs::fsync_path(rec.dir);
+  files.sync(rec.dir);
 
   rt_.hypervisor.define_domain(render_domain_xml(spec));
   rt_.hypervisor.start_domain(rec.id);
@@ -422,9 +423,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
 void InstanceService::release_volumes(const InstanceRecord& rec) {
   for (auto vol : rt_.catalog.volumes_of_instance(rec.id)) {
     if (vol.delete_on_termination) {
-      if (vol.file.rfind(rt_.store.volumes_dir() + "/", 0) == 0 && fs::exists(vol.file)) {
-        ::unlink(vol.file.c_str());
-      }
+      if (vol.file.rfind(rt_.store.volumes_dir() + "/", 0) == 0) rt_.files->remove(vol.file);
       rt_.catalog.delete_volume(vol.id);
       continue;
     }
@@ -432,7 +431,7 @@ void InstanceService::release_volumes(const InstanceRecord& rec) {
       // A kept root volume leaves the instance's folder before it goes.
       std::string kept = rt_.store.volumes_dir() + "/" + vol.id + ".qcow2";
       // A termination cut short may have moved it already.
-      if (fs::exists(vol.file) || !fs::exists(kept)) fs::rename_durable(vol.file, kept);
+      if (rt_.files->exists(vol.file) || !rt_.files->exists(kept)) rt_.files->move(vol.file, kept);
       vol.file = kept;
     }
     vol.state = "available";
@@ -441,7 +440,7 @@ void InstanceService::release_volumes(const InstanceRecord& rec) {
     rt_.catalog.update_volume(vol);
     log_info("volume " + vol.id + " kept (delete_on_termination = false): available");
   }
-  fs::fsync_path(rt_.store.volumes_dir());
+  rt_.files->sync(rt_.store.volumes_dir());
 }
 
 std::vector<VolumeRecord> InstanceService::describe_volumes(const Caller& caller,
@@ -467,21 +466,12 @@ std::vector<VolumeRecord> InstanceService::describe_volumes(const Caller& caller
 }
 
 void InstanceService::remove_instance_files(const std::string& id) {
-  fs::remove_tree(rt_.store.instance_dir(id));
-  fs::fsync_path(rt_.store.instances_dir());
+  rt_.files->remove_dir(rt_.store.instance_dir(id));
 }
 
 void InstanceService::remove_instance_disks(const std::string& id) {
   // The console log stays, so get-console-output still answers after termination.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(rt_.store.instance_dir(id), ec)) {
-    std::string name = entry.path().filename().string();
-    if (name == "console.log") continue;
-    if (::unlink(entry.path().c_str()) != 0) {
-      throw AmidError(codes::kInternalError, "cannot remove " + entry.path().string());
-    }
-  }
-  fs::fsync_path(rt_.store.instance_dir(id));
+  rt_.files->empty_dir_but(rt_.store.instance_dir(id), "console.log");
 }
 
 void InstanceService::refresh(InstanceRecord& rec) {
@@ -812,7 +802,7 @@ std::vector<InstanceRecord> InstanceService::describe_instances(const Caller& ca
     if (rec.region != rt_.config.region || !caller.may_manage(rec.owner)) continue;
     if (rec.state == "terminated" && seconds_since(rec.terminated_time) > kTerminatedVisible.count()) {
       // EC2 shows terminated instances for about an hour; then they are gone for good.
-      fs::remove_tree(rec.dir);
+      rt_.files->remove_dir(rec.dir);
       rt_.catalog.delete_instance(rec.id);
       continue;
     }
@@ -894,7 +884,7 @@ void InstanceService::finish_interrupted(InstanceRecord& rec) {
 
 std::string InstanceService::console_output(const Caller& caller, const std::string& id) {
   InstanceRecord rec = visible_instance(caller, id);
-  return fs::read_tail(rec.dir + "/console.log", 64 * 1024);
+  return rt_.files->read_tail(rec.dir + "/console.log", 64 * 1024);
 }
 
 }  // namespace amid

@@ -161,10 +161,21 @@ void check_region_store(const RegionConfig& rc) {
   }
 }
 
+// A region on another host: its store folder must exist there (amid does not
+// guess where a region's disks belong); amid makes its subfolders through libvirt.
+void prepare_remote_store(const RegionConfig& rc, const Store& store, RegionFiles& files, const std::string& host) {
+  if (!files.dir_exists(store.root())) {
+    throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store + " is not a folder on " +
+                                               host + "; create it there (mkdir -p " + rc.store +
+                                               ") or fix amid.toml");
+  }
+  for (const auto& dir : {store.images_dir(), store.instances_dir(), store.volumes_dir()}) files.make_dir(dir);
+}
+
 std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc, AccelChoice choice,
-                                    Catalog& catalog, const InstanceTypes& types) {
+                                    Catalog& catalog, const InstanceTypes& types, const Store& state) {
   Store store(rc.store);
-  store.prepare();
+  if (!rc.store_on_libvirt_host()) store.prepare();
   if (rc.libvirt_uri == "embedded") {
     fs::make_dirs(store.libvirt_root() + "/etc", 0700);
     fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
@@ -186,6 +197,10 @@ std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc
   region_config.libvirt_uri = rc.libvirt_uri;
   auto rt = std::unique_ptr<Runtime>(
       new Runtime{region_config, store, catalog, *hypervisor, domain_types, types, QemuImg{}, {}});
+  if (rc.store_on_libvirt_host()) {
+    rt->files = make_libvirt_files(*hypervisor, state.tmp_dir());
+    prepare_remote_store(rc, store, *rt->files, hypervisor->hostname());
+  }
   auto region = std::make_unique<Region>(std::move(hypervisor), std::move(rt));
   reconcile(*region->rt, region->images, region->instances);
   region->capture.recover_interrupted();
@@ -274,8 +289,8 @@ int run(int argc, char** argv) {
   Catalog catalog(state.catalog_path());
   std::vector<std::unique_ptr<Region>> regions;
   for (const RegionConfig& rc : config.effective_regions()) {
-    if (!config.regions.empty()) check_region_store(rc);
-    regions.push_back(open_region(config, rc, host_choice, catalog, types));
+    if (!config.regions.empty() && !rc.store_on_libvirt_host()) check_region_store(rc);
+    regions.push_back(open_region(config, rc, host_choice, catalog, types, state));
   }
 
   Region& home = *regions.front();

@@ -17,8 +17,7 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
     if (img.state != "pending" || !img.source_instance.empty()) continue;  // captures: CaptureService
     if (img.region != rt.config.region) continue;  // another region's store
     log_warn("image " + img.id + " was being registered when amid stopped; it failed");
-    fs::remove_tree(rt.store.image_dir(img.id));
-    fs::fsync_path(rt.store.images_dir());
+    rt.files->remove_dir(rt.store.image_dir(img.id));
     for (const auto& snap : rt.catalog.snapshots_of_image(img.id)) rt.catalog.delete_snapshot(snap.id);
     bool copy = img.source.rfind("copy:", 0) == 0;
     rt.catalog.set_image_state(img.id, "failed",
@@ -58,6 +57,10 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
       log_warn(e.path().string() + " is in amid's store but not in its catalog; left alone");
     }
   };
+  if (!rt.files->on_this_host()) {  // a folder there lists only through its pool: not done at start
+    images.reclaim_unused();
+    return;
+  }
   report(rt.store.images_dir(), [&](const std::string& n) { return image_ids.count(n) > 0; });
   report(rt.store.instances_dir(), [&](const std::string& n) { return instance_ids.count(n) > 0; });
   report(rt.store.volumes_dir(),

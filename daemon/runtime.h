@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "daemon/hypervisor.h"
 #include "daemon/instance_types.h"
 #include "daemon/qemu_img.h"
+#include "daemon/region_files.h"
 #include "daemon/store.h"
 
 namespace amid {
@@ -28,6 +30,9 @@ struct Runtime {
   QemuImg qemu_img;
   // Held while an image's users are counted or changed (launch vs. reclaim).
   std::mutex image_refs_mu;
+  // The region's store: on this machine (files), or on its libvirt host
+  // (storage pools and streams). Every file under `store` is reached through it.
+  std::shared_ptr<RegionFiles> files = make_local_files(qemu_img);
 };
 
 }  // namespace amid
