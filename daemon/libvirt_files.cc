@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -93,8 +95,8 @@ std::string volume_xml(const std::string& name, const std::string& format, std::
                        const std::string& backing = "") {
   std::string xml = "<volume><name>" + xml_escape(name) + "</name><capacity unit='bytes'>" +
                     std::to_string(capacity) + "</capacity><allocation unit='bytes'>0</allocation>" +
-                    "<target><format type='" + format + "'/><permissions><mode>" + octal(mode) +
-                    "</mode></permissions></target>";
+                    "<target><format type='" + format + "'/>" + (format == "qcow2" ? "<compat>1.1</compat>" : "") +
+                    "<permissions><mode>" + octal(mode) + "</mode></permissions></target>";
   if (!backing.empty()) {
     xml += "<backingStore><path>" + xml_escape(backing) + "</path><format type='qcow2'/></backingStore>";
   }
@@ -330,6 +332,10 @@ class LibvirtFiles final : public RegionFiles {
         throw_libvirt("cannot send " + local_from + " to " + path);
       }
       if (virStreamFinish(stream.get()) < 0) throw_libvirt("cannot send " + local_from + " to " + path);
+      // libvirt still takes it for the raw file it made: a refresh reads what
+      // it is (qcow2, its virtual size, its backing file), which overlays made
+      // on it and copies made from it rely on.
+      refresh(dir_of(path));
     } catch (...) {
       ::close(fd);
       if (v) virStorageVolDelete(v.get(), 0);
@@ -399,6 +405,7 @@ class LibvirtFiles final : public RegionFiles {
     std::string xml = volume_xml(name_of(to), "qcow2", info.virtual_size, 0440);
     VolHandle v(virStorageVolCreateXMLFrom(p.get(), xml.c_str(), src.get(), 0));
     if (!v) throw_libvirt("cannot copy " + from + " to " + to);
+    refresh(dir_of(to));  // until then libvirt describes it with the source's backing file
     if (progress) progress(1.0);
   }
 
@@ -451,6 +458,18 @@ class LibvirtFiles final : public RegionFiles {
       throw_libvirt("cannot open the folder " + dir);
     }
     return p;
+  }
+
+  // Rescans a folder. libvirt refuses while a volume of it is being written
+  // (another upload): then again, a little later.
+  void refresh(const std::string& dir) {
+    PoolHandle p = pool(dir, false);
+    if (!p) throw AmidError(codes::kInternalError, "the folder " + dir + " is gone from " + hv_.uri());
+    for (int attempt = 0;; ++attempt) {
+      if (virStoragePoolRefresh(p.get(), 0) == 0) return;
+      if (attempt == 50) throw_libvirt("cannot rescan " + dir);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 
   // A file's volume; files written by others appear after a refresh.
