@@ -158,5 +158,91 @@ TEST_F(RemoteRegion, TheAmiWorkflowRunsOnAnotherHostThroughLibvirtOnly) {
   EXPECT_EQ(instance_disks.out, "") << "instance disks left on the other host: " << instance_disks.out;
 }
 
+// Run at every boot: marks the EBS volume once and says whether it found the
+// mark; says whether the instance-store disk is blank, then dirties it.
+constexpr const char* kProbe =
+    "if head -c 9 /dev/vdb | grep -q volmarker; then echo FOUND-EBS; else "
+    "echo volmarker | dd of=/dev/vdb conv=notrunc 2>/dev/null; sync; echo WROTE-EBS; fi; "
+    "if [ -z \"$(head -c 9 /dev/vdc | tr -d '\\0')\" ]; then echo EPHEMERAL-BLANK; "
+    "echo dirty | dd of=/dev/vdc conv=notrunc 2>/dev/null; sync; else echo EPHEMERAL-DIRTY; fi; echo PROBED";
+
+TEST_F(RemoteRegion, VolumesThereOutliveStopsAndAKeptRootMovesOutOfItsInstance) {
+  RemoteHost host(amid_.dir() + "/host2", RemoteHost::fresh_hidden_dir());
+  const std::string store = host.hidden_dir() + "/east-1";
+  ASSERT_EQ(host.exec({"mkdir", "-p", store}).exit_code, 0);
+  std::filesystem::create_directories(amid_.dir() + "/w");
+  std::ofstream(amid_.dir() + "/amid.toml") << "[regions.local-1]\nstore = \"" << amid_.dir() << "/w\"\n"
+                                            << "[regions.east-1]\nstore = \"" << store << "\"\nlibvirt_uri = \""
+                                            << host.uri() << "\"\n";
+  amid_.start({"--config", amid_.dir() + "/amid.toml"});
+  // Registered straight into that region: converted here, sent there.
+  Result r = amid_.amictl({"register-image", "--region", "east-1", "--name", "tiny", "--disk", tiny_image()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string image = first_word(r.out);
+  const std::string image_file = store + "/images/" + image + "/disk.qcow2";
+  Result header = host.exec({"qemu-img", "info", "--output=json", image_file});
+  ASSERT_EQ(header.exit_code, 0) << header.err;
+  EXPECT_EQ(Json::parse(header.out)["format"], "qcow2");
+
+  std::ofstream(amid_.dir() + "/bdm.toml") << R"([[block_device_mappings]]
+device_name = "/dev/vda"
+ebs = { volume_size = 2, delete_on_termination = false }
+
+[[block_device_mappings]]
+device_name = "/dev/vdb"
+ebs = { volume_size = 1 }
+
+[[block_device_mappings]]
+device_name = "/dev/vdc"
+virtual_name = "ephemeral0"
+)";
+  r = amid_.amictl({"run-instances", "--region", "east-1", "--image-id", image, "--instance-type", "m5d.large",
+                    "--block-device-mappings", "file://" + amid_.dir() + "/bdm.toml", "--user-data", kProbe,
+                    "--output", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = first_word(r.out);
+  std::string out = console("east-1", id, "PROBED");
+  EXPECT_NE(out.find("amid-tiny: disk vda 2147483648 bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("amid-tiny: disk vdb 1073741824 bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("amid-tiny: disk vdc 80530636800 bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("WROTE-EBS"), std::string::npos) << out;
+  EXPECT_NE(out.find("EPHEMERAL-BLANK"), std::string::npos) << out;
+
+  // Stop and start there: the EBS volume kept its data, the instance store is blank again.
+  ASSERT_EQ(amid_.amictl({"stop-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"wait", "--region", "east-1", "instance-stopped", "--instance-ids", id}).exit_code, 0);
+  ASSERT_EQ(amid_.amictl({"start-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
+  out = console("east-1", id, "FOUND-EBS");
+  for (int i = 0; i < 300 && out.substr(out.find("FOUND-EBS")).find("PROBED") == std::string::npos; ++i) {
+    out = console("east-1", id, "FOUND-EBS");
+  }
+  std::string second_boot = out.substr(out.find("FOUND-EBS"));
+  EXPECT_NE(second_boot.find("EPHEMERAL-BLANK"), std::string::npos) << out;
+
+  // Terminated: the kept root leaves the instance's folder for volumes/, still
+  // on its template, which it now keeps from being reclaimed.
+  Json vols = Json::parse(amid_.amictl({"describe-volumes", "--region", "east-1", "--output", "json"}).out)["Volumes"];
+  std::string root;
+  for (auto& v : vols) {
+    if (v["Attachments"][0]["Device"] == "/dev/vda") root = v["VolumeId"];
+  }
+  ASSERT_FALSE(root.empty()) << vols.dump();
+  terminate("east-1", id);
+  vols = Json::parse(amid_.amictl({"describe-volumes", "--region", "east-1", "--output", "json"}).out)["Volumes"];
+  ASSERT_EQ(vols.size(), 1u) << vols.dump();
+  EXPECT_EQ(vols[0]["VolumeId"], root);
+  EXPECT_EQ(vols[0]["State"], "available");
+  Result kept = host.exec({"qemu-img", "info", "--output=json", store + "/volumes/" + root + ".qcow2"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(Json::parse(kept.out).value("backing-filename", ""), image_file) << kept.out;
+  EXPECT_EQ(Json::parse(kept.out)["virtual-size"], 2147483648ll) << kept.out;
+  Result left = host.exec({"ls", store + "/instances/" + id});
+  EXPECT_EQ(left.out, "console.log\n") << "only the console log stays with a terminated instance";
+  EXPECT_NE(amid_.amictl({"get-console-output", "--region", "east-1", "--instance-id", id}).out.find("PROBED"),
+            std::string::npos);
+  ASSERT_EQ(amid_.amictl({"deregister-image", "--region", "east-1", "--image-id", image}).exit_code, 0);
+  EXPECT_EQ(host.exec({"test", "-f", image_file}).exit_code, 0) << "the kept volume's template was reclaimed";
+}
+
 }  // namespace
 }  // namespace amid::e2e
