@@ -169,7 +169,15 @@ void prepare_remote_store(const RegionConfig& rc, const Store& store, RegionFile
                                                host + "; create it there (mkdir -p " + rc.store +
                                                ") or fix amid.toml");
   }
-  for (const auto& dir : {store.images_dir(), store.instances_dir(), store.volumes_dir()}) files.make_dir(dir);
+  for (const auto& dir : {store.images_dir(), store.instances_dir(), store.volumes_dir()}) {
+    try {
+      files.make_dir(dir);
+    } catch (const AmidError& e) {
+      throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store + " on " + host +
+                                                 ": amid cannot make " + dir + " there (" + e.what() +
+                                                 "); check that folder's owner and mode on that host");
+    }
+  }
 }
 
 std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc, AccelChoice choice,
