@@ -21,33 +21,6 @@
 namespace amid::e2e {
 namespace {
 
-// PID 1 of the host's namespaces. Mounts first: /run (libvirtd's and virtlogd's
-// sockets and pid files, /run/libvirt/qemu's domain status), /var/lib/libvirt
-// and /var/cache/libvirt (per-domain folders, the QEMU capability cache) private,
-// so nothing clashes with a libvirtd on this machine or in another test; the
-// host's own /etc/libvirt (where persistent pools and domains are written) and
-// /var/log/libvirt (QEMU's logs) are folders in work_dir; the store's parent is
-// a fresh tmpfs only this namespace sees. Then it starts virtlogd and libvirtd
-// and stays: QEMU daemonizes, and its orphans come to PID 1, which must reap
-// them or libvirt waits 40 s for each killed capability probe. When libvirtd
-// exits so does this shell, and the kernel kills whatever is left in the
-// namespace.
-constexpr const char* kInit = R"sh(set -eu
-work=$1 hidden=$2
-mount -t tmpfs -o mode=0755 amid-remote-run /run
-mkdir -p /run/libvirt /run/lock
-for d in /var/lib/libvirt /var/cache/libvirt; do
-  mkdir -p "$d" && mount -t tmpfs -o mode=0755 amid-remote "$d"
-done
-rm -rf "$work/etc" && cp -a /etc/libvirt "$work/etc" && mount --bind "$work/etc" /etc/libvirt
-mkdir -p "$work/log/qemu" /var/log/libvirt && mount --bind "$work/log" /var/log/libvirt
-mount -t tmpfs -o mode=0755 amid-remote-store "$(dirname "$hidden")"
-mkdir -p "$hidden"
-virtlogd -d
-libvirtd --listen -f "$work/libvirtd.conf" &
-wait
-)sh";
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream b;
@@ -157,12 +130,13 @@ RemoteHost::RemoteHost(const std::string& work_dir, const std::string& hidden_di
       << "listen_tls = 0\nlisten_tcp = 1\ntcp_port = \"" << port << "\"\nlisten_addr = \"127.0.0.1\"\n"
       << "auth_tcp = \"none\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n"
       << "unix_sock_dir = \"/run/libvirt\"\n";
-  std::ofstream(work_dir_ + "/init.sh") << kInit;
 
   std::string log_path = log();
+  // PID 1 there: scripts/remote-host-init.sh (what it mounts, and why).
   std::vector<std::string> argv = {"unshare", "--mount", "--propagation", "private", "--pid", "--fork",
-                                   "--mount-proc", "--kill-child", "sh", work_dir_ + "/init.sh",
-                                   work_dir_, hidden_dir_};
+                                   "--mount-proc", "--kill-child", "sh",
+                                   std::string(AMID_SOURCE_DIR) + "/scripts/remote-host-init.sh", work_dir_,
+                                   hidden_dir_};
   unshare_pid_ = ::fork();
   if (unshare_pid_ == 0) {
     // Should the test die, unshare dies, and with it (--kill-child) the whole host.
