@@ -10,7 +10,10 @@
 # same store files, with the blocks each copy allocates (du); then the same two
 # streams on a raw file with the same data, where the holes are 3/4 of it.
 #
-# Regions: local-1 on amid's embedded driver, local-2 on a libvirtd of our own.
+# Regions: local-1 on amid's embedded driver, local-2 on a libvirtd of our own,
+# remote-1 on a second libvirt host simulated here (bench_start_remote_host):
+# copy-image to it against virsh vol-upload --sparse and without --sparse,
+# which is libvirt's sparse stream against its non-sparse one.
 #
 # Usage: bench/copy.sh   (BENCH_ROUNDS, BENCH_SMOKE, BENCH_OUT: see lib.sh)
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +23,8 @@ if [ "$BENCH_SMOKE" = 1 ]; then data_mib=64; else data_mib=${DATA_MIB:-512}; fi
 virt_mib=2048
 
 bench_start_libvirtd
+bench_start_remote_host
+remote_exec mkdir -p "$remote_hidden/r1"
 mkdir -p "$work/s1" "$work/s2"
 chmod 0711 "$work/s1" "$work/s2"
 cat >"$work/amid.toml" <<EOF
@@ -31,7 +36,12 @@ libvirt_uri = "embedded"
 [regions.local-2]
 store = "$work/s2"
 libvirt_uri = "$libvirtd_uri"
+[regions.remote-1]
+store = "$remote_hidden/r1"
+libvirt_uri = "$remote_uri"
 EOF
+# The by-hand baseline's own folder on the remote host.
+virsh -q -c "$remote_uri" "pool-define-as byhand dir --target $remote_hidden/byhand; pool-build byhand; pool-start byhand" >/dev/null
 t0=$(now)
 bench_start_amid --config "$work/amid.toml"
 log "amid up with two regions in $(since "$t0") s"
@@ -112,6 +122,61 @@ copy_round() {  # $1: case, $2: source image id, $3: round
   done
 }
 
+# To the remote host: amid's copy-image (libvirt sparse streams, through its one
+# connection) against the same files sent by hand with virsh on one connection:
+# vol-create-as + vol-upload --sparse, and vol-upload without --sparse (the
+# non-sparse stream). Allocated MiB are read on the remote host.
+declare -A du_remote_amid du_remote_sparse du_remote_full
+virsh_upload() {  # $1: --sparse or "", then files; one virsh, one connection
+  local mode=$1 f cmds=""
+  shift
+  for f in "$@"; do
+    cmds+="vol-create-as byhand $(basename "$f") $(stat -c %s "$f") --format raw --allocation 0; "
+    cmds+="vol-upload $mode --pool byhand $(basename "$f") $f; "
+  done
+  virsh -q -c "$remote_uri" "$cmds" >/dev/null
+}
+remote_blocks() { remote_exec du -s -B1 "$@" | awk '{s += $1} END {printf "%.1f", s / 1048576}'; }
+remote_round() {  # $1: case, $2: source image id, $3: round
+  local c=$1 ami=$2 r=$3 files t0 id v variants
+  mapfile -t files < <(files_of "$ami")
+  if [ $((r % 2)) = 1 ]; then variants="amid virsh-sparse virsh-full"; else variants="virsh-full virsh-sparse amid"; fi
+  for v in $variants; do
+    sync
+    case $v in
+      amid)
+        t0=$(now)
+        id=$("$amictl" --region remote-1 copy-image --source-region local-1 --source-image-id "$ami" \
+          --name "remote-$c-$r" --wait 2>"$work/amictl.err") || { cat "$work/amictl.err" >&2; exit 1; }
+        sample "$c-remote" amid "$(since "$t0")"
+        du_remote_amid[$c]=$(remote_blocks "$remote_hidden/r1/images/$id")
+        "$amictl" --region remote-1 deregister-image --image-id "$id" >/dev/null
+        ;;
+      virsh-sparse | virsh-full)
+        t0=$(now)
+        if [ "$v" = virsh-sparse ]; then virsh_upload --sparse "${files[@]}"; else virsh_upload "" "${files[@]}"; fi
+        sample "$c-remote" "$v" "$(since "$t0")"
+        if [ "$v" = virsh-sparse ]; then du_remote_sparse[$c]=$(remote_blocks "$remote_hidden/byhand");
+        else du_remote_full[$c]=$(remote_blocks "$remote_hidden/byhand"); fi
+        for f in "${files[@]}"; do virsh -q -c "$remote_uri" vol-delete --pool byhand "$(basename "$f")" >/dev/null; done
+        ;;
+    esac
+  done
+}
+# The raw file (3/4 holes) sent to the remote host both ways by hand.
+raw_remote_round() {  # $1: round
+  local v t0 variants
+  if [ $(($1 % 2)) = 1 ]; then variants="virsh-sparse virsh-full"; else variants="virsh-full virsh-sparse"; fi
+  for v in $variants; do
+    t0=$(now)
+    if [ "$v" = virsh-sparse ]; then virsh_upload --sparse "$raw"; else virsh_upload "" "$raw"; fi
+    sample raw-remote "$v" "$(since "$t0")"
+    if [ "$v" = virsh-sparse ]; then du_remote_sparse[raw]=$(remote_blocks "$remote_hidden/byhand");
+    else du_remote_full[raw]=$(remote_blocks "$remote_hidden/byhand"); fi
+    virsh -q -c "$remote_uri" vol-delete --pool byhand "$(basename "$raw")" >/dev/null
+  done
+}
+
 # The same two streams on the raw file: SEEK_DATA/SEEK_HOLE + copy_file_range,
 # as daemon/fs.cc copy_sparse_durable does (amid stores qcow2 only, so this runs
 # the same loop outside amid), against cp --sparse=never; each + fsync.
@@ -159,6 +224,9 @@ for r in $(seq "$BENCH_ROUNDS"); do
   copy_round tiny "$tiny_ami" "$r"
   copy_round sparse "$sparse_ami" "$r"
   raw_round "$r"
+  remote_round tiny "$tiny_ami" "$r"
+  remote_round sparse "$sparse_ami" "$r"
+  raw_remote_round "$r"
 done
 
 for c in tiny sparse; do
@@ -169,6 +237,14 @@ for c in tiny sparse; do
 done
 ratio_row raw "SEEK_DATA/SEEK_HOLE + copy_file_range + fsync (amid's loop) of the raw file" sparse-stream \
   "cp --sparse=never + fsync of the raw file" cp-never -
+for c in tiny sparse; do
+  ratio_row "$c-remote" "amictl copy-image --wait, local-1 -> remote-1 (qemu+tcp, libvirt sparse streams)" amid \
+    "virsh vol-create-as + vol-upload --sparse of the same files, one connection" virsh-sparse -
+  row "$c-remote" virsh-full "virsh vol-upload without --sparse (a non-sparse stream)"
+  ratio_line "$c-remote" virsh-full virsh-sparse - "non-sparse / sparse stream"
+done
+ratio_row raw-remote "virsh vol-upload --sparse of the raw file to the remote host" virsh-sparse \
+  "virsh vol-upload (non-sparse) of the raw file" virsh-full -
 
 note "Images: tiny = the tiny template (store file ${size_of[tiny]} MiB); sparse = ${virt_mib} MiB virtual with ${data_mib} MiB" \
   "of random data in 4 extents (store file ${size_of[sparse]} MiB). Files copied: the image's disks in local-1's store" \
@@ -179,6 +255,13 @@ note "Allocated MiB of each copy (du): tiny: amid ${du_amid[tiny]}, cp --sparse=
   "cp --sparse=never ${du_never[tiny]}; sparse: amid ${du_amid[sparse]}, cp --sparse=always ${du_always[sparse]}," \
   "cp --sparse=never ${du_never[sparse]}; raw (${virt_mib} MiB, ${data_mib} MiB data): sparse stream ${du_amid[raw]}," \
   "cp --sparse=never ${du_never[raw]}."
+note
+note "Remote host (remote-1): a libvirtd in namespaces of its own on this machine, reached only over qemu+tcp on" \
+  "127.0.0.1, its store on a tmpfs only it sees (scripts/remote-host-init.sh); amid moves data there with" \
+  "virStorageVolUpload sparse streams, as it would to qemu+ssh://host2/system. Allocated MiB there: tiny: amid" \
+  "${du_remote_amid[tiny]}, virsh --sparse ${du_remote_sparse[tiny]}, virsh non-sparse ${du_remote_full[tiny]};" \
+  "sparse: amid ${du_remote_amid[sparse]}, virsh --sparse ${du_remote_sparse[sparse]}, virsh non-sparse" \
+  "${du_remote_full[sparse]}; raw: virsh --sparse ${du_remote_sparse[raw]}, virsh non-sparse ${du_remote_full[raw]}."
 note
 note "Sparse against non-sparse: amid's store holds qcow2 files, which qemu-img writes densely (unallocated clusters" \
   "take no room in the file), so on them a sparse stream and a non-sparse one move nearly the same bytes and take" \

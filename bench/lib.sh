@@ -32,6 +32,9 @@ BENCH_OUT=${BENCH_OUT:-$root/bench/results}
 bench_pids=()
 bench_cleanup() {
   local p
+  # The remote host's PID 1 takes only SIGKILL from outside its namespace, and
+  # with it goes everything in there (libvirtd, virtlogd, QEMU); unshare then exits.
+  if [ -n "${remote_init:-}" ]; then kill -KILL "$remote_init" 2>/dev/null || true; fi
   for p in "${bench_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   # Guests and helpers started under the work dir (QEMU, libvirtd, virtlogd).
@@ -116,6 +119,33 @@ bench_start_libvirtd() {
   [ -S "$lv/libvirt-sock" ] || { echo "bench: libvirtd did not start; see $lv/libvirtd.log" >&2; cat "$lv/libvirtd.log" >&2; exit 1; }
   libvirtd_uri="qemu+unix:///system?socket=$lv/libvirt-sock"
 }
+
+# bench_start_remote_host: a second libvirt host on this machine (as the e2e
+# tests' RemoteHost): a libvirtd reached only over qemu+tcp on 127.0.0.1, in
+# mount and PID namespaces of its own (scripts/remote-host-init.sh), whose
+# store folder ($remote_hidden) only it sees. Sets remote_uri, remote_hidden
+# and remote_init (its PID 1, for remote_exec).
+bench_start_remote_host() {
+  local rh=$work/rh port i
+  mkdir -p "$rh"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'listen_tls = 0\nlisten_tcp = 1\ntcp_port = "%s"\nlisten_addr = "127.0.0.1"\nauth_tcp = "none"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\nunix_sock_dir = "/run/libvirt"\n' \
+    "$port" >"$rh/libvirtd.conf"
+  remote_hidden=/srv/amid-bench-remote-$$
+  remote_uri=qemu+tcp://127.0.0.1:$port/system
+  unshare --mount --propagation private --pid --fork --mount-proc --kill-child \
+    sh "$root/scripts/remote-host-init.sh" "$rh" "$remote_hidden" >"$rh/libvirtd.log" 2>&1 &
+  bench_pids+=("$!")
+  local unshare_pid=$!
+  for i in $(seq 300); do
+    timeout 20 virsh -c "$remote_uri" version >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  remote_init=$(pgrep -P "$unshare_pid" | head -1)
+  [ -n "$remote_init" ] && virsh -c "$remote_uri" version >/dev/null 2>&1 ||
+    { echo "bench: the remote host's libvirtd did not answer; see $rh/libvirtd.log" >&2; tail -20 "$rh/libvirtd.log" >&2; exit 1; }
+}
+remote_exec() { nsenter --target "$remote_init" --mount -- "$@"; }  # a command on the remote host's files
 
 # sample CASE VARIANT SECONDS: one measurement.
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$bench_tsv"; }
