@@ -208,6 +208,14 @@ virtual_name = "ephemeral0"
   EXPECT_NE(out.find("WROTE-EBS"), std::string::npos) << out;
   EXPECT_NE(out.find("EPHEMERAL-BLANK"), std::string::npos) << out;
 
+  // amid restarted: the guest there never stopped, and amid knows it again.
+  ASSERT_EQ(amid_.stop(), 0);
+  EXPECT_NE(host.virsh({"list", "--name"}).out.find(id), std::string::npos) << "amid's stop stopped a guest";
+  amid_.start({"--config", amid_.dir() + "/amid.toml"});
+  Json d = Json::parse(amid_.amictl({"describe-instances", "--region", "east-1", "--instance-ids", id, "--output",
+                                     "json"}).out);
+  EXPECT_EQ(d["Reservations"][0]["Instances"][0]["State"]["Name"], "running") << d.dump();
+
   // Stop and start there: the EBS volume kept its data, the instance store is blank again.
   ASSERT_EQ(amid_.amictl({"stop-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
   ASSERT_EQ(amid_.amictl({"wait", "--region", "east-1", "instance-stopped", "--instance-ids", id}).exit_code, 0);
