@@ -355,6 +355,7 @@ Catalog::Catalog(const std::string& path) : path_(path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
+    exec("PRAGMA cache_size=-512");
     std::int64_t version = 0, objects = 0;
     {  // finalised before the schema changes, which an open statement would block
       Stmt ver(db_, "PRAGMA user_version");
