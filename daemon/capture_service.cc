@@ -138,6 +138,22 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
     if (m.no_device) dropped.insert(guest_device(m.device_name));
   }
   std::vector<Disk> disks = ebs_disks(inst);
+  if (!rt_.files->on_this_host()) {
+    // On another host an overlay left by an interrupted --no-reboot capture is
+    // merged only while the guest runs (libvirt has no offline commit). A
+    // capture of the disks without it would miss what the guest wrote there.
+    for (const auto& d : disks) {
+      if (!rt_.files->exists(overlay_of(d.source))) continue;
+      if (inst.state != "running") {
+        throw AmidError(codes::kIncorrectInstanceState,
+                        "InstanceId: " + inst.id + "'s " + d.target + " still holds writes of an interrupted "
+                        "--no-reboot capture, which libvirt merges only while the guest runs; start the instance, "
+                        "then create the image");
+      }
+      settle_overlays(inst);  // merged live, now
+      break;
+    }
+  }
   std::erase_if(disks, [&](const Disk& d) { return dropped.count(d.target) > 0; });
 
   ImageRecord image;

@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "e2e_harness.h"
 #include "remote_host.h"
@@ -219,6 +221,17 @@ virtual_name = "ephemeral0"
   // Stop and start there: the EBS volume kept its data, the instance store is blank again.
   ASSERT_EQ(amid_.amictl({"stop-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
   ASSERT_EQ(amid_.amictl({"wait", "--region", "east-1", "instance-stopped", "--instance-ids", id}).exit_code, 0);
+  // An overlay an interrupted --no-reboot capture would leave (libvirt merges it
+  // only while the guest runs): a capture of the stopped disks is refused.
+  const std::string root_file = store + "/instances/" + id + "/root.qcow2";
+  ASSERT_EQ(host.exec({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", root_file,
+                       root_file + ".capture"}).exit_code, 0);
+  r = amid_.amictl({"create-image", "--region", "east-1", "--instance-id", id, "--name", "while stopped"});
+  EXPECT_NE(r.err.find("IncorrectInstanceState"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("start the instance, then create the image"), std::string::npos) << r.err;
+  Json none = Json::parse(amid_.amictl({"describe-images", "--region", "east-1", "--output", "json"}).out);
+  EXPECT_EQ(none["Images"].size(), 1u) << "a refused create-image recorded an image: " << none.dump();
+
   ASSERT_EQ(amid_.amictl({"start-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
   out = console("east-1", id, "FOUND-EBS");
   for (int i = 0; i < 300 && out.substr(out.find("FOUND-EBS")).find("PROBED") == std::string::npos; ++i) {
@@ -226,6 +239,19 @@ virtual_name = "ephemeral0"
   }
   std::string second_boot = out.substr(out.find("FOUND-EBS"));
   EXPECT_NE(second_boot.find("EPHEMERAL-BLANK"), std::string::npos) << out;
+
+  // Running, the same capture goes ahead (the overlay the guest never used is dropped).
+  r = amid_.amictl({"create-image", "--region", "east-1", "--instance-id", id, "--name", "while running",
+                    "--no-reboot", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Its own overlay is merged back just after the image is available.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = host.exec({"test", "-e", root_file + ".capture"}).exit_code != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "a capture overlay is still beside the root disk";
+  const std::string captured = first_word(r.out);
 
   // Terminated: the kept root leaves the instance's folder for volumes/, still
   // on its template, which it now keeps from being reclaimed.
@@ -248,8 +274,11 @@ virtual_name = "ephemeral0"
   EXPECT_EQ(left.out, "console.log\n") << "only the console log stays with a terminated instance";
   EXPECT_NE(amid_.amictl({"get-console-output", "--region", "east-1", "--instance-id", id}).out.find("PROBED"),
             std::string::npos);
-  ASSERT_EQ(amid_.amictl({"deregister-image", "--region", "east-1", "--image-id", image}).exit_code, 0);
+  for (const auto& ami : {captured, image}) {
+    ASSERT_EQ(amid_.amictl({"deregister-image", "--region", "east-1", "--image-id", ami}).exit_code, 0);
+  }
   EXPECT_EQ(host.exec({"test", "-f", image_file}).exit_code, 0) << "the kept volume's template was reclaimed";
+  EXPECT_NE(host.exec({"test", "-e", store + "/images/" + captured}).exit_code, 0) << "nothing needs the capture";
 }
 
 }  // namespace
