@@ -390,15 +390,13 @@ void CaptureService::plan_layer(const ImageRecord& image, Disk& d) const {
 void CaptureService::flatten_across(RegionFiles& from_files, const std::string& from, const std::string& to,
                                     const std::function<void(double)>& progress) {
   RegionFiles& to_files = *rt_.files;
-  if (&from_files == &to_files) {
-    to_files.flatten(from, to, progress);
-  } else if (from_files.on_this_host() && to_files.on_this_host()) {
-    make_local_files(rt_.qemu_img)->flatten(from, to, progress);
+  if (&from_files == &to_files || (from_files.on_this_host() && to_files.on_this_host())) {
+    from_files.flatten(from, to, progress);  // one machine: straight into place
   } else if (from_files.on_this_host()) {
     // qemu-img here into staging, then sent: the source chain is on this machine.
     std::string staged = staging() + "/" + std::filesystem::path(to).filename().string() + ".flat";
     try {
-      make_local_files(rt_.qemu_img)->flatten(from, staged, [&](double f) { progress(f / 2); });
+      from_files.flatten(from, staged, [&](double f) { progress(f / 2); });
       to_files.put(staged, to, 0440, [&](std::uint64_t) {});
     } catch (...) {
       ::unlink(staged.c_str());

@@ -10,30 +10,17 @@
 
 #include "common/error.h"
 #include "daemon/domain_xml.h"
+#include "daemon/libvirt_handles.h"
 #include "daemon/log.h"
 
 namespace amid {
 namespace {
 
-struct ConnectDeleter {
-  void operator()(virConnectPtr c) const { virConnectClose(c); }
-};
-struct DomainDeleter {
-  void operator()(virDomainPtr d) const { virDomainFree(d); }
-};
-struct CharDeleter {
-  void operator()(char* p) const { free(p); }  // NOLINT: libvirt allocates with malloc
-};
-using ConnectHandle = std::unique_ptr<virConnect, ConnectDeleter>;
-using DomainHandle = std::unique_ptr<virDomain, DomainDeleter>;
-using CString = std::unique_ptr<char, CharDeleter>;
+using libvirt::CString;
+using libvirt::ConnectHandle;
+using libvirt::DomainHandle;
 
-[[noreturn]] void throw_libvirt(const std::string& what) {
-  const virError* err = virGetLastError();
-  std::string msg = "libvirt: " + what;
-  if (err && err->message) msg += ": " + std::string(err->message);
-  throw AmidError(codes::kInternalError, msg);
-}
+[[noreturn]] void throw_libvirt(const std::string& what) { libvirt::throw_error(what); }
 
 bool last_error_is_no_domain() {
   const virError* err = virGetLastError();

@@ -20,41 +20,29 @@
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <pugixml.hpp>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
 #include "daemon/fs.h"
 #include "daemon/hypervisor.h"
+#include "daemon/libvirt_handles.h"
 #include "daemon/region_files.h"
 
 namespace amid {
 namespace {
 
-struct PoolDeleter {
-  void operator()(virStoragePoolPtr p) const { virStoragePoolFree(p); }
-};
-struct VolDeleter {
-  void operator()(virStorageVolPtr v) const { virStorageVolFree(v); }
-};
-struct StreamDeleter {
-  void operator()(virStreamPtr s) const { virStreamFree(s); }
-};
-using PoolHandle = std::unique_ptr<virStoragePool, PoolDeleter>;
-using VolHandle = std::unique_ptr<virStorageVol, VolDeleter>;
-using StreamHandle = std::unique_ptr<virStream, StreamDeleter>;
+using libvirt::CString;
+using libvirt::PoolHandle;
+using libvirt::StreamHandle;
+using libvirt::VolHandle;
 
-[[noreturn]] void throw_libvirt(const std::string& what) {
-  const virError* err = virGetLastError();
-  std::string msg = "libvirt: " + what;
-  if (err && err->message) msg += ": " + std::string(err->message);
-  throw AmidError(codes::kInternalError, msg);
-}
+[[noreturn]] void throw_libvirt(const std::string& what) { libvirt::throw_error(what); }
 
 std::string xml_escape(const std::string& s) {
   std::string out;
@@ -200,6 +188,7 @@ class LibvirtFiles final : public RegionFiles {
     delete_volumes(p.get(), "");
     // The folder goes with its pool: stop it, delete it (rmdir), forget it.
     std::lock_guard lock(mu_);
+    pools_.erase(dir);
     virStoragePoolDestroy(p.get());
     if (virStoragePoolDelete(p.get(), 0) < 0) throw_libvirt("cannot remove the folder " + dir);
     virStoragePoolUndefine(p.get());
@@ -293,11 +282,10 @@ class LibvirtFiles final : public RegionFiles {
   DiskInfo disk_info(const std::string& path) override {
     VolHandle v = volume(path);
     if (!v) throw AmidError(codes::kInvalidDisk, "disk: cannot read " + path + ": no such file on " + hv_.uri());
-    char* xml = virStorageVolGetXMLDesc(v.get(), 0);
+    CString xml(virStorageVolGetXMLDesc(v.get(), 0));
     if (!xml) throw_libvirt("cannot read " + path);
     pugi::xml_document doc;
-    doc.load_string(xml);
-    free(xml);  // NOLINT: libvirt allocates with malloc
+    doc.load_string(xml.get());
     pugi::xml_node vol = doc.child("volume");
     DiskInfo info;
     info.format = vol.child("target").child("format").attribute("type").as_string();
@@ -375,23 +363,8 @@ class LibvirtFiles final : public RegionFiles {
   }
 
   void copy(const std::string& from, const std::string& to, const CopyProgress& progress) override {
-    // No volume-to-volume byte copy in the API (CreateXMLFrom converts): through
-    // this machine, holes kept both ways.
-    std::string staged = staging_ + "/" + name_of(to) + ".staged";
-    try {
-      get(from, staged, [&](std::uint64_t done) {
-        if (progress) progress(done / 2);
-      });
-      struct stat st{};
-      std::uint64_t half = ::stat(staged.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) / 2 : 0;
-      put(staged, to, 0440, [&](std::uint64_t done) {
-        if (progress) progress(half + done / 2);
-      });
-    } catch (...) {
-      ::unlink(staged.c_str());
-      throw;
-    }
-    ::unlink(staged.c_str());
+    // No volume-to-volume byte copy in the API (CreateXMLFrom converts).
+    relay(*this, from, *this, to, staging_, 0440, progress);
   }
 
   void flatten(const std::string& from, const std::string& to,
@@ -417,15 +390,7 @@ class LibvirtFiles final : public RegionFiles {
   // No rename in the API: a byte-for-byte copy (its header, and so its backing
   // file, unchanged), then the original goes.
   bool move(const std::string& from, const std::string& to) override {
-    std::string staged = staging_ + "/" + name_of(to) + ".staged";
-    try {
-      get(from, staged, {});
-      put(staged, to, 0600, {});
-    } catch (...) {
-      ::unlink(staged.c_str());
-      throw;
-    }
-    ::unlink(staged.c_str());
+    relay(*this, from, *this, to, staging_, 0600);
     remove(from);
     return true;
   }
@@ -437,6 +402,18 @@ class LibvirtFiles final : public RegionFiles {
   // folder built) and started. Without `make`, a folder that does not exist has none.
   PoolHandle pool(const std::string& dir, bool make) {
     std::lock_guard lock(mu_);
+    if (auto it = pools_.find(dir); it != pools_.end()) return shared(it->second.get());
+    PoolHandle p = find_or_start_pool(dir, make);
+    if (p) pools_.emplace(dir, shared(p.get()));  // started once; every file step after that reuses it
+    return p;
+  }
+
+  static PoolHandle shared(virStoragePoolPtr p) {
+    virStoragePoolRef(p);
+    return PoolHandle(p);
+  }
+
+  PoolHandle find_or_start_pool(const std::string& dir, bool make) {
     PoolHandle p(virStoragePoolLookupByTargetPath(conn(), dir.c_str()));
     if (!p) p.reset(virStoragePoolLookupByName(conn(), pool_name_for(dir).c_str()));
     bool defined_here = false;
@@ -509,6 +486,7 @@ class LibvirtFiles final : public RegionFiles {
   Hypervisor& hv_;
   std::string staging_;
   std::mutex mu_;  // pool lookups and definitions, one at a time
+  std::map<std::string, PoolHandle> pools_;  // folder -> its started pool (under mu_)
 };
 
 }  // namespace

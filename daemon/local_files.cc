@@ -110,7 +110,11 @@ void copy_across(RegionFiles& from_files, const std::string& from, RegionFiles& 
     fs::rename_durable(tmp, to);
     return;
   }
-  // Host to host through this machine: libvirt has no stream between two hosts.
+  relay(from_files, from, to_files, to, staging_dir, 0440, progress);  // host to host
+}
+
+void relay(RegionFiles& from_files, const std::string& from, RegionFiles& to_files, const std::string& to,
+           const std::string& staging_dir, unsigned mode, const CopyProgress& progress) {
   std::string staged = staging_dir + "/" + std::filesystem::path(to).filename().string() + ".staged";
   try {
     from_files.get(from, staged, [&](std::uint64_t done) {
@@ -118,7 +122,7 @@ void copy_across(RegionFiles& from_files, const std::string& from, RegionFiles& 
     });
     struct stat st{};
     std::uint64_t half = ::stat(staged.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) / 2 : 0;
-    to_files.put(staged, to, 0440, [&](std::uint64_t done) {
+    to_files.put(staged, to, mode, [&](std::uint64_t done) {
       if (progress) progress(half + done / 2);
     });
   } catch (...) {

@@ -82,6 +82,13 @@ std::unique_ptr<RegionFiles> make_local_files(const QemuImg& qemu_img);
 // pools it defines there as it needs them (named amid-<hash of the folder>).
 std::unique_ptr<RegionFiles> make_libvirt_files(Hypervisor& hypervisor, std::string staging_dir);
 
+// A file copied from one store to another (or within one) through a staging
+// file on this machine, byte for byte with its holes, sealed with `mode`: for
+// what libvirt has no stream for (host to host, or volume to volume). The
+// progress counts the two legs as halves.
+void relay(RegionFiles& from_files, const std::string& from, RegionFiles& to_files, const std::string& to,
+           const std::string& staging_dir, unsigned mode, const CopyProgress& progress = {});
+
 // Copies a file from one region to another (or the same), byte for byte with
 // its holes, sealed read-only. Through this machine when neither end is here:
 // staged in `staging_dir`, then sent on.
