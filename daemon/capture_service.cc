@@ -474,16 +474,14 @@ void CaptureService::settle_overlays(const InstanceRecord& inst) {
     if (!rt_.files->exists(overlay)) continue;
     auto st = rt_.hypervisor.domain_status(inst.id);
     bool live = st && st->state != DomainRunState::kShutoff;
-    auto file_of = [&](bool running) {
-      for (const auto& [target, file] : rt_.hypervisor.disk_files(inst.id, running)) {
-        if (target == d.target) return file;
-      }
-      return std::string();
-    };
     if (live) {
       // In use (the guest writes to it): merge it into the disk while the guest
       // runs, then the guest is back on its own disk. Not in use: never applied.
-      if (file_of(true) == overlay) rt_.hypervisor.commit_overlay(inst.id, d.target, d.source);
+      bool in_use = false;
+      for (const auto& [target, file] : rt_.hypervisor.disk_files(inst.id, true)) {
+        in_use = in_use || (target == d.target && file == overlay);
+      }
+      if (in_use) rt_.hypervisor.commit_overlay(inst.id, d.target, d.source);
     } else {
       // The guest stopped while on the overlay: merge it offline. Committing an
       // overlay that was never written adds nothing, so this is always safe.
@@ -495,7 +493,9 @@ void CaptureService::settle_overlays(const InstanceRecord& inst) {
       }
       if (readable) rt_.files->commit(overlay);
     }
-    if (st && file_of(false) == overlay) rt_.hypervisor.set_disk_file(inst.id, d.target, d.source);
+    if (instances_.next_start_disk(inst.id, d.target) == overlay) {
+      instances_.point_next_start_disk(inst.id, d.target, d.source);
+    }
     rt_.files->remove(overlay);
     log_info("instance " + inst.id + " " + d.target + ": capture overlay merged back");
   }
@@ -640,12 +640,14 @@ void CaptureService::recover_interrupted() {
       try {
         auto st = rt_.hypervisor.domain_status(image.source_instance);
         auto inst = rt_.catalog.find_instance(image.source_instance);
-        if (st && inst && inst->state != "terminated") {
-          if (st->state != DomainRunState::kShutoff && inst->state == "stopping") {
+        if (inst && inst->state != "terminated") {
+          if (st && st->state != DomainRunState::kShutoff && inst->state == "stopping") {
             instances_.shut_down_for_capture(image.source_instance, kShutdownTimeout);
             st = rt_.hypervisor.domain_status(image.source_instance);
           }
-          if (st && st->state == DomainRunState::kShutoff) instances_.start_after_capture(image.source_instance);
+          // Off, or stopped and parked (amid's start-up parks stopped instances first).
+          bool off = st ? st->state == DomainRunState::kShutoff : inst->state == "stopped";
+          if (off) instances_.start_after_capture(image.source_instance);
         }
       } catch (const std::exception& e) {
         log_error("instance " + image.source_instance + ": cannot start it again after the interrupted capture: " +

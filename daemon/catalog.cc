@@ -14,7 +14,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -95,6 +95,10 @@ CREATE TABLE launch_permissions (
     R"sql(
 ALTER TABLE snapshots ADD COLUMN base_snapshot_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX snapshots_base ON snapshots(base_snapshot_id) WHERE base_snapshot_id != '';
+)sql",
+    // 6 -> 7: a stopped instance's libvirt definition is kept here, not in libvirt.
+    R"sql(
+ALTER TABLE instances ADD COLUMN domain_xml TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -689,7 +693,7 @@ void Catalog::set_instance_state(const std::string& id, const std::string& state
 
 void Catalog::mark_terminated(const std::string& id, const std::string& when) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE instances SET state='terminated', terminated_time=?, "
+  Stmt s(db_, "UPDATE instances SET state='terminated', terminated_time=?, domain_xml='', "
               "state_reason='Client.UserInitiatedShutdown: User initiated shutdown' WHERE id=?");
   s.bind(1, when).bind(2, id);
   s.step();
@@ -763,6 +767,20 @@ int Catalog::count_instances_using(const std::string& image_id) const {
   s.bind(1, image_id);
   s.step();
   return static_cast<int>(s.integer(0));
+}
+
+void Catalog::set_instance_definition(const std::string& id, const std::string& xml) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE instances SET domain_xml=? WHERE id=?");
+  s.bind(1, xml).bind(2, id);
+  s.step();
+}
+
+std::string Catalog::instance_definition(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT domain_xml FROM instances WHERE id=?");
+  s.bind(1, id);
+  return s.step() ? s.text(0) : std::string();
 }
 
 void Catalog::set_instance_mappings(const std::string& id, const std::string& toml) {

@@ -214,6 +214,11 @@ class Catalog {
   // volumes made from its snapshots (they sit on the snapshot files).
   int count_instances_using(const std::string& image_id) const;
   void set_instance_mappings(const std::string& id, const std::string& toml);
+  // A stopped instance's libvirt domain definition (its inactive XML), kept here
+  // while libvirt holds none (see InstanceService::park_locked); "" when none
+  // was saved. Cleared when the instance is terminated.
+  void set_instance_definition(const std::string& id, const std::string& xml);
+  std::string instance_definition(const std::string& id) const;
 
   void insert_volume(const VolumeRecord& volume);
   void update_volume(const VolumeRecord& volume);  // every field, by id

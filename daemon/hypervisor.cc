@@ -269,13 +269,14 @@ void Hypervisor::shutdown_domain(const std::string& name) {
   }
 }
 
-void Hypervisor::undefine_domain(const std::string& name) {
+void Hypervisor::undefine_domain(const std::string& name, bool keep_nvram) {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom) {
     if (last_error_is_no_domain()) return;
     throw_libvirt("cannot look up " + name);
   }
-  if (virDomainUndefineFlags(dom.get(), VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+  unsigned nvram = keep_nvram ? VIR_DOMAIN_UNDEFINE_KEEP_NVRAM : VIR_DOMAIN_UNDEFINE_NVRAM;
+  if (virDomainUndefineFlags(dom.get(), nvram) < 0) {
     // Drivers without NVRAM support (the test driver) refuse the flag.
     const virError* err = virGetLastError();
     bool unsupported = err && (err->code == VIR_ERR_INVALID_ARG || err->code == VIR_ERR_NO_SUPPORT);

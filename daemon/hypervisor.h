@@ -53,8 +53,10 @@ class Hypervisor {
   void destroy_domain(const std::string& name);
   // ACPI power button.
   void shutdown_domain(const std::string& name);
-  // Removes the definition; no error when it does not exist.
-  void undefine_domain(const std::string& name);
+  // Removes the definition; no error when it does not exist. The domain's UEFI
+  // variables (NVRAM) go with it unless `keep_nvram` (a definition that is only
+  // parked, to be defined again from its XML).
+  void undefine_domain(const std::string& name, bool keep_nvram = false);
   std::optional<DomainStatus> domain_status(const std::string& name) const;
   std::optional<std::string> domain_xml(const std::string& name) const;
   std::vector<DomainStatus> list_domains() const;

@@ -483,6 +483,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
   if (auto fresh = rt_.catalog.find_instance(rec.id)) rec = *fresh;
   if (rec.state == "terminated" || rec.state == "pending") return;
   std::optional<DomainStatus> st = rt_.hypervisor.domain_status(rec.id);
+  if (!st && rec.state == "stopped" && !rt_.catalog.instance_definition(rec.id).empty()) return;  // parked
   if (!st) {
     // The definition is gone (removed behind amid's back): the instance cannot come back.
     // Terminated as terminate-instances would: its volumes follow their
@@ -516,14 +517,68 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
     } else {
       log_info("instance " + rec.id + " is stopped (was " + rec.state + ")");
       rt_.catalog.set_instance_state(rec.id, "stopped", reason);
+      park_locked(rec);
     }
   } else if (on && rec.state == "stopped") {
     log_warn("instance " + rec.id + " runs although amid had it stopped; showing it running");
     rt_.catalog.set_instance_state(rec.id, "running");
+  } else if (off && rec.state == "stopped") {
+    // Still defined: a stop cut short, a capture's stop, or an amid that kept definitions.
+    park_locked(rec);
+    return;
   } else {
     return;
   }
   rec = *rt_.catalog.find_instance(rec.id);
+}
+
+void InstanceService::park_locked(const InstanceRecord& rec) {
+  if (capturing_.count(rec.id)) return;
+  auto xml = rt_.hypervisor.domain_xml(rec.id);
+  if (!xml) return;
+  // The XML first: an amid stopped between the two steps finds a stopped
+  // instance still defined, and parks it again.
+  rt_.catalog.set_instance_definition(rec.id, *xml);
+  try {
+    rt_.hypervisor.undefine_domain(rec.id, /*keep_nvram=*/true);
+  } catch (const AmidError& e) {
+    log_warn("instance " + rec.id + ": its definition stays in libvirt for now: " + e.what());
+  }
+}
+
+void InstanceService::unpark_locked(const std::string& id) {
+  if (rt_.hypervisor.domain_status(id)) return;
+  std::string xml = rt_.catalog.instance_definition(id);
+  if (xml.empty()) {
+    throw AmidError(codes::kInternalError, "instance " + id +
+                                               " has no libvirt definition, neither in libvirt nor in amid's "
+                                               "catalog; it cannot start. Terminate it");
+  }
+  rt_.hypervisor.define_domain(xml);
+}
+
+std::string InstanceService::next_start_disk(const std::string& id, const std::string& target) {
+  std::lock_guard lock(state_mu_);
+  std::vector<std::pair<std::string, std::string>> disks;
+  if (rt_.hypervisor.domain_status(id)) {
+    disks = rt_.hypervisor.disk_files(id, false);
+  } else if (std::string xml = rt_.catalog.instance_definition(id); !xml.empty()) {
+    disks = disk_files_of(xml);
+  }
+  for (const auto& [t, file] : disks) {
+    if (t == target) return file;
+  }
+  return {};
+}
+
+void InstanceService::point_next_start_disk(const std::string& id, const std::string& target,
+                                            const std::string& file) {
+  std::lock_guard lock(state_mu_);
+  if (rt_.hypervisor.domain_status(id)) {
+    rt_.hypervisor.set_disk_file(id, target, file);
+  } else if (std::string xml = rt_.catalog.instance_definition(id); !xml.empty()) {
+    rt_.catalog.set_instance_definition(id, with_disk_file(xml, target, file));
+  }
 }
 
 void InstanceService::on_domain_stopped(const std::string& name) {
@@ -668,6 +723,7 @@ void InstanceService::shut_down_for_capture(const std::string& id, std::chrono::
 void InstanceService::start_after_capture(const std::string& id) {
   std::lock_guard lock(state_mu_);
   rt_.catalog.set_instance_state(id, "pending", kStartingReason);
+  unpark_locked(id);  // parked by an amid start between the capture's stop and now
   rt_.hypervisor.start_domain(id);
   rt_.catalog.set_instance_state(id, "running");
   log_info("instance " + id + " started again after create-image");
@@ -705,9 +761,15 @@ std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
       // Instance store comes back blank after a stop, as on EC2.
       auto type = rt_.instance_types.find(rec.instance_type);
       make_ephemeral_disks(rec, type == rt_.instance_types.end() ? 0 : type->second.instance_store_gib);
+      unpark_locked(rec.id);
       rt_.hypervisor.start_domain(rec.id);
     } catch (...) {
       rt_.catalog.set_instance_state(rec.id, "stopped", rec.state_reason);
+      try {
+        park_locked(rec);
+      } catch (const std::exception& e) {
+        log_warn("instance " + rec.id + ": " + e.what());
+      }
       throw;
     }
     rt_.catalog.set_instance_state(rec.id, "running");
@@ -848,6 +910,17 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
 void InstanceService::terminate_locked(const InstanceRecord& rec) {
   // Each step may be repeated: a termination cut short is finished by the next amid.
   rt_.hypervisor.destroy_domain(rec.id);
+  if (!rt_.hypervisor.domain_status(rec.id)) {
+    // A parked definition is defined again for a moment, so that undefining it
+    // removes its UEFI variables (NVRAM) with it.
+    if (std::string xml = rt_.catalog.instance_definition(rec.id); !xml.empty()) {
+      try {
+        rt_.hypervisor.define_domain(xml);
+      } catch (const AmidError& e) {
+        log_warn("instance " + rec.id + ": its parked definition could not be defined to remove it: " + e.what());
+      }
+    }
+  }
   rt_.hypervisor.undefine_domain(rec.id);
   release_volumes(rec);
   remove_instance_disks(rec.id);

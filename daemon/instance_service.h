@@ -106,6 +106,13 @@ class InstanceService {
   // off, a domain that vanished). Used by describe and at start.
   void refresh(InstanceRecord& rec);
 
+  // The file behind disk `target` in the definition the instance's next start
+  // uses: libvirt's persistent one, or the one parked in the catalog while the
+  // instance is stopped. "" when neither has that disk.
+  std::string next_start_disk(const std::string& id, const std::string& target);
+  // Points disk `target` of that definition at `file`.
+  void point_next_start_disk(const std::string& id, const std::string& target, const std::string& file);
+
  private:
   InstanceRecord visible_instance(const Caller& caller, const std::string& id);
   // run_instances without the ClientToken lookup: launches, or throws.
@@ -138,6 +145,15 @@ class InstanceService {
   void arm_stop_deadline(const std::string& id);
   // Runs with state_mu_ held.
   void refresh_locked(InstanceRecord& rec);
+  // A stopped instance's definition leaves libvirt for the catalog: libvirt
+  // holds every definition it has in memory (about 15 KB each, in amid's own
+  // process with the embedded driver), and a stopped instance needs none until
+  // it starts. Not while create-image holds the instance (it reads and may
+  // repoint the definition); the next refresh parks it then. state_mu_ held.
+  void park_locked(const InstanceRecord& rec);
+  // Defines a parked instance again from the catalog, before it starts.
+  // Nothing to do when libvirt holds its definition. state_mu_ held.
+  void unpark_locked(const std::string& id);
 
   Runtime& rt_;
   ImageService& images_;
