@@ -83,11 +83,20 @@ TEST_F(Lifecycle, EbsInstanceStopsStartsAndRebootsKeepingItsDisk) {
   EXPECT_NE(r.err.find("IncorrectInstanceState"), std::string::npos) << r.err;
   EXPECT_EQ(state(id), "stopped");
 
+  // Stopped, it holds no definition in libvirt (the embedded driver keeps each
+  // persistent one as a file, and in memory): amid keeps it, across a restart too.
+  const std::string config = amid_.state_dir() + "/libvirt/etc/qemu/" + id + ".xml";
+  EXPECT_FALSE(std::filesystem::exists(config)) << config;
+  ASSERT_EQ(amid_.stop(), 0);
+  amid_.start();
+  EXPECT_EQ(state(id), "stopped");
+
   c = change(amid_.amictl({"start-instances", "--instance-ids", id, "--output", "json"}),
              "StartingInstances");
   EXPECT_EQ(c["PreviousState"]["Name"], "stopped");
   wait_console(id, "boots=2");  // the root disk kept what the first boot wrote
   EXPECT_EQ(state(id), "running");
+  EXPECT_TRUE(std::filesystem::exists(config)) << "running, it is a persistent domain again";
 
   ASSERT_EQ(amid_.amictl({"reboot-instances", "--instance-ids", id}).exit_code, 0);
   wait_console(id, "boots=3");

@@ -221,6 +221,10 @@ virtual_name = "ephemeral0"
   // Stop and start there: the EBS volume kept its data, the instance store is blank again.
   ASSERT_EQ(amid_.amictl({"stop-instances", "--region", "east-1", "--instance-ids", id}).exit_code, 0);
   ASSERT_EQ(amid_.amictl({"wait", "--region", "east-1", "instance-stopped", "--instance-ids", id}).exit_code, 0);
+  // Stopped, it holds no definition in that host's libvirt: amid keeps it, and
+  // defines it again at start.
+  EXPECT_EQ(host.virsh({"list", "--all", "--name"}).out.find(id), std::string::npos)
+      << "a stopped instance is still defined on the other host";
   // An overlay an interrupted --no-reboot capture would leave (libvirt merges it
   // only while the guest runs): a capture of the stopped disks is refused.
   const std::string root_file = store + "/instances/" + id + "/root.qcow2";
@@ -239,6 +243,9 @@ virtual_name = "ephemeral0"
   }
   std::string second_boot = out.substr(out.find("FOUND-EBS"));
   EXPECT_NE(second_boot.find("EPHEMERAL-BLANK"), std::string::npos) << out;
+  std::string info = host.virsh({"dominfo", id}).out;
+  EXPECT_NE(info.find("running"), std::string::npos) << info;
+  EXPECT_NE(info.find("Persistent:     yes"), std::string::npos) << "defined again, persistently: " << info;
 
   // Running, the same capture goes ahead (the overlay the guest never used is dropped).
   r = amid_.amictl({"create-image", "--region", "east-1", "--instance-id", id, "--name", "while running",
