@@ -13,10 +13,12 @@
 //     read-only template) and manifest.json;
 //   - instances: clones of the oldest stopped instance (run-instances, then
 //     stop-instances): the catalog row and its root volume row, a folder
-//     instances/i-.../ with a copy of its overlay and console log, and a
-//     persistent libvirt domain defined from the seed's own definition with the
-//     id, UUID and MAC changed, in the region's libvirt (for the embedded driver:
-//     opened here, in this process, on the state dir's root).
+//     instances/i-.../ with a copy of its overlay and console log, and the
+//     seed's libvirt definition with the id, UUID and MAC changed: parked in the
+//     catalog as amid keeps a stopped instance's, or, when the seed's is still
+//     in libvirt (an older state dir), defined there, in the region's libvirt
+//     (for the embedded driver: opened here, in this process, on the state dir's
+//     root).
 // amid must be stopped: the tool takes the state dir's lock as amid does.
 //
 // Durability is not this fixture's business: SQLite's fsync/fdatasync are
@@ -33,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -162,9 +165,17 @@ int main(int argc, char** argv) {
       }
       if (!seed_p) throw std::runtime_error("no stopped instance to clone (run one and stop it first)");
       const InstanceRecord seed = *seed_p;
-      amid::Hypervisor hv(uri);
-      auto seed_xml = hv.domain_xml(seed.id);
-      if (!seed_xml) throw std::runtime_error("instance " + seed.id + " has no libvirt domain at " + uri);
+      // amid parks a stopped instance's definition in the catalog; an older
+      // state may still have it in libvirt, and its clones go there too.
+      std::string seed_xml = catalog.instance_definition(seed.id);
+      std::optional<amid::Hypervisor> hv;
+      if (seed_xml.empty()) {
+        hv.emplace(uri);
+        auto defined = hv->domain_xml(seed.id);
+        if (!defined) throw std::runtime_error("instance " + seed.id + " has no definition, in the catalog or at " + uri);
+        seed_xml = *defined;
+      }
+      std::vector<std::pair<std::string, std::string>> parked;
       const std::string seed_mac = amid::mac_for_instance(seed.id);
       auto seed_volumes = catalog.volumes_of_instance(seed.id);
       std::vector<InstanceRecord> made;
@@ -180,13 +191,18 @@ int main(int argc, char** argv) {
         for (const auto& e : std::filesystem::directory_iterator(seed.dir)) {
           std::filesystem::copy_file(e.path(), r.dir + "/" + e.path().filename().string());
         }
-        std::string xml = replace_all(*seed_xml, seed.id, r.id);
+        std::string xml = replace_all(seed_xml, seed.id, r.id);
         xml = replace_all(xml, seed.domain_uuid, r.domain_uuid);
         xml = replace_all(xml, seed_mac, amid::mac_for_instance(r.id));
-        hv.define_domain(xml);
+        if (hv) {
+          hv->define_domain(xml);
+        } else {
+          parked.emplace_back(r.id, xml);
+        }
         made.push_back(r);
       }
       catalog.insert_instances(made);
+      for (const auto& [id, xml] : parked) catalog.set_instance_definition(id, xml);
       for (const auto& r : made) {
         for (auto v : seed_volumes) {
           v.id = amid::new_id("vol");
@@ -197,8 +213,8 @@ int main(int argc, char** argv) {
           catalog.insert_volume(v);
         }
       }
-      std::cerr << "amid-bench-populate: " << made.size() << " stopped instances (with their domains) cloned from "
-                << seed.id << " (" << seconds_since(t1) << " s)\n";
+      std::cerr << "amid-bench-populate: " << made.size() << " stopped instances (their definitions "
+                << (hv ? "in libvirt" : "parked in the catalog") << ") cloned from " << seed.id << " (" << seconds_since(t1) << " s)\n";
     }
     ::sync();
     return 0;
