@@ -328,6 +328,10 @@ int run(int argc, char** argv) {
     server.stop();
     io.stop();
   });
+  // Opening libvirt (QEMU's capabilities read from its cache and parsed) and the
+  // reconcile free more than they keep: a fresh amid held 5.8 MB of heap with
+  // 1.6 MB in use, 3.5 MiB of VmRSS for nothing until an answer trimmed it.
+  malloc_trim(0);
   std::string served;
   for (const auto& region : regions) served += (served.empty() ? "" : ", ") + region->rt->config.region;
   log_info("amid ready on " + config.socket_path + " (regions " + served + "; default " + config.region +
