@@ -783,6 +783,13 @@ std::string Catalog::instance_definition(const std::string& id) const {
   return s.step() ? s.text(0) : std::string();
 }
 
+bool Catalog::has_instance_definition(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT domain_xml != '' FROM instances WHERE id=?");
+  s.bind(1, id);
+  return s.step() && s.integer(0) != 0;
+}
+
 void Catalog::set_instance_mappings(const std::string& id, const std::string& toml) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE instances SET block_device_mappings=? WHERE id=?");

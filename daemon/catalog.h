@@ -219,6 +219,7 @@ class Catalog {
   // was saved. Cleared when the instance is terminated.
   void set_instance_definition(const std::string& id, const std::string& xml);
   std::string instance_definition(const std::string& id) const;
+  bool has_instance_definition(const std::string& id) const;  // without reading it
 
   void insert_volume(const VolumeRecord& volume);
   void update_volume(const VolumeRecord& volume);  // every field, by id

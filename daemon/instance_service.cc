@@ -483,7 +483,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
   if (auto fresh = rt_.catalog.find_instance(rec.id)) rec = *fresh;
   if (rec.state == "terminated" || rec.state == "pending") return;
   std::optional<DomainStatus> st = rt_.hypervisor.domain_status(rec.id);
-  if (!st && rec.state == "stopped" && !rt_.catalog.instance_definition(rec.id).empty()) return;  // parked
+  if (!st && rec.state == "stopped" && rt_.catalog.has_instance_definition(rec.id)) return;  // parked
   if (!st) {
     // The definition is gone (removed behind amid's back): the instance cannot come back.
     // Terminated as terminate-instances would: its volumes follow their

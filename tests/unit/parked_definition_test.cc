@@ -58,6 +58,7 @@ TEST_F(ParkedDefinitionTest, AStoppedInstanceLeavesLibvirtAndStartsAgainAsTheSam
   stop(id);
   EXPECT_EQ(state_of(id), "stopped");
   EXPECT_FALSE(hypervisor_->domain_status(id)) << "a stopped instance holds no definition in libvirt";
+  EXPECT_TRUE(catalog_->has_instance_definition(id));
   std::string kept = catalog_->instance_definition(id);
   EXPECT_NE(kept.find("<name>" + id + "</name>"), std::string::npos) << kept;
   EXPECT_NE(kept.find(uuid), std::string::npos) << "the definition keeps its UUID";
@@ -83,6 +84,7 @@ TEST_F(ParkedDefinitionTest, AStoppedInstanceLeavesLibvirtAndStartsAgainAsTheSam
   EXPECT_EQ(state_of(id), "terminated");
   EXPECT_FALSE(hypervisor_->domain_status(id));
   EXPECT_EQ(catalog_->instance_definition(id), "") << "a terminated instance keeps no definition";
+  EXPECT_FALSE(catalog_->has_instance_definition(id));
 }
 
 TEST_F(ParkedDefinitionTest, AGuestThatPowersOffIsParkedWhenAmidLearnsOfIt) {
