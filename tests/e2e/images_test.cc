@@ -106,9 +106,28 @@ TEST(Images, Arm64ImagesBootThroughUefiAndDirectly) {
   std::vector<std::string> wait = {"wait", "instance-stopped", "--instance-ids"};
   wait.insert(wait.end(), ids.begin(), ids.end());
   EXPECT_EQ(amid.amictl(wait).exit_code, 0);
+
+  // Stopped, the UEFI one holds no libvirt definition (amid keeps it) but keeps
+  // its UEFI variables; it starts again from them, and they go with termination.
+  const std::string nvram = amid.state_dir() + "/libvirt/lib/qemu/nvram/" + ids[0] + "_VARS.fd";
+  EXPECT_FALSE(std::filesystem::exists(amid.state_dir() + "/libvirt/etc/qemu/" + ids[0] + ".xml"));
+  EXPECT_TRUE(std::filesystem::exists(nvram)) << nvram;
+  ASSERT_EQ(amid.amictl({"start-instances", "--instance-ids", ids[0]}).exit_code, 0);
+  int boots = 0;
+  for (int i = 0; i < 240 && boots < 2; ++i) {
+    std::string out = amid.amictl({"get-console-output", "--instance-id", ids[0]}).out;
+    boots = 0;
+    for (auto at = out.find("amid-tiny: ready"); at != std::string::npos; at = out.find("amid-tiny: ready", at + 1)) {
+      ++boots;
+    }
+    if (boots < 2) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(boots, 2) << "the UEFI guest did not boot again after its start";
+
   std::vector<std::string> term = {"terminate-instances", "--instance-ids"};
   term.insert(term.end(), ids.begin(), ids.end());
   EXPECT_EQ(amid.amictl(term).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(nvram)) << "a terminated instance's UEFI variables stayed";
 }
 
 // The image lifecycle around a running instance, as on EC2: protection blocks
