@@ -524,6 +524,9 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
     rt_.catalog.set_instance_state(rec.id, "running");
   } else if (off && rec.state == "stopped") {
     // Still defined: a stop cut short, a capture's stop, or an amid that kept definitions.
+    if (!capturing_.count(rec.id)) {
+      log_info("instance " + rec.id + " is stopped; its libvirt definition moves to amid's catalog until it starts");
+    }
     park_locked(rec);
     return;
   } else {
