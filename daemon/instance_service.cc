@@ -913,15 +913,13 @@ std::vector<StateChange> InstanceService::terminate_instances(const Caller& call
 void InstanceService::terminate_locked(const InstanceRecord& rec) {
   // Each step may be repeated: a termination cut short is finished by the next amid.
   rt_.hypervisor.destroy_domain(rec.id);
-  if (!rt_.hypervisor.domain_status(rec.id)) {
+  if (rt_.catalog.has_instance_definition(rec.id)) {
     // A parked definition is defined again for a moment, so that undefining it
     // removes its UEFI variables (NVRAM) with it.
-    if (std::string xml = rt_.catalog.instance_definition(rec.id); !xml.empty()) {
-      try {
-        rt_.hypervisor.define_domain(xml);
-      } catch (const AmidError& e) {
-        log_warn("instance " + rec.id + ": its parked definition could not be defined to remove it: " + e.what());
-      }
+    try {
+      unpark_locked(rec.id);
+    } catch (const AmidError& e) {
+      log_warn("instance " + rec.id + ": its parked definition could not be defined to remove it: " + e.what());
     }
   }
   rt_.hypervisor.undefine_domain(rec.id);
