@@ -25,6 +25,8 @@
 #         beside them one ImageId, and the whole catalog unpaged (a value, with
 #         its size in bytes); `amictl describe-images` beside each. Also
 #         describe-instances over the INSTANCES instances.
+# idle    describe-instances while IDLE_CONNS (200) connections are held open
+#         without a request, p99 <= 50 ms on the socket, beside the same with none.
 #
 # Usage: bench/scale.sh   (BENCH_ROUNDS, BENCH_SMOKE, BENCH_OUT: see lib.sh)
 # Smoke (BENCH_SMOKE=1): a storm of 4, 50 images and 10 instances, 500 images.
@@ -32,9 +34,10 @@ source "$(dirname "$0")/lib.sh"
 bench_init scale "Scale: a run-instances storm, memory with a large catalog, describe-images over many images"
 
 if [ "$BENCH_SMOKE" = 1 ]; then
-  storm_n=4 images=50 instances=10 many_images=500
+  storm_n=4 images=50 instances=10 many_images=500 idle_conns=20 idle_asks=5
 else
   storm_n=${STORM_N:-16} images=${IMAGES:-1000} instances=${INSTANCES:-200} many_images=${MANY_IMAGES:-10000}
+  idle_conns=${IDLE_CONNS:-200} idle_asks=${IDLE_ASKS:-40}
 fi
 itype=t2.nano
 client=$bench_dir/amid_socket.py
@@ -132,6 +135,37 @@ done
 storm_log=$(grep -c 'launched from' "$amid_log" || true)
 bench_stop_amid
 
+# ---------------------------------------------------------------- idle connections
+# describe-instances while IDLE_CONNS connections sit open without a request (a
+# user holding all they may, or many): each round times the daemon's answers
+# with none held, then with all of them held (one amid whose max_connections
+# leaves room for them and whose idle timeout outlasts the round).
+cat >"$work/idle.toml" <<EOF
+[daemon]
+max_connections = $((idle_conns + 56))
+idle_timeout_seconds = 600
+EOF
+bench_start_amid --config "$work/idle.toml"
+log "idle: describe-instances with 0 and $idle_conns idle connections held, $BENCH_ROUNDS rounds"
+for r in $(seq "$BENCH_ROUNDS"); do
+  python3 "$client" --action DescribeInstances --count "$idle_asks" >"$work/idle-none-$r.tsv" 2>"$work/idle-none-$r.err"
+  samples_from "$work/idle-none-$r.tsv" "describe-instances, no idle connections"
+  rm -f "$work/held" "$work/release"
+  python3 "$bench_dir/hold_connections.py" "$AMID_SOCKET" "$idle_conns" "$work/held" "$work/release" \
+    2>"$work/hold-$r.err" &
+  hold_pid=$!
+  for _ in $(seq 600); do
+    { [ -e "$work/held" ] || ! kill -0 "$hold_pid" 2>/dev/null; } && break
+    sleep 0.05
+  done
+  [ -e "$work/held" ] || { log "idle: the connections were not held: $(cat "$work/hold-$r.err")"; exit 1; }
+  python3 "$client" --action DescribeInstances --count "$idle_asks" >"$work/idle-held-$r.tsv" 2>"$work/idle-held-$r.err"
+  samples_from "$work/idle-held-$r.tsv" "describe-instances, $idle_conns idle connections held"
+  touch "$work/release"
+  wait "$hold_pid"
+done
+bench_stop_amid
+
 # ---------------------------------------------------------------- memory
 fresh_state
 amid_start_timed
@@ -211,6 +245,13 @@ row "$c" amictl "amictl describe-instances, whole process, s"
 row "storm: one run-instances" amid "each amictl run-instances of a storm, s"
 row "storm: all run-instances answered" amid "first sent to last answered, s"
 row "storm: terminate-instances of all" amid "one terminate-instances of the storm's instances, s"
+c_idle="describe-instances, $idle_conns idle connections held"
+limit_row idle "describe-instances while $idle_conns idle connections are held: p99 of the daemon's answers on its socket" \
+  "$(ms "$(percentile_of "$c_idle" socket 99)")" ms "<= 50"
+value_row idle "describe-instances with no idle connection: p99 of the daemon's answers on its socket" \
+  "$(ms "$(percentile_of "describe-instances, no idle connections" socket 99)")" ms
+row "describe-instances, no idle connections" socket "daemon's answer on the socket, s"
+row "$c_idle" socket "daemon's answer on the socket, s"
 limit_row memory "VmRSS, $images images and $instances stopped instances, after one describe-images and one describe-instances (RssAnon $pop_anon + RssFile $pop_file; Pss $pop_pss; VmHWM $pop_hwm)" \
   "$pop_rss" MiB "<= 30"
 value_row memory "VmRSS, the same amid right after its start (RssAnon $idle_anon + RssFile $idle_file; Pss $idle_pss)" "$idle_rss" MiB
@@ -242,5 +283,6 @@ note "The describe loop is closed (one request at a time): a request held up for
 note "Start-up times: libvirt (9.0) probes QEMU again (about 8 s here) whenever the host CPUID it reads through /dev/kvm differs from the one cached with QEMU's capabilities; under this machine's paravirtual KVM that happened at one start in two to five in these runs ('Outdated capabilities ... host cpuid changed' with LIBVIRT_LOG_FILTERS=1:qemu.qemu_capabilities). The first start after bench/populate.cc is not timed (it reconciles what the fixture wrote); the memory figures are read on the start after it."
 note "describe-images over $many_images images: the <= 20 ms target is taken on the queries a client pages or narrows: one page of MaxResults 1000 (EC2's largest page: the AWS CLI and SDKs page DescribeImages this way) and a filter that matches a handful (name=scale-00007*). The whole catalog in one unpaged answer ($all_bytes bytes of JSON for $many_images images) is shown beside them as a value, without a target: its time grows with the answer's size (every image read, rendered and written out), which no index can avoid. Each round asks the four in turn, 3 answers on the socket and 3 amictl processes each."
 note "Storm rounds follow each other on one amid, so the instances terminated in earlier rounds are still listed (EC2 and amid show them for an hour): round N's describe-instances lists $storm_n x N instances."
+note "Idle connections: one amid (max_connections $((idle_conns + 56)), idle_timeout_seconds 600) with the storms' terminated instances in its catalog; each round asks describe-instances $idle_asks times on a connection kept open while no other is, then $idle_asks times while another process (bench/hold_connections.py) holds $idle_conns connections open without sending anything (all admitted: it checks that a request sent after them is answered)."
 note "Memory: the catalog was filled by bench/populate.cc while amid was stopped, with clones of an image amid registered and of an instance amid launched and stopped (catalog rows through amid's Catalog class, the files, and each instance's libvirt definition parked in the catalog, as amid keeps a stopped instance's; libvirt holds none of them until they start). amid then listed $n_images images and $n_listed instances ($n_stopped of them stopped). At its first start after that, amid logged $(wc -l <"$work/start-problems.log") lines naming an image, instance, snapshot or volume (what the start-up reconcile did to them)$( [ -s "$work/start-problems.log" ] && printf ', the first: %s' "$(head -1 "$work/start-problems.log" | cut -c1-200)"). VmRSS counts file-backed pages too (RssFile: mostly the shared libraries amid maps, libvirt's QEMU driver among them, since it runs inside amid). Memory figures are in MiB."
 bench_report

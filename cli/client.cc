@@ -1,5 +1,6 @@
 #include "cli/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,7 +40,21 @@ void Client::connect() {
   }
 }
 
+bool Client::closed_by_amid() const {
+  // amid closes a connection that sat idle (daemon.idle_timeout_seconds); it
+  // never sends anything unasked, so a readable socket here means it is closed.
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLERR)) return true;
+  char byte;
+  return ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
 protocol::Response Client::call(const std::string& action, const protocol::Json& parameters) {
+  if (fd_ >= 0 && pending_.empty() && closed_by_amid()) {
+    ::close(fd_);
+    fd_ = -1;
+  }
   if (fd_ < 0) connect();
   protocol::Json params = parameters;
   if (!region_.empty()) {
@@ -53,6 +68,9 @@ protocol::Response Client::call(const std::string& action, const protocol::Json&
     ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // amid answers a connection it refuses (RequestLimitExceeded) before it
+      // reads the request: that answer may be waiting although the send failed.
+      if (errno == EPIPE || errno == ECONNRESET) break;
       throw UnreachableError("lost the connection to amid: " + std::string(strerror(errno)));
     }
     p += n;
@@ -70,7 +88,10 @@ protocol::Response Client::call(const std::string& action, const protocol::Json&
     }
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw UnreachableError("amid closed the connection before answering");
+    if (n <= 0) {
+      throw UnreachableError(left > 0 ? "lost the connection to amid before the request was sent (is amid stopping?)"
+                                      : "amid closed the connection before answering");
+    }
     pending_.append(buf, static_cast<size_t>(n));
   }
 }

@@ -26,6 +26,7 @@ class Client {
 
  private:
   void connect();
+  bool closed_by_amid() const;
   std::string path_;
   std::string region_;
   int fd_ = -1;

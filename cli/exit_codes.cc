@@ -8,6 +8,7 @@ ExitCode exit_code_for(const std::string& code) {
     return code.size() >= suffix.size() && code.compare(code.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (ends_with(".NotFound")) return kNotFound;
+  if (code == "RequestLimitExceeded") return kBusy;
   if (code == "IncorrectInstanceState" || code == "IncorrectState" || code == "InvalidAMIID.Unavailable" ||
       code == "UnsupportedOperation" || code == "OperationNotPermitted") {
     return kWrongState;

@@ -13,6 +13,7 @@ enum ExitCode : int {
   kNotFound = 4,      // an id names nothing the caller can see (*.NotFound)
   kWrongState = 5,    // the resource is not in a state that allows it
   kTimedOut = 6,      // a --wait / wait gave up
+  kBusy = 7,          // amid refused the connection for load (RequestLimitExceeded): retry shortly
 };
 
 // Maps an EC2 error code to the exit code above.

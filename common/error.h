@@ -46,6 +46,8 @@ inline constexpr const char* kAuthFailure = "AuthFailure";
 inline constexpr const char* kInsufficientCapacity = "InsufficientInstanceCapacity";
 inline constexpr const char* kInternalError = "InternalError";
 inline constexpr const char* kRequestLimitExceeded = "RequestLimitExceeded";
+// A request that did not arrive in full in time (daemon.request_timeout_seconds).
+inline constexpr const char* kRequestTimeout = "RequestTimeout";
 // EC2's code for an action a resource's own setting forbids (a protected image's deregistration).
 inline constexpr const char* kOperationNotPermitted = "OperationNotPermitted";
 // A ClientToken used again by the same caller for the same action with other parameters.

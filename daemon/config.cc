@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -157,6 +158,10 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   d.get("max_request_bytes", base.max_request_bytes);
   d.get("workers", base.workers);
   d.get("max_connections", base.max_connections);
+  d.get("max_connections_per_user", base.max_connections_per_user);
+  d.get("admin_reserved_connections", base.admin_reserved_connections, 0);
+  d.get("idle_timeout_seconds", base.idle_timeout_seconds);
+  d.get("request_timeout_seconds", base.request_timeout_seconds);
   d.get("instance_types", base.instance_types_file);
   d.refuse_unknown();
   if (d.failed) return *d.failed;
@@ -246,6 +251,21 @@ Result<Config> validate_config(Config c) {
   }
   if (c.capture != "thin" && c.capture != "standalone") {
     return problem("images.capture: '" + c.capture + "' is not one of thin, standalone");
+  }
+  if (c.admin_reserved_connections < 0) c.admin_reserved_connections = c.max_connections / 8;
+  if (c.max_connections_per_user == 0) {
+    c.max_connections_per_user = std::max(1, std::min(c.max_connections / 4, c.max_connections - c.admin_reserved_connections));
+  }
+  if (c.admin_reserved_connections >= c.max_connections) {
+    return problem("daemon.admin_reserved_connections: " + std::to_string(c.admin_reserved_connections) +
+                   " leaves no connection for anyone else; keep it below daemon.max_connections (" +
+                   std::to_string(c.max_connections) + ")");
+  }
+  if (c.max_connections_per_user > c.max_connections - c.admin_reserved_connections) {
+    return problem("daemon.max_connections_per_user: " + std::to_string(c.max_connections_per_user) +
+                   " is more than non-administrators may hold in all (daemon.max_connections - "
+                   "daemon.admin_reserved_connections = " +
+                   std::to_string(c.max_connections - c.admin_reserved_connections) + "); lower it");
   }
   if (c.state_dir.empty() || c.state_dir[0] != '/') {
     return problem("state_dir: must be an absolute path, got '" + c.state_dir + "'");

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -131,6 +132,26 @@ AccessPolicy access_policy(const Config& config) {
   p.socket_gid = gid_of(config.socket_group, "socket_group", "only root and amid's own user can connect");
   p.admin_gid = gid_of(config.admin_group, "admin_group", "root is the only admin");
   return p;
+}
+
+ConnectionPolicy connection_policy(const Config& config) {
+  ConnectionPolicy p;
+  p.max_connections = config.max_connections;
+  p.max_per_user = config.max_connections_per_user;
+  p.admin_reserved = config.admin_reserved_connections;
+  p.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+  p.request_timeout = std::chrono::seconds(config.request_timeout_seconds);
+  return p;
+}
+
+// Every connection, guest console and libvirt handle is a descriptor: amid
+// takes all the hard limit allows (Debian's soft default of 1024 would make
+// max_connections in the hundreds fail at accept).
+void raise_descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) log_warn("cannot raise the open-file limit to " + std::to_string(rl.rlim_max));
 }
 
 // One region: its store, libvirt connection and services. Built once at start.
@@ -278,6 +299,7 @@ int run(int argc, char** argv) {
 
   // Before libvirt starts any thread: amid reaps the QEMU processes libvirt
   // daemonizes (see reaper.h), instead of waiting for init to.
+  raise_descriptor_limit();
   Reaper::prepare();
   Reaper reaper;
 
@@ -317,7 +339,8 @@ int run(int argc, char** argv) {
     region->hypervisor->watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
     region->instances.resume_pending_work();
   }
-  Server server(io, workers, readers, dispatcher, config.max_request_bytes, config.max_connections);
+  ConnectionLimits limits(connection_policy(config));
+  Server server(io, workers, readers, dispatcher, config.max_request_bytes, limits);
   server.set_access_policy(access_policy(config));
   server.listen(config.socket_path);
 

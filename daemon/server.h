@@ -4,8 +4,14 @@
 // hands it to a pool (the Dispatcher may block on libvirt or qemu-img), and
 // writes the answer back from the I/O thread, so one slow action never stalls
 // other clients. Reads (Describe*, GetConsoleOutput) have a pool of their own:
-// a storm of launches holding every worker must not hold up a describe. Lines longer than max_line and connections past
-// max_connections are refused with an error answer.
+// a storm of launches holding every worker must not hold up a describe.
+//
+// Who gets a connection, and for how long it may sit idle or trickle a request
+// in, is ConnectionLimits' rule (daemon/connection_limits.h). A refused or
+// timed-out connection is answered with an error line (RequestLimitExceeded,
+// AuthFailure, RequestTimeout, MalformedQueryString for a line longer than
+// max_line), and amid then reads what the client still sends until it closes
+// (at most kLinger), so that its request never meets a closed socket.
 #pragma once
 
 #include <memory>
@@ -14,6 +20,7 @@
 
 #include "daemon/access.h"
 #include "daemon/asio.h"
+#include "daemon/connection_limits.h"
 #include "daemon/dispatcher.h"
 
 namespace amid {
@@ -23,7 +30,7 @@ class Session;
 class Server {
  public:
   Server(asio::io_context& io, asio::thread_pool& workers, asio::thread_pool& readers, Dispatcher& dispatcher,
-         std::size_t max_line, int max_connections);
+         std::size_t max_line, ConnectionLimits& limits);
   // Binds `path` (mode 0660 with the policy's socket group, else 0600) and starts
   // accepting. Throws AmidError.
   void listen(const std::string& path);
@@ -34,9 +41,13 @@ class Server {
   // Stops accepting and closes every session. I/O thread only.
   void stop();
 
+  // How long a refused connection is kept open to read the client's request.
+  static constexpr std::chrono::seconds kLinger{2};
+
  private:
   friend class Session;
   void accept_next();
+  void on_accepted(asio::local::stream_protocol::socket socket);
   void forget(const std::shared_ptr<Session>& s);
 
   asio::io_context& io_;
@@ -44,8 +55,9 @@ class Server {
   asio::thread_pool& readers_;
   Dispatcher& dispatcher_;
   std::size_t max_line_;
-  int max_connections_;
+  ConnectionLimits& limits_;
   asio::local::stream_protocol::acceptor acceptor_;
+  asio::steady_timer accept_pause_;  // out of file descriptors: accept again a little later
   std::set<std::shared_ptr<Session>> sessions_;
   bool stopping_ = false;
   AccessPolicy policy_;

@@ -41,6 +41,9 @@ bool starts_with_column(const std::string& rest) {
                                        << "COLUMN: ";
 }
 
+// "daemon.KEY" of a "KEY = VALUE" line.
+std::string bad_key(const std::string& line) { return "daemon." + line.substr(0, line.find(' ')); }
+
 TEST(LoadConfigText, ReadsEveryKey) {
   const char* text = R"(
 [daemon]
@@ -243,6 +246,59 @@ TEST(ValidateConfig, RefusesAnUnknownCaptureMode) {
   auto wrong_type = load_config_text("[images]\ncapture = 1\n", "amid.toml", Config{});
   ASSERT_FALSE(wrong_type.ok());
   EXPECT_TRUE(has_substr(wrong_type.problem().message, "images.capture")) << wrong_type.problem().message;
+}
+
+TEST(ValidateConfig, ConnectionSharesDefaultToPartsOfTheTotal) {
+  Config c = valid_config();
+  auto r = validate_config(c);
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  EXPECT_EQ(r.value().max_connections, 64);
+  EXPECT_EQ(r.value().max_connections_per_user, 16);
+  EXPECT_EQ(r.value().admin_reserved_connections, 8);
+  EXPECT_EQ(r.value().idle_timeout_seconds, 60);
+  EXPECT_EQ(r.value().request_timeout_seconds, 10);
+  // A small total that was valid before these keys existed stays valid.
+  c.max_connections = 10;
+  r = validate_config(c);
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  EXPECT_EQ(r.value().max_connections_per_user, 2);
+  EXPECT_EQ(r.value().admin_reserved_connections, 1);
+  c.max_connections = 1;
+  r = validate_config(c);
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  EXPECT_EQ(r.value().max_connections_per_user, 1);
+  EXPECT_EQ(r.value().admin_reserved_connections, 0);
+}
+
+TEST(ValidateConfig, ReadsTheConnectionKeysAndRefusesSharesThatDoNotFit) {
+  auto r = load_config_text("[daemon]\nmax_connections = 40\nmax_connections_per_user = 5\n"
+                            "admin_reserved_connections = 0\nidle_timeout_seconds = 3\nrequest_timeout_seconds = 2\n",
+                            "amid.toml", valid_config());
+  ASSERT_TRUE(r.ok()) << r.problem().message;
+  auto v = validate_config(r.value());
+  ASSERT_TRUE(v.ok()) << v.problem().message;
+  EXPECT_EQ(v.value().max_connections_per_user, 5);
+  EXPECT_EQ(v.value().admin_reserved_connections, 0) << "0 is a value, not the default";
+  EXPECT_EQ(v.value().idle_timeout_seconds, 3);
+  EXPECT_EQ(v.value().request_timeout_seconds, 2);
+
+  Config c = valid_config();
+  c.max_connections = 10;
+  c.admin_reserved_connections = 10;
+  v = validate_config(c);
+  ASSERT_FALSE(v.ok());
+  EXPECT_TRUE(amid::testing::starts_with(v.problem().message, "daemon.admin_reserved_connections:")) << v.problem().message;
+  c.admin_reserved_connections = 4;
+  c.max_connections_per_user = 7;
+  v = validate_config(c);
+  ASSERT_FALSE(v.ok());
+  EXPECT_TRUE(amid::testing::starts_with(v.problem().message, "daemon.max_connections_per_user:")) << v.problem().message;
+  for (const char* bad : {"idle_timeout_seconds = 0", "request_timeout_seconds = -1", "max_connections_per_user = 0",
+                          "admin_reserved_connections = -1"}) {
+    auto refused = load_config_text(std::string("[daemon]\n") + bad + "\n", "amid.toml", valid_config());
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_TRUE(has_substr(refused.problem().message, bad_key(bad))) << refused.problem().message;
+  }
 }
 
 TEST(ValidateConfig, RefusesRelativePaths) {

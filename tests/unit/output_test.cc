@@ -178,9 +178,13 @@ TEST(ExitCodes, BadArgumentsIsTwo) {
 
 TEST(ExitCodes, EverythingElseIsOne) {
   for (const char* code : {codes::kInternalError, codes::kAuthFailure, codes::kInsufficientCapacity,
-                           codes::kRequestLimitExceeded, "", "SomethingNew"}) {
+                           codes::kRequestTimeout, "", "SomethingNew"}) {
     EXPECT_EQ(exit_code_for(code), 1) << code;
   }
+}
+
+TEST(ExitCodes, RefusedForLoadIsSevenSoScriptsKnowToRetry) {
+  EXPECT_EQ(exit_code_for(codes::kRequestLimitExceeded), 7);
 }
 
 TEST(ExitCodes, AreTheDocumentedNumbers) {
@@ -191,6 +195,7 @@ TEST(ExitCodes, AreTheDocumentedNumbers) {
   EXPECT_EQ(kNotFound, 4);
   EXPECT_EQ(kWrongState, 5);
   EXPECT_EQ(kTimedOut, 6);
+  EXPECT_EQ(kBusy, 7);
 }
 
 }  // namespace
