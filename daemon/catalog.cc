@@ -14,7 +14,7 @@
 namespace amid {
 namespace {
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS images (
@@ -99,6 +99,10 @@ CREATE INDEX snapshots_base ON snapshots(base_snapshot_id) WHERE base_snapshot_i
     // 6 -> 7: a stopped instance's libvirt definition is kept here, not in libvirt.
     R"sql(
 ALTER TABLE instances ADD COLUMN domain_xml TEXT NOT NULL DEFAULT '';
+)sql",
+    // 7 -> 8: EC2's AmiLaunchIndex, an instance's place in its reservation.
+    R"sql(
+ALTER TABLE instances ADD COLUMN launch_index INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -190,7 +194,7 @@ ImageRecord read_image(const Stmt& s) {
 const char* kInstanceCols =
     "id,reservation_id,image_id,owner,region,instance_type,vcpus,memory_mib,state,state_reason,"
     "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir,"
-    "block_device_mappings";
+    "block_device_mappings,launch_index";
 
 InstanceRecord read_instance(const Stmt& s) {
   InstanceRecord r;
@@ -212,6 +216,7 @@ InstanceRecord read_instance(const Stmt& s) {
   r.architecture = s.text(15);
   r.dir = s.text(16);
   r.block_device_mappings = s.text(17);
+  r.launch_index = static_cast<int>(s.integer(18));
   return r;
 }
 
@@ -671,13 +676,13 @@ bool Catalog::insert_instances_with_token(const std::vector<InstanceRecord>& lis
 void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
   for (const auto& r : list) {
     Stmt s(db_, (std::string("INSERT INTO instances (") + kInstanceCols +
-                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+                 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
     s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
     s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
     s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, r.state).bind(10, r.state_reason);
     s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
     s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
-    s.bind(17, r.dir).bind(18, r.block_device_mappings);
+    s.bind(17, r.dir).bind(18, r.block_device_mappings).bind(19, static_cast<std::int64_t>(r.launch_index));
     s.step();
     write_tags(db_, r.id, r.tags);
   }

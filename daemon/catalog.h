@@ -65,6 +65,7 @@ struct ImageRecord {
 
 struct InstanceRecord {
   std::string id, reservation_id, image_id, owner, region, instance_type;
+  int launch_index = 0;  // EC2's AmiLaunchIndex: its place in its reservation, 0..N-1
   int vcpus = 1;
   std::uint64_t memory_mib = 512;
   std::string state = "pending";  // pending running stopping stopped shutting-down terminated

@@ -132,6 +132,7 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
     for (int i = 0; i < count; ++i) {
       InstanceRecord rec = proto;
       rec.id = new_id("i");
+      rec.launch_index = i;
       rec.domain_uuid = new_uuid();
       rec.dir = rt_.store.instance_dir(rec.id);
       rec.state = "pending";

@@ -166,6 +166,7 @@ protocol::Json render_instance(const InstanceRecord& r) {
   protocol::Json j = {
       {"InstanceId", r.id},
       {"ImageId", r.image_id},
+      {"AmiLaunchIndex", r.launch_index},
       {"InstanceType", r.instance_type},
       {"State", render_instance_state(r.state)},
       {"LaunchTime", r.launch_time},

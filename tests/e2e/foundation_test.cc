@@ -269,6 +269,15 @@ TEST(Foundation, CountLaunchesDistinctInstancesSideBySideWithinCapacity) {
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(uuids.size(), 3u);
   EXPECT_EQ(macs.size(), 3u);
+  // EC2's AmiLaunchIndex: 0..N-1 within the reservation, in the answer and in describe-instances.
+  std::set<int> answered, described;
+  for (auto& inst : j["Instances"]) answered.insert(inst["AmiLaunchIndex"].get<int>());
+  EXPECT_EQ(answered, (std::set<int>{0, 1, 2})) << j.dump();
+  Json d = Json::parse(amid.amictl({"describe-instances", "--output", "json"}).out);
+  ASSERT_EQ(d["Reservations"].size(), 1u) << d.dump();
+  EXPECT_EQ(d["Reservations"][0]["ReservationId"], j["ReservationId"]);
+  for (auto& inst : d["Reservations"][0]["Instances"]) described.insert(inst["AmiLaunchIndex"].get<int>());
+  EXPECT_EQ(described, (std::set<int>{0, 1, 2})) << d.dump();
   // Tags are kept: describe-instances shows them, and the table has a NAME column.
   Result table = amid.amictl({"describe-instances", "--instance-ids", *ids.begin()});
   ASSERT_EQ(table.exit_code, 0) << table.err;

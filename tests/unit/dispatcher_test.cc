@@ -9,7 +9,9 @@
 #include <thread>
 #include <sys/stat.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/base64.h"
@@ -377,6 +379,37 @@ TEST_F(DispatcherTest, RunInstancesLaunchesOnAnOverlayOfTheTemplate) {
   // The image is in use: deregistering it hides it but keeps the template.
   ASSERT_TRUE(call("DeregisterImage", {{"ImageId", image}}).ok);
   EXPECT_TRUE(::amid::testing::file_exists(store_->image_disk(image)));
+}
+
+// EC2's reservation: one ReservationId (r- and 17 hex digits) for the instances
+// of one request, each with its AmiLaunchIndex 0..N-1, kept in the catalog.
+TEST_F(DispatcherTest, RunInstancesNumbersTheInstancesOfOneReservation) {
+  require_qemu_img();
+  std::string image = register_image("web", make_qcow2("a.qcow2", "2M"));
+  ASSERT_FALSE(image.empty());
+  auto r = call("RunInstances", {{"ImageId", image}, {"InstanceType", "t3.nano"}, {"MaxCount", 3}});
+  ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+  std::string reservation = r.body["ReservationId"];
+  EXPECT_TRUE(is_valid_id(reservation, "r")) << reservation;
+  std::map<std::string, int> index;
+  for (const Json& inst : r.body["Instances"]) index[inst["InstanceId"]] = inst["AmiLaunchIndex"].get<int>();
+  std::set<int> numbers;
+  for (const auto& [id, n] : index) numbers.insert(n);
+  EXPECT_EQ(numbers, (std::set<int>{0, 1, 2})) << r.body.dump();
+
+  auto d = call("DescribeInstances", Json::object());  // read back from the catalog
+  ASSERT_TRUE(d.ok) << d.error_message;
+  ASSERT_EQ(d.body["Reservations"].size(), 1u);
+  EXPECT_EQ(d.body["Reservations"][0]["ReservationId"], reservation);
+  ASSERT_EQ(d.body["Reservations"][0]["Instances"].size(), 3u);
+  for (const Json& inst : d.body["Reservations"][0]["Instances"]) {
+    EXPECT_EQ(inst["AmiLaunchIndex"], index[inst["InstanceId"]]) << inst.dump();
+  }
+  // A second launch is a reservation of its own, numbered from 0 again.
+  auto one = call("RunInstances", {{"ImageId", image}, {"InstanceType", "t3.nano"}});
+  ASSERT_TRUE(one.ok) << one.error_message;
+  EXPECT_NE(one.body["ReservationId"], reservation);
+  EXPECT_EQ(one.body["Instances"][0]["AmiLaunchIndex"], 0);
 }
 
 // As on EC2: an image runs only on types of its architecture, and arm64 needs an
