@@ -613,9 +613,40 @@ void InstanceService::arm_stop_deadline(const std::string& id) {
   });
 }
 
+void InstanceService::repeat_power_button(const std::string& id, std::size_t press) {
+  if (!scheduler_ || press > std::size(kPowerButtonRepeats)) return;
+  auto since_first = kPowerButtonRepeats[press - 1];
+  auto delay = press == 1 ? since_first : since_first - kPowerButtonRepeats[press - 2];
+  scheduler_->post_after(delay, [this, id, press, since_first] {
+    try {
+      std::lock_guard lock(state_mu_);
+      auto rec = rt_.catalog.find_instance(id);
+      if (!rec || rec->state != "stopping") return;
+      auto st = rt_.hypervisor.domain_status(id);
+      if (!st || st->state != DomainRunState::kRunning) return;
+      press_power_button_again(id, press, since_first);
+    } catch (const std::exception& e) {
+      log_warn("instance " + id + ": pressing its power button again failed: " + e.what());
+    }
+    repeat_power_button(id, press + 1);
+  });
+}
+
+void InstanceService::press_power_button_again(const std::string& id, std::size_t press,
+                                               std::chrono::seconds since_first) {
+  log_info("instance " + id + " still runs " + std::to_string(since_first.count()) +
+           " s after its ACPI power button was pressed (a guest in its firmware or still booting misses it); "
+           "pressing it again (" + std::to_string(press + 1) + " of " +
+           std::to_string(std::size(kPowerButtonRepeats) + 1) + ")");
+  rt_.hypervisor.shutdown_domain(id);
+}
+
 void InstanceService::resume_pending_work() {
   for (auto& rec : rt_.catalog.list_instances()) {
-    if (rec.state == "stopping" && rec.region == rt_.config.region) arm_stop_deadline(rec.id);
+    if (rec.state == "stopping" && rec.region == rt_.config.region) {
+      arm_stop_deadline(rec.id);
+      repeat_power_button(rec.id, 1);
+    }
   }
 }
 
@@ -707,11 +738,23 @@ void InstanceService::shut_down_for_capture(const std::string& id, std::chrono::
       if (!st || st->state != DomainRunState::kShutoff) throw;
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto first_press = std::chrono::steady_clock::now();
+  const auto deadline = first_press + timeout;
+  std::size_t presses = 1;
   for (;;) {
     auto st = rt_.hypervisor.domain_status(id);
     if (!st) throw AmidError(codes::kInternalError, "instance " + id + " vanished during create-image");
     if (st->state == DomainRunState::kShutoff) break;
+    if (presses <= std::size(kPowerButtonRepeats) &&
+        std::chrono::steady_clock::now() - first_press >= kPowerButtonRepeats[presses - 1]) {
+      std::lock_guard lock(state_mu_);
+      try {
+        press_power_button_again(id, presses, kPowerButtonRepeats[presses - 1]);
+      } catch (const AmidError& e) {
+        log_warn("instance " + id + ": pressing its power button again failed: " + e.what());
+      }
+      ++presses;
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       log_warn("instance " + id + " did not shut down in " + std::to_string(timeout.count()) +
                " s for create-image; forcing it off");
@@ -819,6 +862,7 @@ std::vector<StateChange> InstanceService::stop_instances(const Caller& caller,
         if (!st || st->state != DomainRunState::kShutoff) throw;
       }
       arm_stop_deadline(rec.id);
+      repeat_power_button(rec.id, 1);
     }
     log_info("instance " + rec.id + (force ? " forced off" : " stopping"));
     refresh_locked(rec);

@@ -143,6 +143,12 @@ class InstanceService {
   void remove_instance_disks(const std::string& id);
   std::vector<InstanceRecord> visible_instances(const Caller& caller, const std::vector<std::string>& ids);
   void arm_stop_deadline(const std::string& id);
+  // Presses the power button again, kPowerButtonRepeats after the first press,
+  // while the instance is stopping and its guest still runs. `press` counts the
+  // presses so far (1 = the stop's own).
+  void repeat_power_button(const std::string& id, std::size_t press);
+  // One more press of the power button of a guest that still runs, logged. state_mu_ held.
+  void press_power_button_again(const std::string& id, std::size_t press, std::chrono::seconds since_first);
   // Runs with state_mu_ held.
   void refresh_locked(InstanceRecord& rec);
   // A stopped instance's definition leaves libvirt for the catalog: libvirt
@@ -175,6 +181,14 @@ inline constexpr const char* kStartingReason = "Client.UserInitiatedStart: User 
 inline constexpr int kMaxCount = 16;
 // How long a clean stop may take before amid forces the guest off (EC2 also forces, eventually).
 inline constexpr std::chrono::seconds kStopTimeout{120};
+// When, after the first ACPI power-button press of a stop, the button is pressed
+// again while the guest still runs. A press that reaches a guest still in its
+// firmware, or whose OS does not yet handle the button, is lost: without these a
+// stop sent right after a launch waited the whole kStopTimeout. Bounded, and all
+// well inside kStopTimeout; a guest already shutting down ignores them.
+inline constexpr std::chrono::seconds kPowerButtonRepeats[] = {
+    std::chrono::seconds(1),  std::chrono::seconds(2),  std::chrono::seconds(4),  std::chrono::seconds(8),
+    std::chrono::seconds(15), std::chrono::seconds(30), std::chrono::seconds(45), std::chrono::seconds(60)};
 // How long a terminated instance stays in describe-instances (EC2: about an hour).
 inline constexpr std::chrono::seconds kTerminatedVisible{3600};
 

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -107,6 +109,40 @@ TEST_F(Lifecycle, EbsInstanceStopsStartsAndRebootsKeepingItsDisk) {
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_NE(r.err.find("IncorrectInstanceState"), std::string::npos) << r.err;
   EXPECT_EQ(state(id), "terminated");
+}
+
+// EC2 users stop instances they have just launched. The first power-button
+// press reaches the guest in its firmware and is lost; amid presses again while
+// the guest runs, so the stop ends when the guest can shut down, cleanly, not
+// after the 120 s that forces it off.
+TEST_F(Lifecycle, AStopSentRightAfterLaunchEndsAsSoonAsTheGuestCanShutDown) {
+  std::string image = register_image("ebs-tiny");
+  std::string id = launch(image, "echo hello");
+  auto launched = std::chrono::steady_clock::now();
+  Json c = change(amid_.amictl({"stop-instances", "--instance-ids", id, "--output", "json"}), "StoppingInstances");
+  auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - launched);
+  std::cout << "stop-instances answered " << gap.count() << " ms after run-instances" << std::endl;
+  EXPECT_EQ(c["CurrentState"]["Name"], "stopping");
+  // The press went out while the guest was still in its firmware: its kernel had not started.
+  Result early = amid_.amictl({"get-console-output", "--instance-id", id, "--output", "text"});
+  EXPECT_EQ(early.out.find("Linux version"), std::string::npos) << "the guest's kernel ran before the stop:\n"
+                                                                  << early.out;
+  ASSERT_TRUE(wait_state(id, "stopped", 60)) << "still " << state(id) << " a minute after the stop";
+  std::cout << "stopped "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - launched).count()
+            << " s after the launch" << std::endl;
+  Result console = amid_.amictl({"get-console-output", "--instance-id", id, "--output", "text"});
+  EXPECT_NE(console.out.find("reboot: Power down"), std::string::npos)
+      << "the guest powered itself off (not forced):\n" << console.out;
+  std::ifstream in(amid_.log());
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("instance " + id + " still runs"), std::string::npos) << log;
+  EXPECT_NE(log.find("pressing it again"), std::string::npos) << log;
+  EXPECT_EQ(log.find("forcing it off"), std::string::npos) << log;
+  Result d = amid_.amictl({"describe-instances", "--instance-ids", id, "--output", "json"});
+  EXPECT_EQ(Json::parse(d.out)["Reservations"][0]["Instances"][0]["StateReason"]["Code"],
+            "Client.UserInitiatedShutdown");
+  ASSERT_EQ(amid_.amictl({"terminate-instances", "--instance-ids", id}).exit_code, 0);
 }
 
 TEST_F(Lifecycle, GuestPowerOffStopsEbsAndTerminatesInstanceStore) {
