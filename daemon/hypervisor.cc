@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "daemon/domain_xml.h"
+#include "daemon/libvirt_daemon.h"
 #include "daemon/libvirt_handles.h"
 #include "daemon/log.h"
 
@@ -103,8 +104,18 @@ const char* to_string(DomainRunState s) {
 Hypervisor::Hypervisor(const std::string& uri) : uri_(uri), conn_(std::make_unique<Conn>()) {
   virSetErrorFunc(nullptr, quiet_error_handler);
   EventLoop::instance().ensure_running();
-  conn_->handle.reset(virConnectOpen(uri.c_str()));
-  if (!conn_->handle) throw_libvirt("cannot connect to " + uri);
+  // A local daemon's socket is named in the URI (daemon/libvirt_daemon.h says why).
+  const HostView host = this_host();
+  const std::string open_uri = with_daemon_socket(uri, host);
+  conn_->handle.reset(virConnectOpen(open_uri.c_str()));
+  if (!conn_->handle) {
+    if (auto socket = daemon_socket(open_uri, host)) {
+      const virError* err = virGetLastError();
+      throw AmidError(codes::kInternalError,
+                      unreachable_daemon_message(uri, *socket, err && err->message ? err->message : "", host));
+    }
+    throw_libvirt("cannot connect to " + uri);
+  }
   // Detect a dead remote peer instead of hanging on it (remote URIs only).
   if (uri.find("+ssh://") != std::string::npos || uri.find("+tcp://") != std::string::npos ||
       uri.find("+tls://") != std::string::npos) {

@@ -209,7 +209,12 @@ std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc
     fs::make_dirs(store.libvirt_root() + "/etc", 0700);
     fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
   }
-  auto hypervisor = std::make_unique<Hypervisor>(rc.effective_libvirt_uri());
+  std::unique_ptr<Hypervisor> hypervisor;
+  try {
+    hypervisor = std::make_unique<Hypervisor>(rc.effective_libvirt_uri());
+  } catch (const AmidError& e) {
+    throw AmidError(e.code(), "region " + rc.name + ": " + e.what());
+  }
   if (choice.domain_type == "kvm" && !hypervisor->supports_domain_type(host_arch(), "kvm")) {
     if (config.accel == "kvm") {
       throw AmidError(codes::kInternalError, "libvirt at " + hypervisor->uri() + " offers no kvm domains");
