@@ -178,7 +178,7 @@ raw_remote_round() {  # $1: round
 }
 
 # The same two streams on the raw file: SEEK_DATA/SEEK_HOLE + copy_file_range,
-# as daemon/fs.cc copy_sparse_durable does (amid stores qcow2 only, so this runs
+# as host/fs.cc copy_sparse_durable does (amid stores qcow2 only, so this runs
 # the same loop outside amid), against cp --sparse=never; each + fsync.
 sparse_stream() {  # $1: from, $2: to
   python3 - "$1" "$2" <<'PY'
@@ -267,6 +267,6 @@ note "Sparse against non-sparse: amid's store holds qcow2 files, which qemu-img 
   "take no room in the file), so on them a sparse stream and a non-sparse one move nearly the same bytes and take" \
   "nearly the same time; the holes amid keeps are the few left in the qcow2 file. Where a file does have holes (the raw" \
   "row: $((virt_mib - data_mib)) of its $virt_mib MiB), the non-sparse stream writes every zero and allocates the whole" \
-  "virtual size, while the sparse stream copies the data extents only (the raw row runs amid's loop, daemon/fs.cc" \
+  "virtual size, while the sparse stream copies the data extents only (the raw row runs amid's loop, host/fs.cc" \
   "copy_sparse_durable, outside amid, since amid's store keeps qcow2 only)."
 bench_report

@@ -40,12 +40,13 @@
 #include <vector>
 
 #include "common/ids.h"
-#include "daemon/catalog.h"
-#include "daemon/domain_xml.h"
-#include "daemon/fs.h"
-#include "daemon/hypervisor.h"
-#include "daemon/render.h"
-#include "daemon/store.h"
+#include "daemon/state/catalog.h"
+#include "daemon/state/iso_time.h"
+#include "daemon/host/domain_xml.h"
+#include "daemon/host/fs.h"
+#include "daemon/host/hypervisor.h"
+#include "daemon/services/render.h"
+#include "daemon/host/store.h"
 
 // Interposed for libsqlite3 (the executable's definitions win over libc's).
 extern "C" int fsync(int) { return 0; }
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
     std::vector<ImageRecord> images = catalog.list_images();
     const ImageRecord* seed_image = nullptr;
     for (const auto& img : images) {
-      if (img.state == "available") { seed_image = &img; break; }
+      if (img.state == amid::ImageState::kAvailable) { seed_image = &img; break; }
     }
     long have_images = static_cast<long>(images.size());
     if (have_images < want_images) {
@@ -141,7 +142,11 @@ int main(int argc, char** argv) {
           s.file = replace_all(s.file, seed.id, r.id);
           s.description = replace_all(s.description, seed.id, r.id);
           s.tags.clear();
-          r.block_device_mappings = replace_all(r.block_device_mappings, old_id, s.id);
+          if (r.block_device_mappings) {
+            for (auto& m : *r.block_device_mappings) {
+              if (m.ebs && m.ebs->snapshot_id == old_id) m.ebs->snapshot_id = s.id;
+            }
+          }
           snaps.push_back(s);
         }
         std::string manifest = replace_all(seed_manifest, seed.id, r.id);
@@ -161,7 +166,7 @@ int main(int argc, char** argv) {
       auto t1 = std::chrono::steady_clock::now();
       const InstanceRecord* seed_p = nullptr;
       for (const auto& inst : instances) {
-        if (inst.state == "stopped") { seed_p = &inst; break; }
+        if (inst.state == amid::InstanceState::kStopped) { seed_p = &inst; break; }
       }
       if (!seed_p) throw std::runtime_error("no stopped instance to clone (run one and stop it first)");
       const InstanceRecord seed = *seed_p;

@@ -1,8 +1,10 @@
 #include "cli/arguments.h"
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
-#include "cli/output.h"
+#include "common/block_device_mapping.h"
 #include "common/tags.h"
 
 namespace amid::cli {
@@ -185,6 +187,33 @@ void ListingOptions::apply(Json& params) const {
   if (!filters.empty()) params["Filters"] = parse_filters_argument(filters);
   if (max_results_option && max_results_option->count() > 0) params["MaxResults"] = max_results;
   if (!next_token.empty()) params["NextToken"] = next_token;
+}
+
+protocol::Json read_block_device_mappings(const std::string& value) {
+  if (value.rfind("file://", 0) == 0) {
+    std::string path = value.substr(7);
+    auto parsed = parse_block_device_mappings(read_blob_argument(value, "--block-device-mappings"), path);
+    if (!parsed) throw std::invalid_argument(parsed.problem().message);
+    return to_ec2_json(parsed.value());
+  }
+  auto json = protocol::Json::parse(value, nullptr, false);
+  if (json.is_discarded()) {
+    throw std::invalid_argument("--block-device-mappings: give file://PATH to a TOML file or EC2's JSON");
+  }
+  auto parsed = from_ec2_json(json);
+  if (!parsed) throw std::invalid_argument(parsed.problem().message);
+  return to_ec2_json(parsed.value());
+}
+
+std::string read_blob_argument(const std::string& value, const std::string& option) {
+  const std::string prefix = "file://";
+  if (value.rfind(prefix, 0) != 0) return value;
+  std::string path = value.substr(prefix.size());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(option + ": cannot read " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 }  // namespace amid::cli

@@ -1,4 +1,6 @@
-// Structured options in the AWS CLI's two spellings, shorthand and JSON:
+// How amictl reads its options' values. Blobs as the AWS CLI reads them (a
+// value, or file://PATH), block device mappings (a TOML file or EC2's JSON), and
+// structured options in the AWS CLI's two spellings, shorthand and JSON:
 //   --filters Name=state,Values=available,pending   (or [{"Name":..,"Values":[..]}])
 //   --tags Key=Name,Value=web                         (or [{"Key":..,"Value":..}])
 // Each option may be given several values (and several times); a value that starts
@@ -52,5 +54,12 @@ struct ListingOptions {
   // Adds Filters, MaxResults and NextToken to the request's parameters.
   void apply(protocol::Json& params) const;
 };
+
+// Reads "file://PATH" (or a literal value) as aws-cli does for blob options.
+std::string read_blob_argument(const std::string& value, const std::string& option);
+
+// --block-device-mappings: file://PATH (TOML, errors name PATH:LINE:COLUMN) or
+// EC2's JSON inline; returns EC2's JSON for the wire. Throws std::invalid_argument.
+protocol::Json read_block_device_mappings(const std::string& value);
 
 }  // namespace amid::cli

@@ -44,11 +44,4 @@ std::string field(const protocol::Json& j, const std::string& pointer);
 bool call(Context& ctx, const std::string& action, const protocol::Json& params,
           protocol::Json& body);
 
-// Reads "file://PATH" (or a literal value) as aws-cli does for blob options.
-std::string read_blob_argument(const std::string& value, const std::string& option);
-
-// --block-device-mappings: file://PATH (TOML, errors name PATH:LINE:COLUMN) or
-// EC2's JSON inline; returns EC2's JSON for the wire. Throws std::invalid_argument.
-protocol::Json read_block_device_mappings(const std::string& value);
-
 }  // namespace amid::cli

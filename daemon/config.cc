@@ -21,11 +21,7 @@ std::string env_or(const char* name, const std::string& fallback) {
   return (v && *v) ? std::string(v) : fallback;
 }
 
-std::string where(const std::string& file, const toml::source_region& src) {
-  std::ostringstream out;
-  out << file << ":" << src.begin.line << ":" << src.begin.column;
-  return out.str();
-}
+using toml_util::where;
 
 // Reads one key of a table into `out`, with type and range checks.
 struct TableReader {

@@ -36,7 +36,7 @@ struct Config {
   std::uint64_t max_image_gib = 64;      // cap on a registered disk's virtual size
   std::uint64_t capacity_memory_mib = 0; // memory all live instances may take; 0 = the host's RAM
   int workers = 8;                       // threads for blocking work (libvirt, qemu-img); reads have 2 more
-  // Connections (daemon/connection_limits.h): in all, per user, kept for admins;
+  // Connections (api/connection_limits.h): in all, per user, kept for admins;
   // how long one may sit without a request, or trickle one in.
   // The two shares default to parts of max_connections (0 here until
   // validate_config fills them in): a quarter per user, an eighth for admins.

@@ -1,6 +1,7 @@
 // amid: the daemon. Parses flags and config, takes the state dir, picks the
-// accelerator, opens libvirt and the catalog, reconciles, then serves the socket
-// until SIGTERM/SIGINT. Stopping amid never stops a guest.
+// accelerator, opens the catalog and every region (daemon/region.h), then
+// serves the socket until SIGTERM/SIGINT. Stopping amid never stops a guest.
+// docs/ARCHITECTURE.md shows where everything else is.
 #include <fcntl.h>
 #include <malloc.h>
 #include <grp.h>
@@ -16,44 +17,16 @@
 #include <iostream>
 #include <memory>
 
-#include "daemon/accel.h"
-#include "daemon/asio.h"
-#include "daemon/dispatcher.h"
-#include "daemon/fs.h"
-#include "daemon/log.h"
-#include "daemon/reaper.h"
-#include "daemon/reconcile.h"
-#include "daemon/scheduler.h"
-#include "daemon/server.h"
+#include "daemon/api/asio_scheduler.h"
+#include "daemon/api/server.h"
+#include "daemon/host/accel.h"
+#include "daemon/host/fs.h"
+#include "daemon/host/log.h"
+#include "daemon/host/reaper.h"
+#include "daemon/region.h"
 
 namespace amid {
 namespace {
-
-constexpr const char* kEmbeddedQemuConf =
-    "# Written by amid at every start for its embedded QEMU driver; edits are lost.\n"
-    "# QEMU's stdio goes to files, so no virtlogd is needed.\n"
-    "stdio_handler = \"file\"\n"
-    "# Ownership is not remembered in xattrs: amid owns every file it hands to QEMU.\n"
-    "remember_owner = 0\n";
-
-// Deadlines as timers on the I/O thread; the work itself on the worker pool.
-class AsioScheduler : public Scheduler {
- public:
-  AsioScheduler(asio::io_context& io, asio::thread_pool& workers) : io_(io), workers_(workers) {}
-  void post(std::function<void()> fn) override { asio::post(workers_, std::move(fn)); }
-  void post_after(std::chrono::milliseconds delay, std::function<void()> fn) override {
-    asio::post(io_, [this, delay, fn = std::move(fn)]() mutable {
-      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-      timer->async_wait([this, timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
-        if (!ec) asio::post(workers_, std::move(fn));
-      });
-    });
-  }
-
- private:
-  asio::io_context& io_;
-  asio::thread_pool& workers_;
-};
 
 // libvirt checks /dev/kvm as QEMU's user; when that user cannot open it, libvirt
 // re-probes QEMU's capabilities before every launch (seconds each time).
@@ -99,24 +72,6 @@ int lock_state_dir(const std::string& lock_path) {
   return fd;
 }
 
-// What guests this host can run; one log line each, so a missing emulator is visible.
-std::map<std::string, std::string> runnable_guests(Hypervisor& hypervisor, const std::string& host_type) {
-  auto types = amid::guest_domain_types(host_arch(), host_type, [&](const std::string& arch, const std::string& type) {
-    return hypervisor.supports_domain_type(arch, type);
-  });
-  for (const char* arch : {"x86_64", "arm64"}) {
-    auto it = types.find(arch);
-    if (it != types.end()) {
-      log_info(std::string(arch) + " guests: " + (it->second == "kvm" ? "KVM" : "TCG (software emulation)"));
-    } else if (std::string(arch) == "arm64") {
-      log_info("arm64 guests: not available (install qemu-system-arm and qemu-efi-aarch64, then restart amid)");
-    } else {
-      log_info(std::string(arch) + " guests: not available (libvirt has no emulator for them)");
-    }
-  }
-  return types;
-}
-
 // Group names from the config, as gids; a missing group is said once and left out.
 AccessPolicy access_policy(const Config& config) {
   AccessPolicy p;
@@ -152,93 +107,6 @@ void raise_descriptor_limit() {
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
   rl.rlim_cur = rl.rlim_max;
   if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) log_warn("cannot raise the open-file limit to " + std::to_string(rl.rlim_max));
-}
-
-// One region: its store, libvirt connection and services. Built once at start.
-struct Region {
-  std::unique_ptr<Hypervisor> hypervisor;
-  std::unique_ptr<Runtime> rt;
-  ImageService images;
-  InstanceService instances;
-  CaptureService capture;
-  TagService tags;
-  Region(std::unique_ptr<Hypervisor> hv, std::unique_ptr<Runtime> runtime)
-      : hypervisor(std::move(hv)), rt(std::move(runtime)), images(*rt), instances(*rt, images),
-        capture(*rt, images, instances), tags(*rt) {}
-};
-
-// A configured region's store must exist and be writable: amid does not guess
-// where a region's disks belong.
-void check_region_store(const RegionConfig& rc) {
-  struct stat st{};
-  if (::stat(rc.store.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store +
-                                               " is not a folder; create it (mkdir -p " + rc.store +
-                                               ") or fix amid.toml");
-  }
-  if (::access(rc.store.c_str(), W_OK | X_OK) != 0) {
-    throw AmidError(codes::kInternalError,
-                    "regions." + rc.name + ".store: " + rc.store + " is not writable by amid");
-  }
-}
-
-// A region on another host: its store folder must exist there (amid does not
-// guess where a region's disks belong); amid makes its subfolders through libvirt.
-void prepare_remote_store(const RegionConfig& rc, const Store& store, RegionFiles& files, const std::string& host) {
-  if (!files.dir_exists(store.root())) {
-    throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store + " is not a folder on " +
-                                               host + "; create it there (mkdir -p " + rc.store +
-                                               ") or fix amid.toml");
-  }
-  for (const auto& dir : {store.images_dir(), store.instances_dir(), store.volumes_dir()}) {
-    try {
-      files.make_dir(dir);
-    } catch (const AmidError& e) {
-      throw AmidError(codes::kInternalError, "regions." + rc.name + ".store: " + rc.store + " on " + host +
-                                                 ": amid cannot make " + dir + " there (" + e.what() +
-                                                 "); check that folder's owner and mode on that host");
-    }
-  }
-}
-
-std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc, AccelChoice choice,
-                                    Catalog& catalog, const InstanceTypes& types, const Store& state) {
-  Store store(rc.store);
-  if (!rc.store_on_libvirt_host()) store.prepare();
-  if (rc.libvirt_uri == "embedded") {
-    fs::make_dirs(store.libvirt_root() + "/etc", 0700);
-    fs::write_file_atomic(store.libvirt_root() + "/etc/qemu.conf", kEmbeddedQemuConf, 0600);
-  }
-  std::unique_ptr<Hypervisor> hypervisor;
-  try {
-    hypervisor = std::make_unique<Hypervisor>(rc.effective_libvirt_uri());
-  } catch (const AmidError& e) {
-    throw AmidError(e.code(), "region " + rc.name + ": " + e.what());
-  }
-  if (choice.domain_type == "kvm" && !hypervisor->supports_domain_type(host_arch(), "kvm")) {
-    if (config.accel == "kvm") {
-      throw AmidError(codes::kInternalError, "libvirt at " + hypervisor->uri() + " offers no kvm domains");
-    }
-    choice = {"qemu", "accelerator tcg: libvirt offers no kvm domains"};
-    log_info("region " + rc.name + ": " + choice.reason);
-  }
-  // Probe QEMU's capabilities now rather than on the first launch.
-  hypervisor->capabilities_xml();
-  log_info("region " + rc.name + ": libvirt connected: " + hypervisor->uri() + ", store " + rc.store);
-  std::map<std::string, std::string> domain_types = runnable_guests(*hypervisor, choice.domain_type);
-  Config region_config = config;
-  region_config.region = rc.name;
-  region_config.libvirt_uri = rc.libvirt_uri;
-  auto rt = std::unique_ptr<Runtime>(
-      new Runtime{region_config, store, catalog, *hypervisor, domain_types, types, QemuImg{}, {}});
-  if (rc.store_on_libvirt_host()) {
-    rt->files = make_libvirt_files(*hypervisor, state.tmp_dir());
-    prepare_remote_store(rc, store, *rt->files, hypervisor->hostname());
-  }
-  auto region = std::make_unique<Region>(std::move(hypervisor), std::move(rt));
-  reconcile(*region->rt, region->images, region->instances);
-  region->capture.recover_interrupted();
-  return region;
 }
 
 int run(int argc, char** argv) {
@@ -322,27 +190,20 @@ int run(int argc, char** argv) {
   log_info(host_choice.reason);
 
   Catalog catalog(state.catalog_path());
-  std::vector<std::unique_ptr<Region>> regions;
+  std::vector<std::unique_ptr<Region>> regions;  // the default region first
   for (const RegionConfig& rc : config.effective_regions()) {
-    if (!config.regions.empty() && !rc.store_on_libvirt_host()) check_region_store(rc);
     regions.push_back(open_region(config, rc, host_choice, catalog, types, state));
   }
+  Dispatcher dispatcher(regions.front()->services());
+  for (std::size_t i = 1; i < regions.size(); ++i) dispatcher.add_region(regions[i]->services());
 
-  Region& home = *regions.front();
-  Dispatcher dispatcher(home.images, home.instances, home.tags, &home.capture);
-  for (std::size_t i = 1; i < regions.size(); ++i) {
-    dispatcher.add_region({regions[i]->images, regions[i]->instances, regions[i]->tags, &regions[i]->capture});
-  }
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
   asio::thread_pool readers(2);  // Describe* and GetConsoleOutput, never behind launches
   AsioScheduler scheduler(io, workers);
   for (auto& region : regions) {
-    region->instances.set_scheduler(&scheduler);
-    region->capture.set_scheduler(&scheduler);
-    InstanceService& instances = region->instances;
-    region->hypervisor->watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
-    region->instances.resume_pending_work();
+    region->set_scheduler(&scheduler);
+    region->serve();
   }
   ConnectionLimits limits(connection_policy(config));
   Server server(io, workers, readers, dispatcher, config.max_request_bytes, limits);
@@ -361,7 +222,7 @@ int run(int argc, char** argv) {
   // 1.6 MB in use, 3.5 MiB of VmRSS for nothing until an answer trimmed it.
   malloc_trim(0);
   std::string served;
-  for (const auto& region : regions) served += (served.empty() ? "" : ", ") + region->rt->config.region;
+  for (const auto& region : regions) served += (served.empty() ? "" : ", ") + region->name();
   log_info("amid ready on " + config.socket_path + " (regions " + served + "; default " + config.region +
            "; state " + config.state_dir + ")");
   io.run();

@@ -1,5 +1,6 @@
 #include <filesystem>
 
+#include "cli/arguments.h"
 #include "cli/commands/commands.h"
 
 namespace amid::cli {

@@ -1,5 +1,5 @@
 // End to end: amid's socket under load and abuse (README "Security model",
-// daemon/connection_limits.h). The real amid on libvirt's test driver (no guest
+// api/connection_limits.h). The real amid on libvirt's test driver (no guest
 // is needed), raw connections held open as other uids, and the real amictl.
 #include <gtest/gtest.h>
 #include <poll.h>

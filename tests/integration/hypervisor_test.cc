@@ -1,7 +1,7 @@
-// daemon/hypervisor.h against libvirt's test driver (test:///default). Each
+// host/hypervisor.h against libvirt's test driver (test:///default). Each
 // connection to test:///default gets a private driver with one running domain
 // named "test", so tests do not see each other's domains.
-#include "daemon/hypervisor.h"
+#include "daemon/host/hypervisor.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/ids.h"
-#include "daemon/domain_xml.h"
+#include "daemon/host/domain_xml.h"
 #include "tests/unit/test_support.h"
 
 namespace amid {

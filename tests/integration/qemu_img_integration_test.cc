@@ -1,12 +1,12 @@
-// daemon/qemu_img.h against the real qemu-img, on small disks in a temp dir:
+// host/qemu_img.h against the real qemu-img, on small disks in a temp dir:
 // what amid accepts and refuses, and what its copies and overlays look like.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "daemon/process.h"
-#include "daemon/qemu_img.h"
+#include "daemon/host/process.h"
+#include "daemon/host/qemu_img.h"
 #include "tests/unit/test_support.h"
 
 namespace amid {

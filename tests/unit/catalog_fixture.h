@@ -1,6 +1,6 @@
-// A dispatcher over the real services with a catalog in a temp dir and libvirt's
-// test driver, for tests that put records straight into the catalog (hundreds of
-// images without a qemu-img run each) and then drive the actions.
+// A region of the real services (tests/unit/region_fixture.h) for tests that put
+// records straight into the catalog (hundreds of images without a qemu-img run
+// each) and then drive the actions.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,54 +10,13 @@
 #include <vector>
 
 #include "common/ids.h"
-#include "daemon/dispatcher.h"
-#include "daemon/runtime.h"
-#include "tests/unit/test_support.h"
+#include "daemon/state/iso_time.h"
+#include "tests/unit/region_fixture.h"
 
 namespace amid::testing {
 
-inline Caller user_caller(uid_t uid, bool admin = false) {
-  Caller c;
-  c.uid = uid;
-  c.gid = uid;
-  c.pid = 4242;
-  c.admin = admin;
-  c.account = account_id(uid);
-  return c;
-}
-
-class CatalogFixture : public TempDirTest {
+class CatalogFixture : public RegionFixture {
  protected:
-  void SetUp() override {
-    store_ = std::make_unique<Store>(tmp_.file("state"));
-    store_->prepare();
-    catalog_ = std::make_unique<Catalog>(store_->catalog_path());
-    hypervisor_ = std::make_unique<Hypervisor>("test:///default");
-    Config config;
-    config.state_dir = store_->root();
-    config.socket_path = tmp_.file("amid.sock");
-    config.libvirt_uri = "test:///default";
-    config.region = "local-1";
-    config.max_image_gib = 1;
-    rt_.reset(new Runtime{config, *store_, *catalog_, *hypervisor_, {{"x86_64", "test"}}, builtin_instance_types(),
-                          QemuImg{}, {}});
-    images_ = std::make_unique<ImageService>(*rt_);
-    instances_ = std::make_unique<InstanceService>(*rt_, *images_);
-    tags_ = std::make_unique<TagService>(*rt_);
-    dispatcher_ = std::make_unique<Dispatcher>(*images_, *instances_, *tags_);
-  }
-
-  protocol::Response call(const std::string& action, const protocol::Json& params, const Caller& caller) {
-    std::string line = protocol::encode_request({action, params});
-    line.pop_back();
-    auto parsed = protocol::parse_response(dispatcher_->handle(caller, line));
-    EXPECT_TRUE(parsed.ok());
-    return parsed.ok() ? std::move(parsed).value() : protocol::Response{};
-  }
-  protocol::Response call(const std::string& action, const protocol::Json& params) {
-    return call(action, params, alice_);
-  }
-
   // Records as the services would have written them (no files behind them).
   ImageRecord add_image(const std::string& name, const Caller& owner, Tags tags = {},
                         const std::string& state = "available") {
@@ -66,7 +25,7 @@ class CatalogFixture : public TempDirTest {
     r.name = name;
     r.owner = owner.account;
     r.region = "local-1";
-    r.state = state;
+    r.state = *image_state_named(state);
     r.creation_date = iso_now();
     r.size_bytes = 1ull << 30;
     r.disk_file = store_->image_disk(r.id);
@@ -110,25 +69,13 @@ class CatalogFixture : public TempDirTest {
     r.owner = owner.account;
     r.region = "local-1";
     r.instance_type = type;
-    r.state = "pending";
+    r.state = InstanceState::kPending;
     r.launch_time = iso_now();
     r.dir = store_->instance_dir(r.id);
     r.tags = std::move(tags);
     catalog_->insert_instances({r});
     return r;
   }
-
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<Hypervisor> hypervisor_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<ImageService> images_;
-  std::unique_ptr<InstanceService> instances_;
-  std::unique_ptr<TagService> tags_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  const Caller alice_ = user_caller(1000);
-  const Caller bob_ = user_caller(2000);
-  const Caller root_ = user_caller(0, true);
 };
 
 }  // namespace amid::testing

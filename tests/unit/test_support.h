@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/process.h"
+#include "daemon/host/process.h"
 
 namespace amid::testing {
 

@@ -1,0 +1,67 @@
+// The actions every front door serves, as tables: one per kind of resource
+// (image_actions.cc, instance_actions.cc, volume_actions.cc, tag_actions.cc).
+// An action reads its parameters with a ParamReader (unknown ones refused),
+// calls the services of the region the request names, and returns EC2's answer
+// fields. Errors are thrown as AmidError; the dispatcher turns them into answers.
+// Handlers run on worker threads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "daemon/api/params.h"
+#include "daemon/services/caller.h"
+#include "daemon/services/client_token.h"
+
+namespace amid {
+
+class CaptureService;
+class CopyService;
+class ImageService;
+class InstanceService;
+class TagService;
+
+// The services an action may call: one region's.
+struct Services {
+  ImageService& images;
+  InstanceService& instances;
+  TagService& tags;
+  CaptureService& capture;
+  CopyService& copy;
+  const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
+};
+
+// An action's answer: a JSON body, or (for a large listing built a row at a
+// time) the body's text as protocol::dump_answer writes it.
+struct ActionAnswer {
+  ActionAnswer(protocol::Json body) : json(std::move(body)) {}  // NOLINT: every handler returns Json
+  static ActionAnswer text(std::string body_text) {
+    ActionAnswer a{protocol::Json()};
+    a.raw = std::move(body_text);
+    a.is_raw = true;
+    return a;
+  }
+  protocol::Json json;
+  std::string raw;
+  bool is_raw = false;
+};
+
+using Handler = std::function<ActionAnswer(Services&, const Caller&, ParamReader&)>;
+using ActionTable = std::map<std::string, Handler>;  // by EC2's action name
+
+const ActionTable& image_actions();
+const ActionTable& instance_actions();
+const ActionTable& volume_actions();
+const ActionTable& tag_actions();
+
+// What more than one table reads or answers:
+// ClientToken, checked, with the request's other parameters in canonical form.
+std::optional<ClientToken> read_client_token(ParamReader& p);
+// A Describe answer: the rows under `field`, and NextToken when there are more.
+protocol::Json listed(const char* field, std::vector<protocol::Json> rows, const std::string& next_token);
+
+}  // namespace amid

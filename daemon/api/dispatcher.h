@@ -1,0 +1,42 @@
+// Turns a request line into a call of one action (api/actions.h) on the
+// services of the region it names, and every error into a protocol answer: the
+// one place where exceptions become EC2 error codes.
+//
+// The set of actions is closed: the union of the tables in api/actions.h.
+// handle() is called from worker threads and never throws.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "daemon/api/actions.h"
+#include "daemon/services/caller.h"
+
+namespace amid {
+
+// Every action takes an optional `Region` parameter (EC2's endpoint): the
+// services of that region answer; without it, the default region's do. A region
+// amid does not serve is InvalidParameterValue naming the ones it does.
+class Dispatcher {
+ public:
+  // The default region's services.
+  explicit Dispatcher(Services home);
+  // Another region's.
+  void add_region(Services services);
+
+  // One request line in, one answer line (with newline) out.
+  std::string handle(const Caller& caller, const std::string& line);
+  static std::vector<std::string> action_names();
+  // Whether the line asks for an action that only reads (Describe*,
+  // GetConsoleOutput). A line that does not parse counts as not.
+  static bool reads_only(const std::string& line);
+
+ private:
+  ActionAnswer dispatch(const Caller& caller, const protocol::Request& request);
+  std::string home_;
+  std::map<std::string, Services> regions_;
+};
+
+}  // namespace amid

@@ -1,0 +1,151 @@
+#include "daemon/services/render.h"
+
+#include "common/block_device_mapping.h"
+#include "daemon/host/domain_xml.h"
+#include "daemon/services/image_visibility.h"
+
+namespace amid {
+
+protocol::Json render_tags(const Tags& tags) {
+  protocol::Json out = protocol::Json::array();
+  for (const auto& [k, v] : tags) out.push_back({{"Key", k}, {"Value", v}});
+  return out;
+}
+
+protocol::Json render_instance_state(InstanceState state) {
+  return {{"Code", state_code(state)}, {"Name", to_string(state)}};
+}
+
+std::string deregistration_protection_state(const ImageRecord& image) {
+  if (image.deregistration_protection == "disabled" && !image.protected_until.empty()) {
+    return "disabled-after-" + image.protected_until;
+  }
+  return image.deregistration_protection.empty() ? "disabled" : image.deregistration_protection;
+}
+
+namespace {
+
+// render_image's fields, only those `want` accepts.
+template <typename Want>
+protocol::Json render_image_if(const ImageRecord& r, Want want) {
+  protocol::Json j = protocol::Json::object();
+  auto put = [&](const char* key, auto&& make) {
+    if (want(key)) j[key] = make();
+  };
+  put("ImageId", [&] { return r.id; });
+  put("Name", [&] { return r.name; });
+  put("Description", [&] { return r.description; });
+  put("OwnerId", [&] { return r.owner; });
+  put("State", [&] { return to_string(r.state); });
+  put("Architecture", [&] { return r.architecture; });
+  put("VirtualizationType", [&] { return r.virtualization_type; });
+  put("RootDeviceType", [&] { return r.root_device_type; });
+  put("RootDeviceName", [&] { return kRootDeviceName; });
+  put("CreationDate", [&] { return r.creation_date; });
+  put("ImageType", [&] { return "machine"; });
+  put("Hypervisor", [&] { return "kvm"; });
+  put("Public", [&] { return is_public(r); });
+  put("ImageLocation", [&] { return r.owner + "/" + r.name; });
+  put("DeregistrationProtection", [&] { return deregistration_protection_state(r); });
+  if (!r.deprecation_time.empty()) put("DeprecationTime", [&] { return r.deprecation_time; });
+  put("BlockDeviceMappings", [&] {
+    if (r.block_device_mappings) return to_ec2_json(*r.block_device_mappings);
+    protocol::Json root = {{"DeviceName", kRootDeviceName}};
+    if (r.root_device_type == "ebs") {
+      root["Ebs"] = {{"VolumeSize", gib_ceil(r.size_bytes)},
+                     {"DeleteOnTermination", true},
+                     {"VolumeType", "gp3"}};
+    } else {
+      root["VirtualName"] = "ephemeral0";
+    }
+    return protocol::Json::array({std::move(root)});
+  });
+  if (!r.source_instance.empty()) {
+    // amid's additions (not in EC2's answer): where a captured image came from.
+    put("SourceInstanceId", [&] { return r.source_instance; });
+    put("Consistency", [&] { return r.consistency; });
+  }
+  if (r.state == ImageState::kPending && r.progress_total > 0) {
+    put("Progress", [&] {
+      return protocol::Json{{"BytesDone", r.progress_done},
+                            {"BytesTotal", r.progress_total},
+                            {"Percent", static_cast<int>(100.0 * static_cast<double>(r.progress_done) /
+                                                         static_cast<double>(r.progress_total))}};
+    });
+  }
+  if (!r.tags.empty()) put("Tags", [&] { return render_tags(r.tags); });
+  if (!r.kernel_id.empty()) put("KernelId", [&] { return r.kernel_id; });
+  if (!r.ramdisk_id.empty()) put("RamdiskId", [&] { return r.ramdisk_id; });
+  if (!r.state_reason.empty()) {
+    put("StateReason", [&] { return protocol::Json{{"Code", to_string(r.state)}, {"Message", r.state_reason}}; });
+  }
+  return j;
+}
+
+}  // namespace
+
+protocol::Json render_image(const ImageRecord& r) {
+  return render_image_if(r, [](const char*) { return true; });
+}
+
+protocol::Json render_image_fields(const ImageRecord& r, const std::vector<std::string>& fields) {
+  return render_image_if(r, [&](const char* key) {
+    for (const auto& f : fields) {
+      if (f == key) return true;
+    }
+    return false;
+  });
+}
+
+protocol::Json render_volume(const VolumeRecord& v) {
+  protocol::Json j = {{"VolumeId", v.id},
+                      {"Size", v.size_gib},
+                      {"SnapshotId", v.snapshot_id},
+                      {"AvailabilityZone", v.region + "a"},
+                      {"State", v.state},
+                      {"CreateTime", v.create_time},
+                      {"VolumeType", v.volume_type},
+                      {"Encrypted", false},
+                      {"Attachments", protocol::Json::array()}};
+  if (!v.tags.empty()) j["Tags"] = render_tags(v.tags);
+  if (!v.instance_id.empty()) {
+    j["Attachments"].push_back({{"InstanceId", v.instance_id},
+                                {"Device", v.device},
+                                {"State", "attached"},
+                                {"VolumeId", v.id},
+                                {"DeleteOnTermination", v.delete_on_termination}});
+  }
+  return j;
+}
+
+protocol::Json render_instance(const InstanceRecord& r) {
+  protocol::Json j = {
+      {"InstanceId", r.id},
+      {"ImageId", r.image_id},
+      {"AmiLaunchIndex", r.launch_index},
+      {"InstanceType", r.instance_type},
+      {"State", render_instance_state(r.state)},
+      {"LaunchTime", r.launch_time},
+      {"Placement", {{"AvailabilityZone", r.region + "a"}, {"Tenancy", "default"}}},
+      {"Architecture", r.architecture},
+      {"RootDeviceType", r.root_device_type},
+      {"RootDeviceName", kRootDeviceName},
+      {"VirtualizationType", r.virtualization_type},
+      {"Hypervisor", "kvm"},
+      {"CpuOptions", {{"CoreCount", r.vcpus}, {"ThreadsPerCore", 1}}},
+      {"StateTransitionReason", r.state_reason},
+      {"PrivateIpAddress", "10.0.2.15"},
+      {"NetworkInterfaces",
+       protocol::Json::array({{{"MacAddress", mac_for_instance(r.id)},
+                               {"PrivateIpAddress", "10.0.2.15"},
+                               {"Status", "in-use"}}})},
+  };
+  if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
+  if (!r.state_reason.empty()) {
+    auto colon = r.state_reason.find(':');
+    j["StateReason"] = {{"Code", r.state_reason.substr(0, colon)}, {"Message", r.state_reason}};
+  }
+  return j;
+}
+
+}  // namespace amid

@@ -1,0 +1,27 @@
+// Records rendered as EC2 renders them in its API answers: what the front doors
+// answer with, and what an image's manifest.json holds (services/image_jobs.h).
+// Pure; any thread.
+#pragma once
+
+#include "common/protocol.h"
+#include "daemon/state/records.h"
+
+namespace amid {
+
+protocol::Json render_image(const ImageRecord& image);
+// Only the top-level fields named in `fields` ("Name", "Tags", ...), each exactly
+// as render_image writes it (for matching filters without rendering everything).
+protocol::Json render_image_fields(const ImageRecord& image, const std::vector<std::string>& fields);
+// EC2's DeregistrationProtection: disabled, enabled-without-cooldown,
+// enabled-with-cooldown, or disabled-after-<time> while a cooldown runs (the
+// record's protected_until; ImageService clears it once past).
+std::string deregistration_protection_state(const ImageRecord& image);
+protocol::Json render_instance(const InstanceRecord& instance);
+protocol::Json render_instance_state(InstanceState state);
+protocol::Json render_volume(const VolumeRecord& volume);
+// EC2's [{"Key", "Value"}], sorted by key.
+protocol::Json render_tags(const Tags& tags);
+
+inline constexpr const char* kRootDeviceName = "/dev/vda";
+
+}  // namespace amid

@@ -1,0 +1,47 @@
+// What a region's services work with: its settings, store, catalog and libvirt
+// connection. Built once per region by daemon/region.h and shared by the worker
+// threads. Each member is thread-safe on its own.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "daemon/host/hypervisor.h"
+#include "daemon/host/qemu_img.h"
+#include "daemon/host/region_files.h"
+#include "daemon/host/store.h"
+#include "daemon/services/instance_types.h"
+#include "daemon/state/catalog.h"
+
+namespace amid {
+
+// The part of amid.toml a region's services read (daemon/config.h has it all).
+struct RegionSettings {
+  std::string region = "local-1";          // its name ([daemon] region, or [regions.NAME])
+  std::string capture = "thin";            // [images] capture: thin | standalone
+  std::uint64_t max_image_gib = 64;        // [limits] max_image_gib
+  std::uint64_t capacity_memory_mib = 0;   // [limits] capacity_memory_mib; 0 = the host's RAM
+};
+
+struct Runtime {
+  RegionSettings settings;
+  Store store;
+  Catalog& catalog;
+  Hypervisor& hypervisor;
+  // Guest architectures this host runs (EC2's names, x86_64 / arm64), each with its
+  // libvirt domain type: "kvm" for the host's own when KVM works, else "qemu" (TCG).
+  // Found once at start; an architecture absent here cannot be launched.
+  std::map<std::string, std::string> domain_types;
+  InstanceTypes instance_types;
+  QemuImg qemu_img;
+  // Held while an image's users are counted or changed (launch vs. reclaim).
+  std::mutex image_refs_mu;
+  // The region's store: on this machine (files), or on its libvirt host
+  // (storage pools and streams). Every file under `store` is reached through it.
+  std::shared_ptr<RegionFiles> files = make_local_files(qemu_img);
+};
+
+}  // namespace amid
