@@ -1,7 +1,5 @@
 // The catalog's images: their rows, launch permissions and block device
 // mappings, and the transactions that change them together.
-#include <algorithm>
-
 #include "daemon/state/catalog.h"
 #include "daemon/state/sql.h"
 
@@ -94,20 +92,21 @@ void drop_launch_permissions(sqlite3* db, const std::string& id) {
   s.step();
 }
 
-// Tags, launch permissions and mappings of `list`, one query each over the
-// range of their ids.
+// Tags, launch permissions and mappings of `list`, one query each for their
+// ids (sql::id_filter).
 void attach_image_extras(sqlite3* db, std::vector<ImageRecord>& list) {
   if (list.empty()) return;
-  auto [lo, hi] = std::minmax_element(list.begin(), list.end(),
-                                      [](const ImageRecord& a, const ImageRecord& b) { return a.id < b.id; });
-  const std::string first = lo->id, last = hi->id;
-  auto tags = sql::read_tags_between(db, first, last);
-  auto mappings = sql::read_mappings_between(db, first, last);
+  std::vector<std::string> ids;
+  ids.reserve(list.size());
+  for (const auto& r : list) ids.push_back(r.id);
+  auto tags = sql::read_tags_of(db, ids);
+  auto mappings = sql::read_mappings_of(db, ids);
   std::map<std::string, LaunchPermissions> perms;
   {
-    Stmt s(db, "SELECT image_id, kind, value FROM launch_permissions WHERE image_id >= ? AND image_id <= ? "
-               "ORDER BY image_id, kind, value");
-    s.bind(1, first).bind(2, last);
+    sql::IdFilter f = sql::id_filter("image_id", ids);
+    Stmt s(db, "SELECT image_id, kind, value FROM launch_permissions WHERE " + f.where +
+                   " ORDER BY image_id, kind, value");
+    for (std::size_t i = 0; i < f.binds.size(); ++i) s.bind(static_cast<int>(i + 1), f.binds[i]);
     while (s.step()) perms[s.text(0)].push_back({s.text(1), s.text(2)});
   }
   for (auto& r : list) {

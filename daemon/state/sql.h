@@ -80,8 +80,17 @@ InstanceState instance_state_of(const std::string& stored);
 
 // ---- tags (any resource)
 Tags read_tags(sqlite3* db, const std::string& id);
-// Every tag of resources whose id is in [first, last], by id.
-std::map<std::string, Tags> read_tags_between(sqlite3* db, const std::string& first, const std::string& last);
+// Which rows a read for a set of resources covers: `column` IN the ids when
+// they are few, else every id between the least and the greatest (one scan; a
+// caller looks its own ids up in what comes back). Binds from 1 on.
+struct IdFilter {
+  std::string where;               // "resource_id IN (?,?)" or "resource_id >= ? AND resource_id <= ?"
+  std::vector<std::string> binds;
+};
+IdFilter id_filter(const char* column, const std::vector<std::string>& ids);
+
+// Every tag of the resources `ids` (and, for many, of others between them), by id.
+std::map<std::string, Tags> read_tags_of(sqlite3* db, const std::vector<std::string>& ids);
 // Every tag of resources whose id starts with `prefix` ("ami-", "i-"...), by id.
 std::map<std::string, Tags> read_tags_with_prefix(sqlite3* db, const std::string& prefix);
 void write_tags(sqlite3* db, const std::string& id, const Tags& tags);  // adds or overwrites keys
@@ -102,9 +111,8 @@ bool token_taken(sqlite3* db, const ClientTokenRecord& t);
 
 // ---- block device mappings (an image's or an instance's), one row each
 BlockDeviceMappings read_mappings(sqlite3* db, const std::string& id);
-// Every mapping of resources whose id is in [first, last], by id.
-std::map<std::string, BlockDeviceMappings> read_mappings_between(sqlite3* db, const std::string& first,
-                                                                 const std::string& last);
+// Every mapping of the resources `ids` (and, for many, of others between them), by id.
+std::map<std::string, BlockDeviceMappings> read_mappings_of(sqlite3* db, const std::vector<std::string>& ids);
 // Every mapping of resources whose id starts with `prefix` ("ami-", "i-"), by id.
 std::map<std::string, BlockDeviceMappings> read_mappings_with_prefix(sqlite3* db, const std::string& prefix);
 // Replaces the resource's mappings with `mappings`.
