@@ -17,7 +17,8 @@ Region::Region(RegionParts parts)
       instances_(rt_, images_),
       capture_(rt_, images_, instances_),
       copy_(rt_),
-      tags_(rt_) {
+      tags_(rt_),
+      key_pairs_(rt_) {
   if (parts.files) rt_.files = std::move(parts.files);
 }
 

@@ -17,6 +17,7 @@
 #include "daemon/services/copy_service.h"
 #include "daemon/services/image_service.h"
 #include "daemon/services/instance_service.h"
+#include "daemon/services/key_pair_service.h"
 #include "daemon/services/runtime.h"
 #include "daemon/services/scheduler.h"
 #include "daemon/services/tag_service.h"
@@ -48,8 +49,9 @@ class Region {
   CaptureService& capture() { return capture_; }
   CopyService& copy() { return copy_; }
   TagService& tags() { return tags_; }
+  KeyPairService& key_pairs() { return key_pairs_; }
   // What the dispatcher calls for this region.
-  Services services() { return {images_, instances_, tags_, capture_, copy_}; }
+  Services services() { return {images_, instances_, tags_, capture_, copy_, key_pairs_}; }
 
   // Work that waits (stop deadlines, capture and copy jobs) goes to `scheduler` from now on.
   void set_scheduler(Scheduler* scheduler);
@@ -68,6 +70,7 @@ class Region {
   CaptureService capture_;
   CopyService copy_;
   TagService tags_;
+  KeyPairService key_pairs_;
 };
 
 // Opens a region amid.toml describes: its store (made here, or checked on its

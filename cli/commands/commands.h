@@ -35,6 +35,10 @@ void add_describe_tags(CLI::App& app, ContextFactory ctx);
 void add_modify_image_attribute(CLI::App& app, ContextFactory ctx);
 void add_describe_image_attribute(CLI::App& app, ContextFactory ctx);
 void add_reset_image_attribute(CLI::App& app, ContextFactory ctx);
+void add_create_key_pair(CLI::App& app, ContextFactory ctx);
+void add_import_key_pair(CLI::App& app, ContextFactory ctx);
+void add_describe_key_pairs(CLI::App& app, ContextFactory ctx);
+void add_delete_key_pair(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -52,6 +56,10 @@ inline constexpr CommandEntry kCommands[] = {
     {"modify-image-attribute", add_modify_image_attribute},
     {"describe-image-attribute", add_describe_image_attribute},
     {"reset-image-attribute", add_reset_image_attribute},
+    {"create-key-pair", add_create_key_pair},
+    {"import-key-pair", add_import_key_pair},
+    {"describe-key-pairs", add_describe_key_pairs},
+    {"delete-key-pair", add_delete_key_pair},
     {"run-instances", add_run_instances},
     {"describe-instances", add_describe_instances},
     {"get-console-output", add_get_console_output},

@@ -27,7 +27,7 @@ std::pair<int, int> parse_count(const std::string& text) {
 void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("run-instances", "Launch instances from an image");
   struct Opts {
-    std::string image, type = "t3.micro", user_data, bdm, launch_template, count = "1", tag_specs, client_token;
+    std::string image, type = "t3.micro", key_name, user_data, bdm, launch_template, count = "1", tag_specs, client_token;
     std::vector<std::string> tags;
   };
   auto o = std::make_shared<Opts>();
@@ -41,6 +41,9 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--tag", o->tags, "KEY=VALUE tag for the instances (repeatable)");
   cmd->add_option("--tag-specifications", o->tag_specs,
                   "EC2's TagSpecifications as JSON (or file://PATH): instance and volume tags");
+  cmd->add_option("--key-name", o->key_name,
+                  "your key pair (create-key-pair, import-key-pair) whose public key the guest's user "
+                  "(admin on the Debian template) accepts for SSH");
   cmd->add_option("--user-data", o->user_data, "script for the guest: file://PATH or the text itself");
   cmd->add_option("--block-device-mappings", o->bdm,
                   "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON; merged over the image's");
@@ -104,6 +107,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
     if (!o->user_data.empty()) {
       params["UserData"] = base64_encode(read_blob_argument(o->user_data, "--user-data"));
     }
+    if (cmd->count("--key-name")) params["KeyName"] = o->key_name;
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!params.contains("ImageId")) {

@@ -1,5 +1,6 @@
 // The actions every front door serves, as tables: one per kind of resource
-// (image_actions.cc, instance_actions.cc, volume_actions.cc, tag_actions.cc).
+// (image_actions.cc, instance_actions.cc, volume_actions.cc, tag_actions.cc,
+// key_pair_actions.cc).
 // An action reads its parameters with a ParamReader (unknown ones refused),
 // calls the services of the region the request names, and returns EC2's answer
 // fields. Errors are thrown as AmidError; the dispatcher turns them into answers.
@@ -23,6 +24,7 @@ class CaptureService;
 class CopyService;
 class ImageService;
 class InstanceService;
+class KeyPairService;
 class TagService;
 
 // The services an action may call: one region's.
@@ -32,6 +34,7 @@ struct Services {
   TagService& tags;
   CaptureService& capture;
   CopyService& copy;
+  KeyPairService& key_pairs;
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
@@ -57,6 +60,7 @@ const ActionTable& image_actions();
 const ActionTable& instance_actions();
 const ActionTable& volume_actions();
 const ActionTable& tag_actions();
+const ActionTable& key_pair_actions();
 
 // What more than one table reads or answers:
 // ClientToken, checked, with the request's other parameters in canonical form.

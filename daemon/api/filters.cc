@@ -47,6 +47,16 @@ const FilterSchema kVolumeFilters = {{
     {"volume-id", "/VolumeId"},
 }};
 
+const FilterSchema kKeyPairFilters = {
+    {
+        {"fingerprint", "/KeyFingerprint"},
+        {"key-name", "/KeyName"},
+        {"key-pair-id", "/KeyPairId"},
+        {"key-type", "/KeyType"},
+    },
+    false,
+};
+
 const FilterSchema kTagFilters = {
     {
         {"key", "/Key"},

@@ -50,6 +50,7 @@ extern const FilterSchema kImageFilters;
 extern const FilterSchema kInstanceFilters;  // rows carry ReservationId and OwnerId too
 extern const FilterSchema kVolumeFilters;
 extern const FilterSchema kTagFilters;
+extern const FilterSchema kKeyPairFilters;
 
 inline constexpr std::size_t kMaxFilters = 50;
 inline constexpr std::size_t kMaxFilterValues = 200;

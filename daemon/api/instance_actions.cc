@@ -5,6 +5,7 @@
 #include "common/base64.h"
 #include "daemon/api/listing.h"
 #include "daemon/services/instance_service.h"
+#include "daemon/services/key_pair_service.h"
 #include "daemon/services/render.h"
 #include "daemon/state/iso_time.h"
 
@@ -51,7 +52,9 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
     req.user_data = *decoded;
   }
   req.client_token = read_client_token(p);
+  auto key_name = p.optional_string("KeyName", 1024);
   p.finish();
+  if (key_name) req.key_pair = services.key_pairs.key_for_launch(caller, *key_name);
   Reservation reservation = instances.run_instances(caller, req);
   Json out = Json::array();
   for (const auto& rec : reservation.instances) {

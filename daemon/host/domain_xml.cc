@@ -101,7 +101,7 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(disk, "device", "disk");
     pugi::xml_node drv = child(disk, "driver");
     attr(drv, "name", "qemu");
-    attr(drv, "type", "qcow2");
+    attr(drv, "type", d.format);
     attr(drv, "discard", "unmap");
     attr(child(disk, "source"), "file", d.path);
     // The whole chain, stated explicitly and ended with an empty backingStore,

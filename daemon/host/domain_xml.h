@@ -17,6 +17,7 @@ struct DiskSpec {
   // captured template the templates it was captured over. Empty: none.
   std::vector<std::string> backing;
   bool read_only = false;
+  std::string format = "qcow2";  // raw: a NoCloud seed
 };
 
 struct DomainSpec {

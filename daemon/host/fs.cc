@@ -136,6 +136,19 @@ void remove_tree(const std::string& path) {
   if (ec) throw AmidError(codes::kInternalError, "cannot remove " + path + ": " + ec.message());
 }
 
+PrivateTempDir::PrivateTempDir(const std::string& prefix) {
+  std::string tmpl = prefix + "XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw AmidError(codes::kInternalError, "cannot make a private folder " + tmpl + ": " + std::strerror(errno));
+  }
+  path_ = tmpl;
+}
+
+PrivateTempDir::~PrivateTempDir() {
+  std::error_code ec;  // nothing to do about a failure here; the folder is private
+  std::filesystem::remove_all(path_, ec);
+}
+
 bool exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;

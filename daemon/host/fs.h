@@ -24,6 +24,20 @@ void copy_sparse_durable(const std::string& from, const std::string& to, unsigne
 void make_dirs(const std::string& path, unsigned mode = 0700);
 // Removes a folder tree; no error when it does not exist.
 void remove_tree(const std::string& path);
+
+// A new folder `prefix` + six random characters, mode 0700, removed with all it
+// holds when this goes: for files that must exist only while a tool runs.
+class PrivateTempDir {
+ public:
+  explicit PrivateTempDir(const std::string& prefix);
+  ~PrivateTempDir();
+  PrivateTempDir(const PrivateTempDir&) = delete;
+  PrivateTempDir& operator=(const PrivateTempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 bool exists(const std::string& path);
 std::string read_file(const std::string& path);
 // The last `max_bytes` of a file ("" when it does not exist).

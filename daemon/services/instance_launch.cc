@@ -8,7 +8,9 @@
 
 #include "common/ids.h"
 #include "daemon/host/domain_xml.h"
+#include "daemon/host/nocloud_seed.h"
 #include "daemon/host/log.h"
+#include "daemon/services/instance_metadata.h"
 #include "daemon/services/instance_service.h"
 #include "daemon/services/layers.h"
 #include "daemon/services/render.h"
@@ -25,6 +27,8 @@ std::uint64_t host_memory_mib() {
 
 constexpr const char* kRunInstancesAction = "RunInstances";
 constexpr std::uint64_t kGiB = 1ull << 30;
+// The NoCloud seed's disk: after any disk a mapping can name (vda..vdz).
+constexpr const char* kSeedTarget = "vdzz";
 
 }  // namespace
 
@@ -98,6 +102,7 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
     proto.virtualization_type = image.virtualization_type;
     proto.root_device_type = image.root_device_type;
     proto.tags = req.instance_tags;
+    if (req.key_pair) proto.key_name = req.key_pair->name;
     // EC2's MinCount/MaxCount: as many as fit, up to MaxCount, but at least MinCount.
     const std::uint64_t fits = free_capacity_mib() / std::max<std::uint64_t>(proto.memory_mib, 1);
     const int count = static_cast<int>(std::min<std::uint64_t>(req.max_count, fits));
@@ -380,6 +385,22 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
     files.write_file(path, *req.user_data, 0600);  // may hold secrets
     spec.user_data_file = path;
   }
+  const std::size_t volumes = spec.disks.size();
+  if (spec.arch == "x86_64") {
+    // cloud-init's NoCloud seed, last of the disks (so that no volume's guest
+    // name moves): what the instance is told about itself, its key, its user data.
+    std::string seed = rec.dir + "/seed.img";
+    auto seed_files = nocloud_files(metadata_of(rec, req.key_pair, req.user_data));
+    if (files.on_this_host()) {
+      write_nocloud_seed(seed, seed_files);
+    } else {
+      std::string local = files.staging_dir() + "/" + rec.id + ".seed";
+      write_nocloud_seed(local, seed_files);
+      files.put(local, seed, 0600);
+      ::unlink(local.c_str());
+    }
+    spec.disks.push_back({seed, kSeedTarget, {}, true, "raw"});
+  }
   spec.owner = rec.owner;
   spec.region = rec.region;
   spec.image_id = image.id;
@@ -391,7 +412,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   rt_.catalog.set_instance_state(rec.id, InstanceState::kRunning);
   rec.state = InstanceState::kRunning;
   log_info("instance " + rec.id + " launched from " + image.id + " (" + rec.instance_type + ", " +
-           spec.domain_type + ", " + std::to_string(spec.disks.size()) + " disks)");
+           spec.domain_type + ", " + std::to_string(volumes) + " disks)");
   return rec;
 }
 

@@ -43,6 +43,7 @@ struct RunInstancesRequest {
   Tags instance_tags;  // TagSpecifications, ResourceType "instance"
   Tags volume_tags;    // TagSpecifications, ResourceType "volume": every volume made
   std::optional<ClientToken> client_token;  // makes the request idempotent (services/client_token.h)
+  std::optional<KeyPairRecord> key_pair;     // KeyName, the caller's (KeyPairService::key_for_launch)
 };
 
 // What RunInstances answers with.

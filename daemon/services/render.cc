@@ -141,6 +141,7 @@ protocol::Json render_instance(const InstanceRecord& r) {
                                {"Status", "in-use"}}})},
   };
   if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
+  if (!r.key_name.empty()) j["KeyName"] = r.key_name;
   if (!r.state_reason.empty()) {
     auto colon = r.state_reason.find(':');
     j["StateReason"] = {{"Code", r.state_reason.substr(0, colon)}, {"Message", r.state_reason}};

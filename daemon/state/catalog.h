@@ -3,7 +3,8 @@
 // the append-only migrations (state/schema.cc) and the encoding of states and
 // block device mappings. Its methods are spread over one file per table group:
 // catalog_images.cc, catalog_instances.cc, catalog_volumes.cc (volumes and
-// snapshots), catalog_tags.cc (tags and ClientTokens); catalog.cc opens it.
+// snapshots), catalog_tags.cc (tags and ClientTokens), catalog_key_pairs.cc;
+// catalog.cc opens it.
 //
 // Thread-safe: one connection guarded by a mutex (the catalog is small and its
 // statements are fast; libvirt and qemu-img work happens outside it).
@@ -160,6 +161,16 @@ class Catalog {
   // ClientTokens (written by insert_*_checked / _with_token); they outlive restarts.
   std::optional<ClientTokenRecord> find_client_token(const std::string& owner, const std::string& action,
                                                      const std::string& token) const;
+
+  // Key pairs (catalog_key_pairs.cc). Names are unique per owner and region:
+  // insert_key_pair returns false (nothing written) when the name is taken.
+  bool insert_key_pair(const KeyPairRecord& key);
+  std::optional<KeyPairRecord> find_key_pair(const std::string& id) const;
+  std::optional<KeyPairRecord> find_key_pair_named(const std::string& owner, const std::string& region,
+                                                   const std::string& name) const;
+  // Every key pair of a region (all regions' when region is ""), by name.
+  std::vector<KeyPairRecord> list_key_pairs(const std::string& region) const;
+  void delete_key_pair(const std::string& id);
 
  private:
   void exec(const char* sql);

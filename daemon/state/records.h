@@ -86,6 +86,7 @@ struct InstanceRecord {
   std::string domain_uuid;
   std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
   std::string dir;                                // the instance's folder in the store
+  std::string key_name;                           // EC2's KeyName it was launched with ("" = none)
   BlockDeviceMappings block_device_mappings;      // the merged mappings it was launched with
   Tags tags;
 
@@ -122,6 +123,16 @@ struct SnapshotRecord {
   std::string image_id;            // the image that owns the file (reclaimed with it)
   std::string base_snapshot_id;    // the snapshot whose file this one's sits on ("" = standalone)
   Tags tags;
+};
+
+// An EC2 key pair (key-): its public half only; the private key is given to
+// its owner once, when amid makes it, and never kept.
+struct KeyPairRecord {
+  std::string id, owner, region, name;
+  std::string type = "ed25519";  // ed25519 | rsa
+  std::string fingerprint;       // as EC2 computes it (services/key_pairs.h)
+  std::string public_key;        // OpenSSH's one line: "ssh-ed25519 AAAA... NAME"
+  std::string create_time;       // ISO 8601, UTC
 };
 
 // An idempotent request (EC2's ClientToken): who sent it for which action, with

@@ -118,6 +118,14 @@ CREATE TABLE block_device_mappings (
   PRIMARY KEY (resource_id, position)) WITHOUT ROWID;
 ALTER TABLE images ADD COLUMN mappings_recorded INTEGER NOT NULL DEFAULT 0;
 )sql", mappings_to_rows},
+    // 9 -> 10: EC2 key pairs, and the key an instance was launched with.
+    {R"sql(
+CREATE TABLE key_pairs (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+  type TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, create_time TEXT NOT NULL);
+CREATE UNIQUE INDEX key_pairs_name ON key_pairs(region, owner, name);
+ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {
