@@ -1,0 +1,149 @@
+// End to end: the Debian template (images/build-debian) as a server, the way an
+// EC2 user meets one: a key pair made with amictl, run-instances --key-name
+// with cloud-config user data, and cloud-init inside the real guest applying
+// both from amid's NoCloud seed (user admin's authorized_keys, the hostname,
+// the user data), then create-image and a launch from that image, which
+// cloud-init treats as a new instance.
+//
+// The template is $AMID_DEBIAN_IMAGE (scripts/test builds it once per recipe
+// under build/debian/). Under TCG a boot takes about 95 s.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "e2e_harness.h"
+
+namespace amid::e2e {
+namespace {
+
+using Json = nlohmann::json;
+
+long seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string debian_image() {
+  const char* env = std::getenv("AMID_DEBIAN_IMAGE");
+  return env ? env : "";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Debian : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (debian_image().empty()) {
+      GTEST_SKIP() << "AMID_DEBIAN_IMAGE is not set: build the template with images/build-debian "
+                      "(scripts/test builds it and sets this)";
+    }
+    amid_.start();
+  }
+  std::string first_field(const Result& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.substr(0, r.out.find_first_of("\t\n"));
+  }
+  // Waits for `text` on the console; returns the console so far.
+  std::string wait_console(const std::string& id, const std::string& text, int seconds = 420) {
+    Result r = amid_.amictl({"get-console-output", "--instance-id", id, "--wait-for", text, "--timeout",
+                             std::to_string(seconds)});
+    EXPECT_EQ(r.exit_code, 0) << "waiting for '" << text << "'; console:\n" << r.out << r.err;
+    return r.out;
+  }
+  std::string public_key_of(const std::string& name) {
+    Result r = amid_.amictl({"describe-key-pairs", "--key-names", name, "--include-public-key", "--output", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return Json::parse(r.out)["KeyPairs"][0]["PublicKey"];
+  }
+
+  Amid amid_;
+};
+
+// The cloud-config both launches give: the instance reports what cloud-init
+// made of the seed, on the serial console, for get-console-output.
+const char* kUserData = R"yaml(#cloud-config
+write_files:
+  - path: /etc/amid-e2e
+    content: written by cloud-config
+runcmd:
+  - echo "amid-e2e host=$(hostname) file=$(cat /etc/amid-e2e) keys=$(cat /home/admin/.ssh/authorized_keys | cut -d' ' -f1,2 | tr ' ' '_')" > /dev/console
+)yaml";
+
+TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
+  const std::string key_file = amid_.dir() + "/web.pem";
+  Result made = amid_.amictl({"create-key-pair", "--key-name", "web", "--key-type", "ed25519", "--save-to", key_file});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  struct stat st{};
+  ASSERT_EQ(::stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the private key must be readable by its owner only";
+  EXPECT_NE(read_file(key_file).find("BEGIN OPENSSH PRIVATE KEY"), std::string::npos);
+  // The key ssh would offer is the one amid keeps.
+  Result derived = run({"ssh-keygen", "-y", "-f", key_file});
+  ASSERT_EQ(derived.exit_code, 0) << derived.err;
+  const std::string pub = public_key_of("web");
+  EXPECT_EQ(derived.out.substr(0, derived.out.find('\n')), pub);
+  const std::string pub_blob = pub.substr(0, pub.rfind(' '));  // type and key, no comment
+
+  std::ofstream(amid_.dir() + "/user-data") << kUserData;
+  std::string image = first_field(amid_.amictl({"register-image", "--name", "debian-12", "--disk", debian_image()}));
+  std::string id = first_field(amid_.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.micro",
+                                             "--key-name", "web", "--user-data", "file://" + amid_.dir() + "/user-data",
+                                             "--output", "text"}));
+  ASSERT_EQ(id.rfind("i-", 0), 0u) << id;
+  const auto launched = std::chrono::steady_clock::now();
+
+  // cloud-init's last line names the data source it read.
+  std::string console = wait_console(id, "Datasource DataSourceNoCloud");
+  std::cout << "[ debian   ] first boot to cloud-init's end: " << seconds_since(launched) << " s" << std::endl;
+  std::string expected = "amid-e2e host=" + id + " file=written by cloud-config keys=" + pub_blob;
+  std::replace(expected.begin() + expected.find("keys="), expected.end(), ' ', '_');
+  EXPECT_NE(console.find(expected), std::string::npos)
+      << "cloud-init did not apply the seed as expected; wanted:\n" << expected << "\nconsole:\n" << console;
+
+  Result described = amid_.amictl({"describe-instances", "--instance-ids", id, "--output", "json"});
+  ASSERT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_EQ(Json::parse(described.out)["Reservations"][0]["Instances"][0]["KeyName"], "web");
+
+  // The lab's next step: an image of the configured server, and a server from it
+  // with another key. cloud-init sees a new instance id and applies the new seed.
+  Result other = amid_.amictl({"create-key-pair", "--key-name", "other", "--key-type", "ed25519",
+                               "--save-to", amid_.dir() + "/other.pem"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const auto imaged = std::chrono::steady_clock::now();
+  std::string custom = first_field(amid_.amictl({"create-image", "--instance-id", id, "--name", "Custom-Debian",
+                                                 "--output", "text"}));
+  Result waited = amid_.amictl({"wait", "image-available", "--image-ids", custom, "--timeout", "600"});
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  std::string second = first_field(amid_.amictl({"run-instances", "--image-id", custom, "--instance-type", "t3.micro",
+                                                 "--key-name", "other", "--user-data",
+                                                 "file://" + amid_.dir() + "/user-data", "--output", "text"}));
+  const auto relaunched = std::chrono::steady_clock::now();
+  std::cout << "[ debian   ] create-image (clean shutdown, copy, start again): " << seconds_since(imaged) << " s"
+            << std::endl;
+  console = wait_console(second, "Datasource DataSourceNoCloud");
+  std::cout << "[ debian   ] boot from the captured image to cloud-init's end: " << seconds_since(relaunched) << " s"
+            << std::endl;
+  std::string other_pub = public_key_of("other");
+  EXPECT_NE(console.find("amid-e2e host=" + second + " "), std::string::npos) << console;
+  EXPECT_NE(console.find(other_pub.substr(other_pub.find(' ') + 1, 40)), std::string::npos)
+      << "the new instance's key is not in admin's authorized_keys:\n" << console;
+
+  for (const auto& i : {id, second}) {
+    Result t = amid_.amictl({"terminate-instances", "--instance-ids", i});
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+  }
+}
+
+}  // namespace
+}  // namespace amid::e2e
