@@ -268,7 +268,8 @@ bench_wait_libvirtd_free() {
 # file SRC (as `virsh dumpxml --inactive` gave it for an amid instance) made
 # into a baseline's own domain: name NAME, no uuid, no amid metadata (so amid
 # never takes it for one of its own), root disk vda on DISK, the serial console
-# log at CONSOLE, no user-data fw_cfg entry, and a MAC of its own. vda's
+# log at CONSOLE, no user-data fw_cfg entry, no NoCloud seed disk (the baseline
+# is a plain launch; amid's time includes making its seed), and a MAC of its own. vda's
 # backingStore (the template) stays, or becomes BACKING when given ("": none,
 # DISK is then a whole image). Everything else (machine, accelerator, CPU,
 # memory, vCPUs, devices) stays as amid made it.
@@ -286,6 +287,9 @@ if dom.find("title") is not None:
     dom.find("title").text = "amid bench baseline " + name
 devices = dom.find("devices")
 for d in devices.findall("disk"):
+    if d.find("source") is not None and d.find("source").get("file", "").endswith("/seed.img"):
+        devices.remove(d)
+        continue
     if d.find("target").get("dev") != "vda":
         continue
     d.find("source").set("file", disk)

@@ -10,7 +10,7 @@ namespace amid {
 namespace {
 
 constexpr const char* kKnownKeys =
-    "a launch template has image_id, instance_type, count, user_data, tags, "
+    "a launch template has image_id, instance_type, count, key_name, user_data, tags, "
     "block_device_mappings";
 
 bool is_valid_instance_type(const std::string& s) {
@@ -94,6 +94,13 @@ Result<LaunchTemplate> parse_launch_template(const std::string& toml_text,
             "must be from 1 to " + std::to_string(kMaxLaunchCount) + ", got " + std::to_string(n));
       }
       lt.count = static_cast<int>(n);
+    } else if (key == "key_name") {
+      auto s = r.string(v, key);
+      if (!s) return s.problem();
+      if (s.value().empty() || s.value().size() > kMaxKeyNameLength) {
+        return r.at(v, key, "must be a key pair's name: 1 to 255 characters");
+      }
+      lt.key_name = std::move(s).value();
     } else if (key == "user_data") {
       auto s = r.string(v, key);
       if (!s) return s.problem();

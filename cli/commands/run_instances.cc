@@ -67,6 +67,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       if (!t.tags.empty()) {
         params["TagSpecifications"] = protocol::Json::array({to_json(TagSpecification{"instance", t.tags})});
       }
+      if (t.key_name) params["KeyName"] = *t.key_name;
       if (t.user_data) params["UserData"] = base64_encode(*t.user_data);
       if (!t.block_device_mappings.empty()) params["BlockDeviceMappings"] = to_ec2_json(t.block_device_mappings);
     }

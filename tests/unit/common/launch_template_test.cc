@@ -83,9 +83,17 @@ TEST(LaunchTemplateParse, EveryKeyIsOptional) {
   EXPECT_TRUE(lt.block_device_mappings.empty());
 }
 
+TEST(LaunchTemplateParse, ReadsAKeyName) {
+  EXPECT_EQ(parsed("key_name = \"web key\"\n").key_name, "web key");
+  EXPECT_FALSE(parsed("count = 1\n").key_name);
+  EXPECT_TRUE(located(lt_error("key_name = \"\"\n"), "lt.toml:1:12", "key_name"));
+  EXPECT_TRUE(located(lt_error("key_name = \"" + std::string(256, 'k') + "\"\n"), "lt.toml:1:12", "key_name"));
+  EXPECT_TRUE(located(lt_error("key_name = 7\n"), "lt.toml:1:12", "key_name"));
+}
+
 TEST(LaunchTemplateParse, RefusesUnknownKeys) {
-  Problem p = lt_error("image_id = \"ami-0123456789abcdef0\"\nkey_name = \"mine\"\n");
-  EXPECT_TRUE(located(p, "lt.toml:2:1", "'key_name'"));
+  Problem p = lt_error("image_id = \"ami-0123456789abcdef0\"\nebs_optimized = true\n");
+  EXPECT_TRUE(located(p, "lt.toml:2:1", "'ebs_optimized'"));
   EXPECT_EQ(p.code, codes::kUnknownParameter);
 
   Problem table = lt_error("[placement]\nzone = \"a\"\n");
