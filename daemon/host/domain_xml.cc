@@ -137,6 +137,14 @@ std::string render_domain_xml(const DomainSpec& spec) {
   attr(src, "path", spec.console_log);
   attr(src, "append", "on");
   attr(child(serial, "target"), "port", "0");
+  // The QEMU guest agent's port (virtio-serial; libvirt picks the host socket).
+  // A guest that runs qemu-guest-agent answers on it: amid then shuts it down
+  // and freezes its file systems through the agent (host/hypervisor.h).
+  pugi::xml_node agent = child(devices, "channel");
+  attr(agent, "type", "unix");
+  pugi::xml_node agent_target = child(agent, "target");
+  attr(agent_target, "type", "virtio");
+  attr(agent_target, "name", kGuestAgentChannel);
   attr(child(devices, "memballoon"), "model", "none");
 
   std::ostringstream out;
@@ -240,6 +248,18 @@ std::optional<DomainOwnership> read_domain_ownership(const std::string& xml) {
     return o;
   }
   return std::nullopt;
+}
+
+bool guest_agent_connected_in(const std::string& live_xml) {
+  pugi::xml_document doc;
+  if (!doc.load_string(live_xml.c_str())) return false;
+  for (pugi::xml_node ch : doc.child("domain").child("devices").children("channel")) {
+    pugi::xml_node target = ch.child("target");
+    if (std::string(target.attribute("name").value()) == kGuestAgentChannel) {
+      return std::string(target.attribute("state").value()) == "connected";
+    }
+  }
+  return false;
 }
 
 }  // namespace amid

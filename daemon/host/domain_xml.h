@@ -39,6 +39,8 @@ struct DomainSpec {
 };
 
 inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
+// The virtio-serial port name qemu-guest-agent listens on (QEMU's convention).
+inline constexpr const char* kGuestAgentChannel = "org.qemu.guest_agent.0";
 
 // x86_64 guests: SeaBIOS boots hvm disks, ACPI power button. aarch64 guests: the
 // `virt` machine; hvm disks boot through UEFI (firmware='efi', libvirt picks
@@ -73,5 +75,10 @@ struct DomainOwnership {
   std::string instance_id, owner, region, state_dir;
 };
 std::optional<DomainOwnership> read_domain_ownership(const std::string& xml);
+
+// True when a running domain's live XML shows its guest agent connected (libvirt
+// marks the agent channel's target state='connected' once qemu-guest-agent
+// opened its end in the guest).
+bool guest_agent_connected_in(const std::string& live_xml);
 
 }  // namespace amid

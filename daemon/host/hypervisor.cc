@@ -272,12 +272,32 @@ void Hypervisor::destroy_domain(const std::string& name) {
   }
 }
 
-void Hypervisor::shutdown_domain(const std::string& name) {
+void Hypervisor::shutdown_domain(const std::string& name, bool through_agent) {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom) throw_libvirt("no domain " + name);
-  if (virDomainShutdownFlags(dom.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
-    throw_libvirt("cannot shut down " + name);
-  }
+  unsigned how = through_agent ? VIR_DOMAIN_SHUTDOWN_GUEST_AGENT : VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN;
+  if (virDomainShutdownFlags(dom.get(), how) < 0) throw_libvirt("cannot shut down " + name);
+}
+
+bool Hypervisor::guest_agent_connected(const std::string& name) const {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom || virDomainIsActive(dom.get()) != 1) return false;
+  CString xml(virDomainGetXMLDesc(dom.get(), 0));  // live: the channel's state is there only
+  return xml && guest_agent_connected_in(xml.get());
+}
+
+int Hypervisor::freeze_filesystems(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  int frozen = virDomainFSFreeze(dom.get(), nullptr, 0, 0);
+  if (frozen < 0) throw_libvirt("cannot freeze the file systems of " + name);
+  return frozen;
+}
+
+void Hypervisor::thaw_filesystems(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  if (virDomainFSThaw(dom.get(), nullptr, 0, 0) < 0) throw_libvirt("cannot thaw the file systems of " + name);
 }
 
 void Hypervisor::undefine_domain(const std::string& name, bool keep_nvram) {

@@ -51,8 +51,18 @@ class Hypervisor {
   void start_domain(const std::string& name);
   // Hard stop; no error when the domain is already off.
   void destroy_domain(const std::string& name);
-  // ACPI power button.
-  void shutdown_domain(const std::string& name);
+  // ACPI power button, or (through_agent) the guest agent's shutdown command,
+  // which a guest obeys even where it ignores the button.
+  void shutdown_domain(const std::string& name, bool through_agent = false);
+  // True when the running domain's guest agent is connected (see
+  // guest_agent_connected_in); false for a domain that is off or has no agent.
+  bool guest_agent_connected(const std::string& name) const;
+  // Freezes every mounted file system of the guest through its agent (guest
+  // writes wait, caches are flushed) and returns how many were frozen; throws
+  // when the agent cannot. thaw_filesystems undoes it; thawing a guest that is
+  // not frozen is harmless.
+  int freeze_filesystems(const std::string& name);
+  void thaw_filesystems(const std::string& name);
   // Removes the definition; no error when it does not exist. The domain's UEFI
   // variables (NVRAM) go with it unless `keep_nvram` (a definition that is only
   // parked, to be defined again from its XML).

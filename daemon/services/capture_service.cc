@@ -136,7 +136,7 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
   image.restart_source = inst.state == InstanceState::kRunning && !req.no_reboot;
   record_pending_image(rt_.catalog, caller, kCreateImageAction, req.client_token, image);
   log_info("image " + image.id + " capture of " + inst.id + " begins (" +
-           (req.no_reboot ? "no reboot, crash-consistent" : "clean shutdown") + ")");
+           (req.no_reboot ? "no reboot: a live point-in-time copy" : "clean shutdown") + ")");
   job.no_reboot = req.no_reboot;
   job.extra = req.block_device_mappings;
   job.snapshot_tags = req.snapshot_tags;
@@ -181,7 +181,7 @@ void CaptureService::plan_layer(const ImageRecord& image, Disk& d) const {
   d.base_snapshot_id = vol->snapshot_id;
 }
 
-void CaptureService::copy_disks(const ImageRecord& image, InstanceLease& lease, bool live, std::vector<Disk>& disks) {
+void CaptureService::copy_disks(ImageRecord& image, InstanceLease& lease, bool live, std::vector<Disk>& disks) {
   for (auto& d : disks) plan_layer(image, d);
   if (live) {
     // Freeze a point in time: the guest goes on writing to new overlays, and
@@ -189,7 +189,7 @@ void CaptureService::copy_disks(const ImageRecord& image, InstanceLease& lease, 
     settle_overlays(lease);  // an earlier capture's leftovers, if any
     std::vector<std::pair<std::string, std::string>> overlays;
     for (const auto& d : disks) overlays.emplace_back(d.target, overlay_of(d.source));
-    rt_.hypervisor.snapshot_to_overlays(lease.id(), overlays);
+    freeze_around(image, lease.id(), [&] { rt_.hypervisor.snapshot_to_overlays(lease.id(), overlays); });
     log_info("image " + image.id + ": " + lease.id() + " writes to capture overlays while its disks are copied");
   }
   std::uint64_t done_before = 0;
@@ -218,6 +218,49 @@ void CaptureService::copy_disks(const ImageRecord& image, InstanceLease& lease, 
     done_before += d.size_bytes;
   }
   rt_.catalog.set_image_progress(image.id, image.progress_total, image.progress_total);
+}
+
+void CaptureService::freeze_around(ImageRecord& image, const std::string& instance_id,
+                                   const std::function<void()>& snapshot) {
+  // With a guest agent, the guest's file systems are frozen (writes wait, dirty
+  // pages flushed) for just the snapshot: the image needs no journal replay.
+  // Without one, or when freezing fails, the capture is crash-consistent as before.
+  if (!rt_.hypervisor.guest_agent_connected(instance_id)) {
+    log_info("image " + image.id + ": " + instance_id + " has no guest agent; the copy is crash-consistent");
+    return snapshot();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  int frozen = 0;
+  try {
+    frozen = rt_.hypervisor.freeze_filesystems(instance_id);
+  } catch (const AmidError& e) {
+    log_warn("image " + image.id + ": cannot freeze " + instance_id + "'s file systems (" + e.what() +
+             "); the copy is crash-consistent");
+    return snapshot();
+  }
+  // Thawed on every path: a guest left frozen would hang all its writers.
+  try {
+    snapshot();
+  } catch (...) {
+    thaw(instance_id);
+    throw;
+  }
+  thaw(instance_id);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  image.consistency = "filesystem-consistent";
+  image.freeze_ms = ms;
+  rt_.catalog.set_image_consistency(image.id, image.consistency, image.freeze_ms);
+  log_info("image " + image.id + ": " + std::to_string(frozen) + " file system(s) of " + instance_id +
+           " frozen for " + std::to_string(ms) + " ms around the snapshot");
+}
+
+void CaptureService::thaw(const std::string& instance_id) {
+  try {
+    rt_.hypervisor.thaw_filesystems(instance_id);
+  } catch (const std::exception& e) {
+    log_error("instance " + instance_id + ": cannot thaw its file systems: " + e.what() +
+              " (virsh domfsthaw " + instance_id + " does it by hand)");
+  }
 }
 
 void CaptureService::settle_overlays(InstanceLease& lease) {
@@ -322,7 +365,9 @@ void CaptureService::run(CaptureJob job) {
       snap.tags = job.snapshot_tags;
       snapshots.push_back(snap);
     }
-    write_manifest(rt_, image, {{"Source", image.source}, {"Consistency", image.consistency}});
+    protocol::Json provenance = {{"Source", image.source}, {"Consistency", image.consistency}};
+    if (image.freeze_ms >= 0) provenance["FreezeMilliseconds"] = image.freeze_ms;
+    write_manifest(rt_, image, provenance);
     // Snapshots, mappings and "available" in one transaction: never half recorded.
     // The image is complete before the guest's writes are merged back: from here
     // on, actions on the instance wait for that merge rather than fail.
@@ -366,6 +411,11 @@ void CaptureService::recover_interrupted() {
       continue;
     }
     log_warn("image " + image.id + " was being captured when amid stopped; it failed");
+    // amid may have stopped while the guest's file systems were frozen for the
+    // snapshot; thawing a guest that is not frozen does nothing.
+    if (!image.restart_source && rt_.hypervisor.guest_agent_connected(image.source_instance)) {
+      thaw(image.source_instance);
+    }
     fail_image_job(rt_, image, "amid stopped during the capture; run create-image again");
     if (image.restart_source) {
       // The capture stopped a running instance and owes it a start. If amid died

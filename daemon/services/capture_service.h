@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,7 +94,13 @@ class CaptureService {
   void plan_layer(const ImageRecord& image, Disk& disk) const;
   // Copies every disk into its snapshot file (live: after freezing a point in
   // time with capture overlays), reporting progress on the image.
-  void copy_disks(const ImageRecord& image, InstanceLease& lease, bool live, std::vector<Disk>& disks);
+  void copy_disks(ImageRecord& image, InstanceLease& lease, bool live, std::vector<Disk>& disks);
+  // Runs `snapshot` with the guest's file systems frozen through its agent when
+  // it has one (the image becomes filesystem-consistent, the freeze's length
+  // recorded), else plainly.
+  void freeze_around(ImageRecord& image, const std::string& instance_id, const std::function<void()>& snapshot);
+  // Thaws the guest's file systems; a failure is logged, never thrown.
+  void thaw(const std::string& instance_id);
   // The new image's mappings: its snapshots, the instance store the instance
   // had (recorded, not captured), then the request's additions and removals.
   static BlockDeviceMappings captured_mappings(const CaptureJob& job);

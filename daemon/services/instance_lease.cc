@@ -76,12 +76,28 @@ std::unique_lock<std::mutex> InstanceService::lock_settled(const std::vector<std
   return lock;
 }
 
+void InstanceService::shut_down_through_agent_or_button(const std::string& id) {
+  // A guest agent shuts the guest down even where the guest ignores the ACPI
+  // button (no acpid, a login prompt that holds it); without one, or when the
+  // agent refuses, the button as before.
+  if (rt_.hypervisor.guest_agent_connected(id)) {
+    try {
+      rt_.hypervisor.shutdown_domain(id, /*through_agent=*/true);
+      log_info("instance " + id + ": shutting down through its guest agent");
+      return;
+    } catch (const AmidError& e) {
+      log_warn("instance " + id + ": the guest agent's shutdown failed (" + e.what() + "); pressing the power button");
+    }
+  }
+  rt_.hypervisor.shutdown_domain(id);
+}
+
 void InstanceService::shut_down_leased(const std::string& id, std::chrono::seconds timeout) {
   {
     std::lock_guard lock(state_mu_);
     rt_.catalog.set_instance_state(id, InstanceState::kStopping, "Client.UserInitiatedShutdown: create-image");
     try {
-      rt_.hypervisor.shutdown_domain(id);
+      shut_down_through_agent_or_button(id);
     } catch (const AmidError&) {
       auto st = rt_.hypervisor.domain_status(id);
       if (!st || st->state != DomainRunState::kShutoff) throw;

@@ -34,8 +34,9 @@ class InstanceLease {
   // The capture is done but for merging the guest's writes back into its
   // disks: actions on the instance now wait for the lease's end.
   void settling();
-  // Clean shutdown (ACPI, pressed again while the guest still runs), forced
-  // after `timeout`; returns when the guest is off. The instance is stopped.
+  // Clean shutdown (through the guest agent where one is connected, else ACPI;
+  // the button pressed again while the guest still runs), forced after
+  // `timeout`; returns when the guest is off. The instance is stopped.
   void shut_down(std::chrono::seconds timeout);
   // Starts it again after shut_down (its definition defined again if an amid
   // start parked it meanwhile). The instance is running.

@@ -148,6 +148,8 @@ class InstanceService {
   void end_lease(const std::string& id);
   void lease_settling(const std::string& id);
   void shut_down_leased(const std::string& id, std::chrono::seconds timeout);
+  // The first shutdown request of a capture: the guest agent's when it answers, else the button.
+  void shut_down_through_agent_or_button(const std::string& id);
   void start_leased(const std::string& id);
   std::string next_start_disk(const std::string& id, const std::string& target);
   void point_next_start_disk(const std::string& id, const std::string& target, const std::string& file);

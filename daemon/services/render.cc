@@ -64,6 +64,7 @@ protocol::Json render_image_if(const ImageRecord& r, Want want) {
     // amid's additions (not in EC2's answer): where a captured image came from.
     put("SourceInstanceId", [&] { return r.source_instance; });
     put("Consistency", [&] { return r.consistency; });
+    if (r.freeze_ms >= 0) put("FreezeMilliseconds", [&] { return r.freeze_ms; });
   }
   if (r.state == ImageState::kPending && r.progress_total > 0) {
     put("Progress", [&] {

@@ -85,6 +85,10 @@ class Catalog {
   void set_image_state(const std::string& id, ImageState state, const std::string& reason = {});
   // Progress of a pending image, kept in memory only (no fsync per update; a
   // pending image does not outlive amid anyway). find/list_images show it.
+  // A capture's consistency ("consistent", "filesystem-consistent",
+  // "crash-consistent") and how long the guest's file systems stayed frozen
+  // for it (-1: not frozen).
+  void set_image_consistency(const std::string& id, const std::string& consistency, std::int64_t freeze_ms);
   void set_image_progress(const std::string& id, std::uint64_t done, std::uint64_t total);
   // A capture's end in one transaction: its snapshots, its mappings, available.
   void complete_image(const std::string& id, const BlockDeviceMappings& mappings,

@@ -12,14 +12,14 @@ const char* kImageCols =
     "id,name,description,owner,region,architecture,virtualization_type,root_device_type,state,"
     "state_reason,creation_date,size_bytes,disk_file,source,kernel_id,kernel_file,ramdisk_id,"
     "ramdisk_file,kernel_cmdline,mappings_recorded,source_instance,consistency,progress_done,"
-    "progress_total,restart_source,deregistration_protection,protected_until,deprecation_time";
+    "progress_total,restart_source,deregistration_protection,protected_until,deprecation_time,freeze_ms";
 const char* kImageInsert =
     "INSERT INTO images (id,name,description,owner,region,architecture,virtualization_type,"
     "root_device_type,state,state_reason,creation_date,size_bytes,disk_file,source,kernel_id,"
     "kernel_file,ramdisk_id,ramdisk_file,kernel_cmdline,mappings_recorded,source_instance,"
     "consistency,progress_done,progress_total,restart_source,deregistration_protection,"
-    "protected_until,deprecation_time) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "protected_until,deprecation_time,freeze_ms) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 // The row; its mappings are read apart (a recorded image gets an empty list
 // here, filled in by attach_mappings or read_mappings).
@@ -53,6 +53,7 @@ ImageRecord read_image(const Stmt& s) {
   r.deregistration_protection = s.text(25);
   r.protected_until = s.text(26);
   r.deprecation_time = s.text(27);
+  r.freeze_ms = s.integer(28);
   return r;
 }
 
@@ -67,6 +68,7 @@ void bind_image(Stmt& s, const ImageRecord& r) {
   s.bind(24, static_cast<std::int64_t>(r.progress_total));
   s.bind(25, static_cast<std::int64_t>(r.restart_source ? 1 : 0));
   s.bind(26, r.deregistration_protection).bind(27, r.protected_until).bind(28, r.deprecation_time);
+  s.bind(29, r.freeze_ms);
 }
 
 // The row, its tags and its mappings; the caller holds a transaction.
@@ -183,6 +185,14 @@ void Catalog::overlay_progress(ImageRecord& r) const {
   if (it == progress_.end()) return;
   r.progress_done = it->second.first;
   r.progress_total = it->second.second;
+}
+
+void Catalog::set_image_consistency(const std::string& id, const std::string& consistency,
+                                    std::int64_t freeze_ms) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE images SET consistency=?, freeze_ms=? WHERE id=?");
+  s.bind(1, consistency).bind(2, freeze_ms).bind(3, id);
+  s.step();
 }
 
 void Catalog::set_image_state(const std::string& id, ImageState state, const std::string& reason) {

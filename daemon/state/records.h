@@ -57,7 +57,9 @@ struct ImageRecord {
   // amid kept mappings (its root alone, as render_image shows it).
   std::optional<BlockDeviceMappings> block_device_mappings;
   std::string source_instance;        // create-image: the instance captured
-  std::string consistency;            // create-image: "consistent" (clean) or "crash-consistent"
+  std::string consistency;            // create-image: "consistent" (clean), "filesystem-consistent"
+                                      // (live, frozen through the guest agent) or "crash-consistent"
+  std::int64_t freeze_ms = -1;        // filesystem-consistent: how long the freeze lasted
   std::uint64_t progress_done = 0, progress_total = 0;  // bytes, while pending
   bool restart_source = false;        // create-image stopped the instance and owes it a start
   // Deregistration protection in EC2's words: disabled | enabled-without-cooldown |

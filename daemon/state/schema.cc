@@ -126,6 +126,10 @@ CREATE TABLE key_pairs (
 CREATE UNIQUE INDEX key_pairs_name ON key_pairs(region, owner, name);
 ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
 )sql"},
+    // 10 -> 11: how long a live capture held the guest's file systems frozen.
+    {R"sql(
+ALTER TABLE images ADD COLUMN freeze_ms INTEGER NOT NULL DEFAULT -1;
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

@@ -2,8 +2,10 @@
 // EC2 user meets one: a key pair made with amictl, run-instances --key-name
 // with cloud-config user data, and cloud-init inside the real guest applying
 // both from amid's NoCloud seed (user admin's authorized_keys, the hostname,
-// the user data), then create-image and a launch from that image, which
-// cloud-init treats as a new instance.
+// the user data), then create-image in both modes through the guest's
+// qemu-guest-agent (a live capture with its file systems frozen, which the next
+// guest's own e2fsck finds clean; a clean shutdown asked of the agent), and a
+// launch from the image, which cloud-init treats as a new instance.
 //
 // The template is $AMID_DEBIAN_IMAGE (scripts/test builds it once per recipe
 // under build/debian/). Under TCG a boot takes about 95 s.
@@ -80,6 +82,15 @@ runcmd:
   - echo "amid-e2e host=$(hostname) file=$(cat /etc/amid-e2e) keys=$(cat /home/admin/.ssh/authorized_keys | cut -d' ' -f1,2 | tr ' ' '_')" > /dev/console
 )yaml";
 
+// The second launch also gets the live capture's root disk as vdb and reports
+// what the guest's own e2fsprogs say of that file system: whether its journal
+// needs replaying (the needs_recovery feature, set while ext4 is mounted and
+// cleared by a freeze) and a forced read-only check's exit code.
+const char* kCheckSnapshot = R"yaml(
+  - echo "amid-fsck features=$(dumpe2fs -h /dev/vdb2 2>/dev/null | grep -i '^Filesystem features' | tr -s ' ' | tr ' ' '_')" > /dev/console
+  - e2fsck -fn /dev/vdb2 > /dev/null 2>&1; echo "amid-fsck rc=$?" > /dev/console
+)yaml";
+
 TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   const std::string key_file = amid_.dir() + "/web.pem";
   Result made = amid_.amictl({"create-key-pair", "--key-name", "web", "--key-type", "ed25519", "--save-to", key_file});
@@ -120,14 +131,40 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   Result other = amid_.amictl({"create-key-pair", "--key-name", "other", "--key-type", "ed25519",
                                "--save-to", amid_.dir() + "/other.pem"});
   ASSERT_EQ(other.exit_code, 0) << other.err;
+
+  // A live capture: the guest agent freezes the guest's file systems around
+  // the point-in-time snapshot.
+  auto frozen_at = std::chrono::steady_clock::now();
+  std::string frozen = first_field(amid_.amictl({"create-image", "--instance-id", id, "--name", "Frozen-Debian",
+                                                 "--no-reboot", "--output", "text"}));
+  Result frozen_done = amid_.amictl({"wait", "image-available", "--image-ids", frozen, "--timeout", "600"});
+  ASSERT_EQ(frozen_done.exit_code, 0) << frozen_done.out << frozen_done.err;
+  std::cout << "[ debian   ] create-image --no-reboot (frozen through the agent): " << seconds_since(frozen_at) << " s"
+            << std::endl;
+  Result frozen_desc = amid_.amictl({"describe-images", "--image-ids", frozen, "--output", "json"});
+  ASSERT_EQ(frozen_desc.exit_code, 0) << frozen_desc.err;
+  Json frozen_image = Json::parse(frozen_desc.out)["Images"][0];
+  EXPECT_EQ(frozen_image["Consistency"], "filesystem-consistent") << frozen_image.dump(2) << "\n" << read_file(amid_.log());
+  ASSERT_TRUE(frozen_image.contains("FreezeMilliseconds")) << frozen_image.dump(2);
+  std::cout << "[ debian   ] file systems frozen for " << frozen_image["FreezeMilliseconds"] << " ms" << std::endl;
+  EXPECT_GE(frozen_image["FreezeMilliseconds"].get<long>(), 0);
+  const std::string frozen_snapshot = frozen_image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"];
+
   const auto imaged = std::chrono::steady_clock::now();
   std::string custom = first_field(amid_.amictl({"create-image", "--instance-id", id, "--name", "Custom-Debian",
                                                  "--output", "text"}));
   Result waited = amid_.amictl({"wait", "image-available", "--image-ids", custom, "--timeout", "600"});
   ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  const std::string log = read_file(amid_.log());
+  EXPECT_NE(log.find("instance " + id + ": shutting down through its guest agent"), std::string::npos)
+      << "the default mode did not shut the guest down through its agent:\n" << log;
+  std::ofstream(amid_.dir() + "/check-user-data") << kUserData << (kCheckSnapshot + 1);
+  const std::string frozen_disk = Json::array({{{"DeviceName", "/dev/vdb"}, {"Ebs", {{"SnapshotId", frozen_snapshot}}}}}).dump();
   std::string second = first_field(amid_.amictl({"run-instances", "--image-id", custom, "--instance-type", "t3.micro",
                                                  "--key-name", "other", "--user-data",
-                                                 "file://" + amid_.dir() + "/user-data", "--output", "text"}));
+                                                 "file://" + amid_.dir() + "/check-user-data",
+                                                 "--block-device-mappings", frozen_disk,
+                                                 "--output", "text"}));
   const auto relaunched = std::chrono::steady_clock::now();
   std::cout << "[ debian   ] create-image (clean shutdown, copy, start again): " << seconds_since(imaged) << " s"
             << std::endl;
@@ -138,6 +175,14 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_NE(console.find("amid-e2e host=" + second + " "), std::string::npos) << console;
   EXPECT_NE(console.find(other_pub.substr(other_pub.find(' ') + 1, 40)), std::string::npos)
       << "the new instance's key is not in admin's authorized_keys:\n" << console;
+  // The frozen capture's root file system, as the guest's own tools see it.
+  auto features = console.find("amid-fsck features=");
+  ASSERT_NE(features, std::string::npos) << console;
+  std::string feature_line = console.substr(features, console.find('\n', features) - features);
+  EXPECT_NE(feature_line.find("has_journal"), std::string::npos) << feature_line;
+  EXPECT_EQ(feature_line.find("needs_recovery"), std::string::npos)
+      << "the frozen capture's journal needs replaying: " << feature_line;
+  EXPECT_NE(console.find("amid-fsck rc=0"), std::string::npos) << "e2fsck -fn found the capture unclean:\n" << console;
 
   for (const auto& i : {id, second}) {
     Result t = amid_.amictl({"terminate-instances", "--instance-ids", i});

@@ -273,6 +273,28 @@ TEST(ReadDomainOwnership, IsNulloptForDomainsThatAreNotAmids) {
   EXPECT_FALSE(read_domain_ownership("not xml <<<").has_value());
 }
 
+// Every domain offers the guest agent's port; amid uses the agent only once
+// libvirt reports the guest's end of it open.
+TEST(GuestAgent, EveryDomainHasTheAgentsPortAndItIsConnectedOnlyWhenLibvirtSaysSo) {
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(render_domain_xml(hvm_spec()).c_str()));
+  pugi::xml_node target = doc.select_node("/domain/devices/channel[@type='unix']/target").node();
+  EXPECT_STREQ(target.attribute("type").value(), "virtio");
+  EXPECT_STREQ(target.attribute("name").value(), "org.qemu.guest_agent.0");
+
+  auto live = [](const std::string& state) {
+    return "<domain><devices><channel type='unix'><source mode='bind' path='/run/x.agent'/>"
+           "<target type='virtio' name='org.qemu.guest_agent.0'" + state + "/></channel></devices></domain>";
+  };
+  EXPECT_TRUE(guest_agent_connected_in(live(" state='connected'")));
+  EXPECT_FALSE(guest_agent_connected_in(live(" state='disconnected'")));
+  EXPECT_FALSE(guest_agent_connected_in(live("")));  // a domain that is not running
+  EXPECT_FALSE(guest_agent_connected_in(
+      "<domain><devices><channel type='unix'><target type='virtio' name='org.other.port' state='connected'/>"
+      "</channel></devices></domain>"));
+  EXPECT_FALSE(guest_agent_connected_in("not xml <<<"));
+}
+
 // --no-reboot captures: the point-in-time snapshot puts only the captured disks
 // on overlays; everything else (instance store, a dropped volume) is left alone.
 TEST(OverlaySnapshotXml, OverlaysTheCapturedDisksAndLeavesTheRest) {
