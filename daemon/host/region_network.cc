@@ -1,0 +1,153 @@
+#include "daemon/host/region_network.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <thread>
+
+#include "common/error.h"
+#include "daemon/host/process.h"
+
+namespace amid {
+
+std::optional<Ipv4Cidr> Ipv4Cidr::parse(const std::string& text) {
+  Ipv4Cidr c;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto number = [&](int max, int& out) {
+    if (p == end || *p < '0' || *p > '9') return false;
+    if (*p == '0' && p + 1 != end && p[1] >= '0' && p[1] <= '9') return false;  // no leading zeros
+    auto [next, ec] = std::from_chars(p, end, out);
+    if (ec != std::errc() || out > max) return false;
+    p = next;
+    return true;
+  };
+  for (int i = 0; i < 4; ++i) {
+    int part = 0;
+    if (!number(255, part)) return std::nullopt;
+    c.address = (c.address << 8) | static_cast<std::uint32_t>(part);
+    if (i < 3 && (p == end || *p++ != '.')) return std::nullopt;
+  }
+  if (p == end || *p++ != '/') return std::nullopt;
+  if (!number(32, c.prefix) || p != end) return std::nullopt;
+  return c;
+}
+
+std::string ipv4_str(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) +
+         "." + std::to_string(a & 255);
+}
+
+std::string Ipv4Cidr::address_str() const { return ipv4_str(address); }
+std::string Ipv4Cidr::str() const { return address_str() + "/" + std::to_string(prefix); }
+
+namespace {
+
+std::string ip(const std::vector<std::string>& args, bool tolerate_failure = false) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessResult r = run_process(argv);
+  if (r.exit_code != 0 && !tolerate_failure) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    throw AmidError(codes::kInternalError, "network: '" + cmd + "' failed: " + r.err);
+  }
+  return r.out;
+}
+
+// `where`: {} for the host's namespace, {"-n", NAME} for another.
+bool link_exists(const std::vector<std::string>& where, const std::string& link) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), where.begin(), where.end());
+  argv.insert(argv.end(), {"link", "show", "dev", link});
+  return run_process(argv).exit_code == 0;
+}
+
+}  // namespace
+
+RegionNetwork::RegionNetwork(std::string name, Ipv4Cidr gateway) : name_(std::move(name)), gateway_(gateway) {}
+
+bool RegionNetwork::supported(std::string* why_not) {
+  if (::geteuid() != 0) {
+    if (why_not) *why_not = "amid is not root, and only root may create network namespaces";
+    return false;
+  }
+  if (run_process({"ip", "-V"}).exit_code != 0) {
+    if (why_not) *why_not = "the ip command (iproute2) is not installed";
+    return false;
+  }
+  return true;
+}
+
+void RegionNetwork::ensure() {
+  if (::access(("/run/netns/" + name_).c_str(), F_OK) != 0) ip({"netns", "add", name_});
+  ip({"-n", name_, "link", "set", "lo", "up"});
+  if (!link_exists({"-n", name_}, kBridge)) ip({"-n", name_, "link", "add", kBridge, "type", "bridge"});
+  // The gateway address, once (ip refuses to add it twice).
+  if (ip({"-n", name_, "-o", "-4", "addr", "show", "dev", kBridge}).find(" " + gateway_.str() + " ") ==
+      std::string::npos) {
+    ip({"-n", name_, "addr", "add", gateway_.str(), "dev", kBridge});
+  }
+  ip({"-n", name_, "link", "set", kBridge, "up"});
+}
+
+void RegionNetwork::remove() { ip({"netns", "delete", name_}, /*tolerate_failure=*/true); }
+
+void RegionNetwork::create_tap(const std::string& tap) {
+  remove_tap(tap);
+  ip({"tuntap", "add", "dev", tap, "mode", "tap"});
+}
+
+void RegionNetwork::attach_tap(const std::string& tap) {
+  ip({"link", "set", "dev", tap, "netns", name_});
+  ip({"-n", name_, "link", "set", "dev", tap, "master", kBridge});
+  ip({"-n", name_, "link", "set", "dev", tap, "up"});
+}
+
+void RegionNetwork::remove_tap(const std::string& tap) {
+  if (link_exists({}, tap)) ip({"link", "delete", "dev", tap}, true);
+  if (link_exists({"-n", name_}, tap)) ip({"-n", name_, "link", "delete", "dev", tap}, true);
+}
+
+bool RegionNetwork::has_tap(const std::string& tap) const { return link_exists({"-n", name_}, tap); }
+
+std::string RegionNetwork::ip_inside(const std::vector<std::string>& args) const {
+  std::vector<std::string> all = {"-n", name_};
+  all.insert(all.end(), args.begin(), args.end());
+  return ip(all);
+}
+
+int RegionNetwork::socket_inside(int domain, int type) const {
+  // setns changes only the calling thread's namespace: a short-lived thread
+  // enters the namespace and makes the socket, which stays in it for good.
+  int fd = -1;
+  int err = 0;
+  std::string path = "/run/netns/" + name_;
+  std::thread maker([&] {
+    int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+      err = errno;
+      return;
+    }
+    if (::setns(ns, CLONE_NEWNET) != 0) {
+      err = errno;
+    } else {
+      fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
+      if (fd < 0) err = errno;
+    }
+    ::close(ns);
+  });
+  maker.join();
+  if (fd < 0) {
+    throw AmidError(codes::kInternalError,
+                    "network: cannot open a socket in namespace " + name_ + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+}  // namespace amid

@@ -1,0 +1,85 @@
+// A region's guest network on this machine: a Linux network namespace amid
+// creates for the region, a bridge in it holding the subnet's gateway address,
+// and each running instance's tap on that bridge (docs/NETWORK.md says why this
+// and not QEMU's user network or passt).
+//
+// Guest addresses exist only inside the namespace: the host's own namespace
+// never routes to them, and the namespace has no route out, so a guest reaches
+// neither the host's loopback nor anything beyond the machine. amid reaches the
+// guests with sockets it opens inside the namespace (socket_inside), which
+// keep working from any thread.
+//
+// The namespace is named (ip netns: /run/netns/NAME) and outlives amid, as
+// the guests do: a restarted amid adopts it. Needs root (CAP_NET_ADMIN and
+// CAP_SYS_ADMIN for setns); every step runs `ip` from iproute2. Blocking;
+// errors are AmidError(InternalError) naming the command that failed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace amid {
+
+// An IPv4 address with a prefix length: 172.31.0.0/20, 172.31.0.1/20.
+struct Ipv4Cidr {
+  std::uint32_t address = 0;  // host byte order
+  int prefix = 32;
+
+  // "a.b.c.d/n" (n 0-32), each part in range, nothing else; std::nullopt otherwise.
+  static std::optional<Ipv4Cidr> parse(const std::string& text);
+  std::string str() const;           // "a.b.c.d/n"
+  std::string address_str() const;   // "a.b.c.d"
+  std::uint32_t mask() const { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
+  std::uint32_t network() const { return address & mask(); }
+  bool contains(std::uint32_t a) const { return (a & mask()) == network(); }
+};
+
+std::string ipv4_str(std::uint32_t address);
+
+class RegionNetwork {
+ public:
+  // `name`: the namespace's name (amid-REGION); `gateway`: the bridge's address
+  // with the subnet's prefix (172.31.0.1/20).
+  RegionNetwork(std::string name, Ipv4Cidr gateway);
+
+  const std::string& name() const { return name_; }
+  const Ipv4Cidr& gateway() const { return gateway_; }
+
+  // True when this process may create namespaces and move links (root).
+  static bool supported(std::string* why_not);
+
+  // Creates the namespace, brings its loopback up and makes the bridge with
+  // the gateway address, each only where missing: safe on every amid start.
+  void ensure();
+  // Deletes the namespace (its bridge and any tap in it go with it).
+  void remove();
+
+  // A tap in the host's namespace for a domain about to start (one left over
+  // from an earlier run, here or in the namespace, is deleted first): libvirt
+  // opens it by name (<interface type='ethernet'>, managed='no').
+  void create_tap(const std::string& tap);
+  // Moves the tap, which QEMU holds open now, into the namespace, onto the
+  // bridge, and brings it up. Call while the domain is still paused.
+  void attach_tap(const std::string& tap);
+  // Deletes the tap wherever it is; no error when it is gone.
+  void remove_tap(const std::string& tap);
+  // True when the tap sits in the namespace.
+  bool has_tap(const std::string& tap) const;
+
+  // A socket (socket(2)'s domain, type) created inside the namespace: connect
+  // from it to a guest, or bind it to the gateway address. The caller owns it.
+  int socket_inside(int domain, int type) const;
+
+  // Runs `ip -n NAME ARGS...` and returns its output (for checks and tests).
+  std::string ip_inside(const std::vector<std::string>& args) const;
+
+  static constexpr const char* kBridge = "amidbr0";
+
+ private:
+  std::string name_;
+  Ipv4Cidr gateway_;
+};
+
+}  // namespace amid
