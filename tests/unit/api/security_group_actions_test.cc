@@ -41,11 +41,12 @@ class SecurityGroupActionsTest : public ::amid::testing::ServiceTest {
     Json rows = describe({{"GroupIds", {id}}});
     return rows.size() == 1 ? rows[0] : Json();
   }
-  protocol::Response authorize(const std::string& id, const Json& permissions) {
-    return call("AuthorizeSecurityGroupIngress", {{"GroupId", id}, {"IpPermissions", permissions}});
+  // A list, never one permission taken for the list (a braced Json of one element is ambiguous).
+  protocol::Response authorize(const std::string& id, const std::vector<Json>& permissions) {
+    return call("AuthorizeSecurityGroupIngress", {{"GroupId", id}, {"IpPermissions", Json(permissions)}});
   }
-  protocol::Response revoke(const std::string& id, const Json& permissions) {
-    return call("RevokeSecurityGroupIngress", {{"GroupId", id}, {"IpPermissions", permissions}});
+  protocol::Response revoke(const std::string& id, const std::vector<Json>& permissions) {
+    return call("RevokeSecurityGroupIngress", {{"GroupId", id}, {"IpPermissions", Json(permissions)}});
   }
   void expect_error(const protocol::Response& r, const std::string& code, const std::string& names) {
     EXPECT_FALSE(r.ok);
@@ -99,11 +100,11 @@ TEST_F(SecurityGroupActionsTest, TheDefaultVpcsIdsAreStableAndShapedAsEc2s) {
 }
 
 TEST_F(SecurityGroupActionsTest, CreateDescribeAndDelete) {
-  auto r = call("CreateSecurityGroup",
-                {{"GroupName", "web"},
-                 {"Description", "web servers"},
-                 {"VpcId", default_vpc_id(alice_.account, "local-1")},
-                 {"TagSpecifications", {{{"ResourceType", "security-group"}, {"Tags", {{{"Key", "team"}, {"Value", "a"}}}}}}}}});
+  Json spec = {{"ResourceType", "security-group"}, {"Tags", Json::array({{{"Key", "team"}, {"Value", "a"}}})}};
+  auto r = call("CreateSecurityGroup", {{"GroupName", "web"},
+                                        {"Description", "web servers"},
+                                        {"VpcId", default_vpc_id(alice_.account, "local-1")},
+                                        {"TagSpecifications", Json::array({spec})}});
   ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
   std::string id = r.body["GroupId"];
   EXPECT_TRUE(is_valid_id(id, "sg"));
@@ -119,6 +120,22 @@ TEST_F(SecurityGroupActionsTest, CreateDescribeAndDelete) {
   EXPECT_EQ(gone.body["GroupId"], id);
   expect_error(call("DescribeSecurityGroups", {{"GroupIds", {id}}}), "InvalidGroup.NotFound", id);
   expect_error(call("DeleteSecurityGroup", {{"GroupId", id}}), "InvalidGroup.NotFound", id);
+}
+
+TEST_F(SecurityGroupActionsTest, DescribeComesInPagesByGroupId) {
+  for (int i = 0; i < 6; ++i) create("g" + std::to_string(i));
+  auto first = call("DescribeSecurityGroups", {{"MaxResults", 5}});
+  ASSERT_TRUE(first.ok) << first.error_code << ": " << first.error_message;
+  ASSERT_EQ(first.body["SecurityGroups"].size(), 5u);
+  ASSERT_TRUE(first.body.contains("NextToken"));
+  auto rest = call("DescribeSecurityGroups", {{"MaxResults", 5}, {"NextToken", first.body["NextToken"]}});
+  ASSERT_TRUE(rest.ok) << rest.error_code << ": " << rest.error_message;
+  ASSERT_EQ(rest.body["SecurityGroups"].size(), 2u) << "six and the default";
+  EXPECT_FALSE(rest.body.contains("NextToken"));
+  EXPECT_LT(first.body["SecurityGroups"][4]["GroupId"].get<std::string>(),
+            rest.body["SecurityGroups"][0]["GroupId"].get<std::string>());
+  expect_error(call("DescribeSecurityGroups", {{"MaxResults", 5}, {"GroupNames", {"g1"}}}),
+               "InvalidParameterCombination", "GroupNames");
 }
 
 TEST_F(SecurityGroupActionsTest, BadCreatesNameTheFieldAndChangeNothing) {
@@ -150,7 +167,7 @@ TEST_F(SecurityGroupActionsTest, GroupsAreEachAccountsOwn) {
   EXPECT_NE(alices, bobs);
   expect_error(call("DescribeSecurityGroups", {{"GroupIds", {alices}}}, bob_), "InvalidGroup.NotFound", alices);
   expect_error(call("DeleteSecurityGroup", {{"GroupId", alices}}, bob_), "InvalidGroup.NotFound", alices);
-  expect_error(call("AuthorizeSecurityGroupIngress", {{"GroupId", alices}, {"IpPermissions", {tcp(22, 22, "0.0.0.0/0")}}},
+  expect_error(call("AuthorizeSecurityGroupIngress", {{"GroupId", alices}, {"IpPermissions", Json::array({tcp(22, 22, "0.0.0.0/0")})}},
                     bob_),
                "InvalidGroup.NotFound", alices);
   EXPECT_EQ(group(alices)["IpPermissions"], Json::array());
@@ -205,7 +222,10 @@ TEST_F(SecurityGroupActionsTest, AuthorizeAndRevokeIngress) {
   EXPECT_EQ(gone.body["RevokedSecurityGroupRules"][1]["SecurityGroupRuleId"], first["SecurityGroupRuleId"]);
   perms = group(id)["IpPermissions"];
   ASSERT_EQ(perms.size(), 3u) << perms;
-  EXPECT_EQ(perms[0]["IpRanges"], Json::parse(R"([{"CidrIp":"172.16.0.0/12"}])"));
+  // Rules stay in the order they were authorized: tcp 22 from 172.16/12 came last.
+  EXPECT_EQ(perms[0]["IpProtocol"], "icmp");
+  EXPECT_EQ(perms[2]["IpProtocol"], "tcp");
+  EXPECT_EQ(perms[2]["IpRanges"], Json::parse(R"([{"CidrIp":"172.16.0.0/12"}])"));
 }
 
 TEST_F(SecurityGroupActionsTest, BadRulesNameTheFieldAndChangeNothing) {
@@ -243,10 +263,10 @@ TEST_F(SecurityGroupActionsTest, BadRulesNameTheFieldAndChangeNothing) {
                                                       {"ToPort", 2}, {"CidrIp", "1.2.3"}}),
                "InvalidParameterValue", "CidrIp");
   expect_error(call("AuthorizeSecurityGroupIngress",
-                    {{"GroupId", id}, {"IpProtocol", "tcp"}, {"IpPermissions", {tcp(1, 1, "0.0.0.0/0")}}}),
+                    {{"GroupId", id}, {"IpProtocol", "tcp"}, {"IpPermissions", Json::array({tcp(1, 1, "0.0.0.0/0")})}}),
                "InvalidParameterCombination", "IpPermissions");
   expect_error(call("AuthorizeSecurityGroupIngress", {{"GroupId", id}}), "MissingParameter", "IpPermissions");
-  expect_error(call("AuthorizeSecurityGroupIngress", {{"IpPermissions", {tcp(1, 1, "0.0.0.0/0")}}}),
+  expect_error(call("AuthorizeSecurityGroupIngress", {{"IpPermissions", Json::array({tcp(1, 1, "0.0.0.0/0")})}}),
                "MissingParameter", "GroupId");
   expect_error(authorize("sg-0123456789abcdef0", {tcp(1, 1, "0.0.0.0/0")}), "InvalidGroup.NotFound",
                "sg-0123456789abcdef0");
@@ -269,7 +289,7 @@ TEST_F(SecurityGroupActionsTest, AuthorizeIsAllOrNothing) {
   EXPECT_EQ(group(id), before);
 
   // EC2's 60 rules a group: one over, and nothing of the request is added.
-  Json many = Json::array();
+  std::vector<Json> many;
   for (int port = 1000; port < 1059; ++port) many.push_back(tcp(port, port, "0.0.0.0/0"));
   ASSERT_TRUE(authorize(id, many).ok) << "60 in all";
   const Json full = group(id);
@@ -417,7 +437,9 @@ TEST(SecurityGroupRules, OneCheckForEveryRule) {
                           "-1.2.3.4/8", "1..3.4/8"}) {
     auto r = canonical_cidr(bad, "F");
     EXPECT_FALSE(r) << bad;
-    if (!r) EXPECT_EQ(r.problem().message.rfind("F: ", 0), 0u) << r.problem().message;
+    if (!r) {
+      EXPECT_EQ(r.problem().message.rfind("F: ", 0), 0u) << r.problem().message;
+    }
   }
 }
 
