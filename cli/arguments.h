@@ -42,7 +42,7 @@ protocol::Json parse_launch_permission_argument(const std::string& value);
 // The rules of authorize- and revoke-security-group-ingress as EC2's IpPermissions:
 // --ip-permissions JSON (or file://PATH), or the AWS CLI's shorthand
 // --protocol tcp --port 22|8000-8100 --cidr 0.0.0.0/0 (--port -1: every port;
-// for icmp the ICMP type). `json` "" means the shorthand. The daemon checks the
+// for icmp TYPE-CODE, as the AWS CLI reads it). `json` "" means the shorthand. The daemon checks the
 // values; this only reads the shape.
 protocol::Json ip_permissions_argument(const std::string& json, const std::string& protocol,
                                        const std::string& port, const std::string& cidr);

@@ -17,7 +17,7 @@ void add_ingress_command(CLI::App& app, ContextFactory make_ctx, const char* nam
   auto* group_name = cmd->add_option("--group-name", o->name, "or its name");
   id->excludes(group_name);
   cmd->add_option("--protocol", o->protocol, "tcp, udp, icmp or all (-1)");
-  cmd->add_option("--port", o->port, "PORT or FROM-TO (tcp, udp); the ICMP type for icmp; -1 for all");
+  cmd->add_option("--port", o->port, "PORT or FROM-TO (tcp, udp); TYPE-CODE for icmp; -1 for all");
   cmd->add_option("--cidr", o->cidr, "IPv4 CIDR the traffic comes from, such as 203.0.113.0/24 or 0.0.0.0/0");
   cmd->add_option("--ip-permissions", o->json,
                   "instead of the three above: EC2's IpPermissions JSON (or file://PATH), several rules at once");
@@ -45,7 +45,7 @@ void add_ingress_command(CLI::App& app, ContextFactory make_ctx, const char* nam
 
 void add_authorize_security_group_ingress(CLI::App& app, ContextFactory make_ctx) {
   add_ingress_command(app, make_ctx, "authorize-security-group-ingress", "AuthorizeSecurityGroupIngress",
-                      "Let traffic in to a security group's instances (all rules or none are added)",
+                      "Add inbound rules to a security group, all or none (recorded: guests have no filtering network yet)",
                       "SecurityGroupRules");
 }
 
