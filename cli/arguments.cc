@@ -170,6 +170,43 @@ Json parse_launch_permission_argument(const std::string& value) {
   return out;
 }
 
+Json ip_permissions_argument(const std::string& json, const std::string& protocol, const std::string& port,
+                             const std::string& cidr) {
+  if (!json.empty()) {
+    if (!protocol.empty() || !port.empty() || !cidr.empty()) {
+      throw std::invalid_argument("--ip-permissions: give it alone, or --protocol, --port and --cidr instead");
+    }
+    Json j = Json::parse(read_blob_argument(json, "--ip-permissions"), nullptr, false);
+    if (j.is_object()) j = Json::array({j});
+    if (j.is_discarded() || !j.is_array()) {
+      throw std::invalid_argument("--ip-permissions: not EC2's JSON list ([{\"IpProtocol\":\"tcp\",\"FromPort\":22,"
+                                  "\"ToPort\":22,\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}])");
+    }
+    return j;
+  }
+  if (protocol.empty()) throw std::invalid_argument("--protocol: required (tcp, udp, icmp or all), or --ip-permissions");
+  if (cidr.empty()) throw std::invalid_argument("--cidr: required (such as 203.0.113.0/24), or --ip-permissions");
+  Json permission = {{"IpProtocol", protocol == "all" ? "-1" : protocol},
+                     {"IpRanges", Json::array({{{"CidrIp", cidr}}})}};
+  if (!port.empty()) {
+    auto number = [&](const std::string& text) {
+      if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) {
+        throw std::invalid_argument("--port: '" + port + "' is not PORT, FROM-TO or -1 (whole numbers, 0-65535)");
+      }
+      return std::stoi(text);
+    };
+    int from = -1, to = -1;
+    if (port != "-1") {
+      auto dash = port.find('-');
+      from = number(port.substr(0, dash));
+      to = dash == std::string::npos ? from : number(port.substr(dash + 1));
+    }
+    permission["FromPort"] = from;
+    permission["ToPort"] = to;
+  }
+  return Json::array({permission});
+}
+
 CLI::Option* keep_json_lists(CLI::Option* option) {
   return option->expected(1, 1000)->allow_extra_args(false);
 }

@@ -39,6 +39,13 @@ protocol::Json parse_tag_specifications_argument(const std::string& value, const
 // the values; this only reads the shape.
 protocol::Json parse_launch_permission_argument(const std::string& value);
 
+// The rules of authorize- and revoke-security-group-ingress as EC2's IpPermissions:
+// --ip-permissions JSON (or file://PATH), or the AWS CLI's shorthand
+// --protocol tcp --port 22|8000-8100 --cidr 0.0.0.0/0 (--port -1: every port;
+// for icmp TYPE-CODE, as the AWS CLI reads it). `json` "" means the shorthand. The daemon checks the
+// values; this only reads the shape.
+protocol::Json ip_permissions_argument(const std::string& json, const std::string& protocol,
+                                       const std::string& port, const std::string& cidr);
 // Lets a list option take several values (up to 1000 a use) while a value that is a
 // JSON list reaches us whole: by default CLI11 splits "[a,b]" at its commas.
 CLI::Option* keep_json_lists(CLI::Option* option);

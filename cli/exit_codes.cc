@@ -10,14 +10,16 @@ ExitCode exit_code_for(const std::string& code) {
   if (ends_with(".NotFound")) return kNotFound;
   if (code == "RequestLimitExceeded") return kBusy;
   if (code == "IncorrectInstanceState" || code == "IncorrectState" || code == "InvalidAMIID.Unavailable" ||
-      code == "UnsupportedOperation" || code == "OperationNotPermitted") {
+      code == "UnsupportedOperation" || code == "OperationNotPermitted" || code == "CannotDelete" ||
+      code == "DependencyViolation") {
     return kWrongState;
   }
   if (code.rfind("InvalidParameter", 0) == 0 || code == "MissingParameter" || code == "UnknownParameter" ||
       ends_with(".Malformed") || code == "InvalidAMIName.Duplicate" || code == "InvalidAction" ||
       code == "InvalidAMIAttributeItemValue" ||
       code == "MalformedQueryString" || code == "IdempotentParameterMismatch" || code == "InvalidID" ||
-      code == "InvalidNextToken" || code == "TagLimitExceeded") {
+      code == "InvalidNextToken" || code == "TagLimitExceeded" || code == "InvalidGroup.Duplicate" ||
+      code == "InvalidPermission.Duplicate" || code == "RulesPerSecurityGroupLimitExceeded") {
     return kBadArguments;
   }
   return kFailed;

@@ -10,8 +10,8 @@ namespace amid {
 namespace {
 
 constexpr const char* kKnownKeys =
-    "a launch template has image_id, instance_type, count, key_name, user_data, tags, "
-    "block_device_mappings";
+    "a launch template has image_id, instance_type, count, key_name, security_group_ids, "
+    "user_data, tags, block_device_mappings";
 
 bool is_valid_instance_type(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -101,6 +101,20 @@ Result<LaunchTemplate> parse_launch_template(const std::string& toml_text,
         return r.at(v, key, "must be a key pair's name: 1 to 255 characters");
       }
       lt.key_name = std::move(s).value();
+    } else if (key == "security_group_ids") {
+      const toml::array* list = v.as_array();
+      if (!list || list->empty() || list->size() > kMaxLaunchGroups) {
+        return r.at(v, key, "must be a list of 1 to 5 security group ids, such as [\"sg-0123456789abcdef0\"]");
+      }
+      for (const auto& item : *list) {
+        auto s = r.string(item, key);
+        if (!s) return s.problem();
+        if (!is_valid_id(s.value(), "sg")) {
+          return r.at(item, key, toml_util::shown(s.value()) + " is not a security group id (sg- and 17 hex digits)",
+                      "InvalidGroupId.Malformed");
+        }
+        lt.security_group_ids.push_back(std::move(s).value());
+      }
     } else if (key == "user_data") {
       auto s = r.string(v, key);
       if (!s) return s.problem();

@@ -18,7 +18,8 @@ Region::Region(RegionParts parts)
       capture_(rt_, images_, instances_),
       copy_(rt_),
       tags_(rt_),
-      key_pairs_(rt_) {
+      key_pairs_(rt_),
+      security_groups_(rt_, instances_) {
   if (parts.files) rt_.files = std::move(parts.files);
 }
 

@@ -20,6 +20,7 @@
 #include "daemon/services/key_pair_service.h"
 #include "daemon/services/runtime.h"
 #include "daemon/services/scheduler.h"
+#include "daemon/services/security_group_service.h"
 #include "daemon/services/tag_service.h"
 
 namespace amid {
@@ -50,8 +51,9 @@ class Region {
   CopyService& copy() { return copy_; }
   TagService& tags() { return tags_; }
   KeyPairService& key_pairs() { return key_pairs_; }
+  SecurityGroupService& security_groups() { return security_groups_; }
   // What the dispatcher calls for this region.
-  Services services() { return {images_, instances_, tags_, capture_, copy_, key_pairs_}; }
+  Services services() { return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_}; }
 
   // Work that waits (stop deadlines, capture and copy jobs) goes to `scheduler` from now on.
   void set_scheduler(Scheduler* scheduler);
@@ -71,6 +73,7 @@ class Region {
   CopyService copy_;
   TagService tags_;
   KeyPairService key_pairs_;
+  SecurityGroupService security_groups_;
 };
 
 // Opens a region amid.toml describes: its store (made here, or checked on its

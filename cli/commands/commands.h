@@ -39,6 +39,12 @@ void add_create_key_pair(CLI::App& app, ContextFactory ctx);
 void add_import_key_pair(CLI::App& app, ContextFactory ctx);
 void add_describe_key_pairs(CLI::App& app, ContextFactory ctx);
 void add_delete_key_pair(CLI::App& app, ContextFactory ctx);
+void add_create_security_group(CLI::App& app, ContextFactory ctx);
+void add_describe_security_groups(CLI::App& app, ContextFactory ctx);
+void add_delete_security_group(CLI::App& app, ContextFactory ctx);
+void add_authorize_security_group_ingress(CLI::App& app, ContextFactory ctx);
+void add_revoke_security_group_ingress(CLI::App& app, ContextFactory ctx);
+void add_modify_instance_attribute(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -60,8 +66,14 @@ inline constexpr CommandEntry kCommands[] = {
     {"import-key-pair", add_import_key_pair},
     {"describe-key-pairs", add_describe_key_pairs},
     {"delete-key-pair", add_delete_key_pair},
+    {"create-security-group", add_create_security_group},
+    {"describe-security-groups", add_describe_security_groups},
+    {"delete-security-group", add_delete_security_group},
+    {"authorize-security-group-ingress", add_authorize_security_group_ingress},
+    {"revoke-security-group-ingress", add_revoke_security_group_ingress},
     {"run-instances", add_run_instances},
     {"describe-instances", add_describe_instances},
+    {"modify-instance-attribute", add_modify_instance_attribute},
     {"get-console-output", add_get_console_output},
     {"start-instances", add_start_instances},
     {"stop-instances", add_stop_instances},

@@ -28,7 +28,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand("run-instances", "Launch instances from an image");
   struct Opts {
     std::string image, type = "t3.micro", key_name, user_data, bdm, launch_template, count = "1", tag_specs, client_token;
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, group_ids, group_names;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--image-id", o->image, "ami-... to launch");
@@ -44,6 +44,10 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--key-name", o->key_name,
                   "your key pair (create-key-pair, import-key-pair) whose public key the guest's user "
                   "(admin on the Debian template) accepts for SSH");
+  cmd->add_option("--security-group-ids", o->group_ids,
+                  "sg-... ids of your security groups (1-5; your `default` group when none is named)")
+      ->delimiter(',');
+  cmd->add_option("--security-groups", o->group_names, "or your security groups' names")->delimiter(',');
   cmd->add_option("--user-data", o->user_data, "script for the guest: file://PATH or the text itself");
   cmd->add_option("--block-device-mappings", o->bdm,
                   "file://bdm.toml (see configs/bdm.example.toml) or EC2's JSON; merged over the image's");
@@ -68,6 +72,7 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
         params["TagSpecifications"] = protocol::Json::array({to_json(TagSpecification{"instance", t.tags})});
       }
       if (t.key_name) params["KeyName"] = *t.key_name;
+      if (!t.security_group_ids.empty()) params["SecurityGroupIds"] = t.security_group_ids;
       if (t.user_data) params["UserData"] = base64_encode(*t.user_data);
       if (!t.block_device_mappings.empty()) params["BlockDeviceMappings"] = to_ec2_json(t.block_device_mappings);
     }
@@ -109,6 +114,8 @@ void add_run_instances(CLI::App& app, ContextFactory make_ctx) {
       params["UserData"] = base64_encode(read_blob_argument(o->user_data, "--user-data"));
     }
     if (cmd->count("--key-name")) params["KeyName"] = o->key_name;
+    if (!o->group_ids.empty()) params["SecurityGroupIds"] = o->group_ids;
+    if (!o->group_names.empty()) params["SecurityGroups"] = o->group_names;
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;
     if (!params.contains("ImageId")) {

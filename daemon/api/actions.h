@@ -1,6 +1,6 @@
 // The actions every front door serves, as tables: one per kind of resource
 // (image_actions.cc, instance_actions.cc, volume_actions.cc, tag_actions.cc,
-// key_pair_actions.cc).
+// key_pair_actions.cc, security_group_actions.cc).
 // An action reads its parameters with a ParamReader (unknown ones refused),
 // calls the services of the region the request names, and returns EC2's answer
 // fields. Errors are thrown as AmidError; the dispatcher turns them into answers.
@@ -25,6 +25,7 @@ class CopyService;
 class ImageService;
 class InstanceService;
 class KeyPairService;
+class SecurityGroupService;
 class TagService;
 
 // The services an action may call: one region's.
@@ -35,6 +36,7 @@ struct Services {
   CaptureService& capture;
   CopyService& copy;
   KeyPairService& key_pairs;
+  SecurityGroupService& security_groups;
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
@@ -61,6 +63,7 @@ const ActionTable& instance_actions();
 const ActionTable& volume_actions();
 const ActionTable& tag_actions();
 const ActionTable& key_pair_actions();
+const ActionTable& security_group_actions();
 
 // What more than one table reads or answers:
 // ClientToken, checked, with the request's other parameters in canonical form.

@@ -13,7 +13,8 @@ namespace {
 const ActionTable& actions() {
   static const ActionTable all = [] {
     ActionTable table;
-    for (const ActionTable* part : {&image_actions(), &instance_actions(), &volume_actions(), &tag_actions(), &key_pair_actions()}) {
+    for (const ActionTable* part : {&image_actions(), &instance_actions(), &volume_actions(), &tag_actions(), &key_pair_actions(),
+                                     &security_group_actions()}) {
       table.insert(part->begin(), part->end());
     }
     return table;

@@ -30,11 +30,15 @@ const FilterSchema kInstanceFilters = {{
     {"instance-id", "/InstanceId"},
     {"instance-state-name", "/State/Name"},
     {"instance-type", "/InstanceType"},
+    {"instance.group-id", "/SecurityGroups/*/GroupId"},
+    {"instance.group-name", "/SecurityGroups/*/GroupName"},
     {"launch-time", "/LaunchTime"},
     {"owner-id", "/OwnerId"},
     {"reservation-id", "/ReservationId"},
     {"root-device-type", "/RootDeviceType"},
+    {"subnet-id", "/SubnetId"},
     {"virtualization-type", "/VirtualizationType"},
+    {"vpc-id", "/VpcId"},
 }};
 
 const FilterSchema kVolumeFilters = {{
@@ -56,6 +60,20 @@ const FilterSchema kKeyPairFilters = {
     },
     false,
 };
+
+// ip-permission.*: a group matches when one of its rules has the value (EC2
+// matches over every rule, not one rule for all the filters).
+const FilterSchema kSecurityGroupFilters = {{
+    {"description", "/Description"},
+    {"group-id", "/GroupId"},
+    {"group-name", "/GroupName"},
+    {"ip-permission.cidr", "/IpPermissions/*/IpRanges/*/CidrIp"},
+    {"ip-permission.from-port", "/IpPermissions/*/FromPort"},
+    {"ip-permission.protocol", "/IpPermissions/*/IpProtocol"},
+    {"ip-permission.to-port", "/IpPermissions/*/ToPort"},
+    {"owner-id", "/OwnerId"},
+    {"vpc-id", "/VpcId"},
+}};
 
 const FilterSchema kTagFilters = {
     {

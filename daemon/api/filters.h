@@ -51,6 +51,7 @@ extern const FilterSchema kInstanceFilters;  // rows carry ReservationId and Own
 extern const FilterSchema kVolumeFilters;
 extern const FilterSchema kTagFilters;
 extern const FilterSchema kKeyPairFilters;
+extern const FilterSchema kSecurityGroupFilters;
 
 inline constexpr std::size_t kMaxFilters = 50;
 inline constexpr std::size_t kMaxFilterValues = 200;

@@ -1,5 +1,6 @@
 // The instance actions: RunInstances, DescribeInstances, TerminateInstances,
-// StartInstances, StopInstances, RebootInstances, GetConsoleOutput.
+// StartInstances, StopInstances, RebootInstances, GetConsoleOutput,
+// ModifyInstanceAttribute (its Groups).
 #include "daemon/api/actions.h"
 
 #include "common/base64.h"
@@ -7,6 +8,7 @@
 #include "daemon/services/instance_service.h"
 #include "daemon/services/key_pair_service.h"
 #include "daemon/services/render.h"
+#include "daemon/services/security_group_service.h"
 #include "daemon/state/iso_time.h"
 
 namespace amid {
@@ -53,8 +55,12 @@ Json run_instances(Services& services, const Caller& caller, ParamReader& p) {
   }
   req.client_token = read_client_token(p);
   auto key_name = p.optional_string("KeyName", 1024);
+  auto group_ids = p.string_list("SecurityGroupIds", 5);
+  auto group_names = p.string_list("SecurityGroups", 5);
   p.finish();
   if (key_name) req.key_pair = services.key_pairs.key_for_launch(caller, *key_name);
+  // Checked before anything is made; none named: the default group.
+  req.security_groups = services.security_groups.groups_for_launch(caller, group_ids, group_names);
   Reservation reservation = instances.run_instances(caller, req);
   Json out = Json::array();
   for (const auto& rec : reservation.instances) {
@@ -142,6 +148,28 @@ Json get_console_output(Services& services, const Caller& caller, ParamReader& p
   return {{"InstanceId", id}, {"Timestamp", iso_now()}, {"Output", base64_encode(text)}};
 }
 
+// EC2's attributes amid does not change (yet): named, so that asking for one
+// says so instead of calling the field unknown.
+constexpr const char* kUnchangedAttributes[] = {
+    "Attribute", "Value", "InstanceType", "UserData", "Kernel", "Ramdisk", "SourceDestCheck",
+    "DisableApiTermination", "DisableApiStop", "InstanceInitiatedShutdownBehavior", "BlockDeviceMappings",
+    "EbsOptimized", "SriovNetSupport", "EnaSupport"};
+
+Json modify_instance_attribute(Services& services, const Caller& caller, ParamReader& p) {
+  std::string id = p.required_string("InstanceId", 64);
+  auto groups = p.string_list("Groups", 5);
+  for (const char* name : kUnchangedAttributes) {
+    if (p.optional_json(name)) {
+      throw AmidError(codes::kUnsupportedOperation,
+                      std::string(name) + ": amid's ModifyInstanceAttribute changes Groups only (the instance's "
+                                          "security groups)");
+    }
+  }
+  p.finish();
+  services.security_groups.set_instance_groups(caller, id, groups);
+  return {{"Return", true}};
+}
+
 }  // namespace
 
 const ActionTable& instance_actions() {
@@ -153,6 +181,7 @@ const ActionTable& instance_actions() {
       {"StopInstances", stop_instances},
       {"RebootInstances", reboot_instances},
       {"GetConsoleOutput", get_console_output},
+      {"ModifyInstanceAttribute", modify_instance_attribute},
   };
   return table;
 }

@@ -103,6 +103,7 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
     proto.root_device_type = image.root_device_type;
     proto.tags = req.instance_tags;
     if (req.key_pair) proto.key_name = req.key_pair->name;
+    proto.security_groups = req.security_groups;
     // EC2's MinCount/MaxCount: as many as fit, up to MaxCount, but at least MinCount.
     const std::uint64_t fits = free_capacity_mib() / std::max<std::uint64_t>(proto.memory_mib, 1);
     const int count = static_cast<int>(std::min<std::uint64_t>(req.max_count, fits));

@@ -44,6 +44,8 @@ struct RunInstancesRequest {
   Tags volume_tags;    // TagSpecifications, ResourceType "volume": every volume made
   std::optional<ClientToken> client_token;  // makes the request idempotent (services/client_token.h)
   std::optional<KeyPairRecord> key_pair;     // KeyName, the caller's (KeyPairService::key_for_launch)
+  // Its security groups, in order (SecurityGroupService::groups_for_launch).
+  std::vector<GroupRef> security_groups;
 };
 
 // What RunInstances answers with.

@@ -1,7 +1,10 @@
 #include "daemon/services/render.h"
 
+#include <algorithm>
+
 #include "common/block_device_mapping.h"
 #include "daemon/host/domain_xml.h"
+#include "daemon/services/default_vpc.h"
 #include "daemon/services/image_visibility.h"
 
 namespace amid {
@@ -120,6 +123,8 @@ protocol::Json render_volume(const VolumeRecord& v) {
 }
 
 protocol::Json render_instance(const InstanceRecord& r) {
+  protocol::Json groups = protocol::Json::array();
+  for (const auto& g : r.security_groups) groups.push_back({{"GroupId", g.id}, {"GroupName", g.name}});
   protocol::Json j = {
       {"InstanceId", r.id},
       {"ImageId", r.image_id},
@@ -136,9 +141,15 @@ protocol::Json render_instance(const InstanceRecord& r) {
       {"CpuOptions", {{"CoreCount", r.vcpus}, {"ThreadsPerCore", 1}}},
       {"StateTransitionReason", r.state_reason},
       {"PrivateIpAddress", "10.0.2.15"},
+      {"VpcId", default_vpc_id(r.owner, r.region)},
+      {"SubnetId", default_subnet_id(r.owner, r.region)},
+      {"SecurityGroups", groups},
       {"NetworkInterfaces",
        protocol::Json::array({{{"MacAddress", mac_for_instance(r.id)},
                                {"PrivateIpAddress", "10.0.2.15"},
+                               {"VpcId", default_vpc_id(r.owner, r.region)},
+                               {"SubnetId", default_subnet_id(r.owner, r.region)},
+                               {"Groups", groups},
                                {"Status", "in-use"}}})},
   };
   if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
@@ -147,6 +158,68 @@ protocol::Json render_instance(const InstanceRecord& r) {
     auto colon = r.state_reason.find(':');
     j["StateReason"] = {{"Code", r.state_reason.substr(0, colon)}, {"Message", r.state_reason}};
   }
+  return j;
+}
+
+namespace {
+
+protocol::Json ip_range(const SecurityGroupRule& rule) {
+  protocol::Json range = {{"CidrIp", rule.cidr}};
+  if (!rule.description.empty()) range["Description"] = rule.description;
+  return range;
+}
+
+// EC2 leaves the ports out of a rule for every protocol.
+void put_ports(protocol::Json& j, const SecurityGroupRule& rule) {
+  if (rule.protocol == "-1") return;
+  j["FromPort"] = rule.from_port;
+  j["ToPort"] = rule.to_port;
+}
+
+}  // namespace
+
+protocol::Json render_security_group(const SecurityGroupRecord& g) {
+  protocol::Json permissions = protocol::Json::array();
+  std::vector<const SecurityGroupRule*> heads;  // the first rule of each permission, in order
+  for (const auto& rule : g.ingress) {
+    auto same_ports = [&](const SecurityGroupRule* h) {
+      return h->protocol == rule.protocol && h->from_port == rule.from_port && h->to_port == rule.to_port;
+    };
+    auto it = std::find_if(heads.begin(), heads.end(), same_ports);
+    if (it != heads.end()) {
+      permissions[static_cast<std::size_t>(it - heads.begin())]["IpRanges"].push_back(ip_range(rule));
+      continue;
+    }
+    protocol::Json p = {{"IpProtocol", rule.protocol},
+                        {"IpRanges", protocol::Json::array({ip_range(rule)})},
+                        {"Ipv6Ranges", protocol::Json::array()},
+                        {"PrefixListIds", protocol::Json::array()},
+                        {"UserIdGroupPairs", protocol::Json::array()}};
+    put_ports(p, rule);
+    permissions.push_back(std::move(p));
+    heads.push_back(&rule);
+  }
+  protocol::Json egress = protocol::Json::array({{{"IpProtocol", "-1"},
+                                                  {"IpRanges", protocol::Json::array({{{"CidrIp", "0.0.0.0/0"}}})},
+                                                  {"Ipv6Ranges", protocol::Json::array()},
+                                                  {"PrefixListIds", protocol::Json::array()},
+                                                  {"UserIdGroupPairs", protocol::Json::array()}}});
+  protocol::Json j = {{"GroupId", g.id},
+                      {"GroupName", g.name},
+                      {"Description", g.description},
+                      {"OwnerId", g.owner},
+                      {"VpcId", g.vpc_id},
+                      {"IpPermissions", permissions},
+                      {"IpPermissionsEgress", egress}};
+  if (!g.tags.empty()) j["Tags"] = render_tags(g.tags);
+  return j;
+}
+
+protocol::Json render_security_group_rule(const SecurityGroupRecord& g, const SecurityGroupRule& rule) {
+  protocol::Json j = {{"SecurityGroupRuleId", rule.id}, {"GroupId", g.id},         {"GroupOwnerId", g.owner},
+                      {"IsEgress", false},              {"IpProtocol", rule.protocol}, {"CidrIpv4", rule.cidr}};
+  put_ports(j, rule);
+  if (!rule.description.empty()) j["Description"] = rule.description;
   return j;
 }
 

@@ -19,6 +19,12 @@ std::string deregistration_protection_state(const ImageRecord& image);
 protocol::Json render_instance(const InstanceRecord& instance);
 protocol::Json render_instance_state(InstanceState state);
 protocol::Json render_volume(const VolumeRecord& volume);
+// EC2's SecurityGroup: its ingress rules as IpPermissions (rules with the same
+// protocol and ports share one, with an IpRange each), and EC2's default egress
+// rule (everything out), which amid does not store.
+protocol::Json render_security_group(const SecurityGroupRecord& group);
+// EC2's SecurityGroupRule (what Authorize/RevokeSecurityGroupIngress answer).
+protocol::Json render_security_group_rule(const SecurityGroupRecord& group, const SecurityGroupRule& rule);
 // EC2's [{"Key", "Value"}], sorted by key.
 protocol::Json render_tags(const Tags& tags);
 

@@ -3,8 +3,8 @@
 // the append-only migrations (state/schema.cc) and the encoding of states and
 // block device mappings. Its methods are spread over one file per table group:
 // catalog_images.cc, catalog_instances.cc, catalog_volumes.cc (volumes and
-// snapshots), catalog_tags.cc (tags and ClientTokens), catalog_key_pairs.cc;
-// catalog.cc opens it.
+// snapshots), catalog_tags.cc (tags and ClientTokens), catalog_key_pairs.cc,
+// catalog_security_groups.cc; catalog.cc opens it.
 //
 // Thread-safe: one connection guarded by a mutex (the catalog is small and its
 // statements are fast; libvirt and qemu-img work happens outside it).
@@ -43,6 +43,15 @@ struct TagEditRefusal {
   std::string over_limit;  // a resource that would have more than max_tags tags
   std::size_t count = 0;   // how many it would have
   explicit operator bool() const { return !missing.empty() || !over_limit.empty(); }
+};
+
+// Why add_security_group_rules or remove_security_group_rules wrote nothing
+// (all empty: it wrote every rule).
+struct RuleEditRefusal {
+  bool missing_group = false;                 // the group's row is gone
+  std::optional<SecurityGroupRule> conflict;  // a rule already there (add) or not there (remove)
+  std::size_t over_limit = 0;                 // add: how many rules the group would have
+  explicit operator bool() const { return missing_group || conflict || over_limit != 0; }
 };
 
 // A narrowed image listing (DescribeImages over a large catalog): rows are left
@@ -175,6 +184,34 @@ class Catalog {
   // Every key pair of a region (all regions' when region is ""), by name.
   std::vector<KeyPairRecord> list_key_pairs(const std::string& region) const;
   void delete_key_pair(const std::string& id);
+
+  // Security groups (catalog_security_groups.cc), read with their ingress rules
+  // and tags. Names are unique per owner and region, whatever their case:
+  // insert_security_group returns false (nothing written) when the name is taken.
+  bool insert_security_group(const SecurityGroupRecord& group);
+  std::optional<SecurityGroupRecord> find_security_group(const std::string& id) const;
+  std::optional<SecurityGroupRecord> find_security_group_named(const std::string& owner, const std::string& region,
+                                                               const std::string& name) const;
+  // Every security group of a region (all regions' when region is ""), by id.
+  std::vector<SecurityGroupRecord> list_security_groups(const std::string& region) const;
+  // Deletes the group, its rules and tags, and what terminated instances
+  // remember of it, unless an instance that is not terminated is in it: then
+  // nothing is written and those instances' ids are returned.
+  std::vector<std::string> delete_security_group_if_unused(const std::string& id);
+  // Adds every rule (ids set by the caller) in one transaction, or none: not when
+  // one is there already or the group would hold more than max_rules.
+  RuleEditRefusal add_security_group_rules(const std::string& group_id, const std::vector<SecurityGroupRule>& rules,
+                                           std::size_t max_rules);
+  // Removes every rule (matched by SecurityGroupRule::same_as) in one transaction,
+  // or none when one is not there. Returns the refusal; `removed` gets the
+  // stored rules (their ids and descriptions).
+  RuleEditRefusal remove_security_group_rules(const std::string& group_id,
+                                              const std::vector<SecurityGroupRule>& rules,
+                                              std::vector<SecurityGroupRule>& removed);
+  // Replaces an instance's groups (ids, in order) in one transaction.
+  void set_instance_security_groups(const std::string& instance_id, const std::vector<std::string>& group_ids);
+  // Instances in the group that are not terminated, by id.
+  std::vector<std::string> instances_in_security_group(const std::string& group_id) const;
 
  private:
   void exec(const char* sql);

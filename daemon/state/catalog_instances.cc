@@ -69,6 +69,9 @@ void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
     s.step();
     sql::write_tags(db_, r.id, r.tags);
     sql::write_mappings(db_, r.id, r.block_device_mappings);
+    std::vector<std::string> groups;
+    for (const auto& g : r.security_groups) groups.push_back(g.id);
+    sql::write_instance_groups(db_, r.id, groups);
   }
 }
 
@@ -95,6 +98,7 @@ std::optional<InstanceRecord> Catalog::find_instance(const std::string& id) cons
   auto r = read_instance(s);
   r.tags = sql::read_tags(db_, id);
   r.block_device_mappings = sql::read_mappings(db_, id);
+  r.security_groups = sql::read_instance_groups(db_, id);
   return r;
 }
 
@@ -108,6 +112,10 @@ std::vector<InstanceRecord> Catalog::list_instances() const {
   for (auto& r : out) {
     if (auto it = mappings.find(r.id); it != mappings.end()) r.block_device_mappings = std::move(it->second);
   }
+  auto groups = sql::read_all_instance_groups(db_);
+  for (auto& r : out) {
+    if (auto it = groups.find(r.id); it != groups.end()) r.security_groups = std::move(it->second);
+  }
   return out;
 }
 
@@ -119,6 +127,7 @@ void Catalog::delete_instance(const std::string& id) {
     s.step();
     sql::drop_tags(db_, id);
     sql::drop_mappings(db_, id);
+    sql::drop_instance_groups(db_, id);
   });
 }
 
@@ -136,6 +145,7 @@ void Catalog::undo_launch_row(const std::string& id) {
     s.step();
     sql::drop_tags(db_, id);
     sql::drop_mappings(db_, id);
+    sql::drop_instance_groups(db_, id);
     if (!reservation.empty()) {
       Stmt t(db_, "DELETE FROM client_tokens WHERE action='RunInstances' AND resource_id=?1 AND "
                   "NOT EXISTS (SELECT 1 FROM instances WHERE reservation_id=?1)");

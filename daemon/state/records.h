@@ -77,6 +77,12 @@ struct ImageRecord {
   bool is_dead() const { return state == ImageState::kDeregistered || state == ImageState::kFailed; }
 };
 
+// A security group as an instance names it: EC2's GroupIdentifier.
+struct GroupRef {
+  std::string id, name;
+  bool operator==(const GroupRef&) const = default;
+};
+
 struct InstanceRecord {
   std::string id, reservation_id, image_id, owner, region, instance_type;
   int launch_index = 0;  // EC2's AmiLaunchIndex: its place in its reservation, 0..N-1
@@ -89,6 +95,9 @@ struct InstanceRecord {
   std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
   std::string dir;                                // the instance's folder in the store
   std::string key_name;                           // EC2's KeyName it was launched with ("" = none)
+  // Its security groups, in the order given (1..5); find/list_instances read them,
+  // insert_instances writes them (by id).
+  std::vector<GroupRef> security_groups;
   BlockDeviceMappings block_device_mappings;      // the merged mappings it was launched with
   Tags tags;
 
@@ -135,6 +144,31 @@ struct KeyPairRecord {
   std::string fingerprint;       // as EC2 computes it (services/key_pairs.h)
   std::string public_key;        // OpenSSH's one line: "ssh-ed25519 AAAA... NAME"
   std::string create_time;       // ISO 8601, UTC
+};
+
+// One ingress rule of a security group, as EC2's IpPermission with one IpRange.
+// Stored normalised (services/security_group_rules.h): protocol is "tcp", "udp",
+// "icmp" or "-1" (all); ports are -1 for "-1"; for icmp they are the type and
+// the code (-1 = any); cidr is IPv4 with its host bits cleared.
+struct SecurityGroupRule {
+  std::string id;  // sgr- + 17 hex
+  std::string protocol;
+  int from_port = -1, to_port = -1;
+  std::string cidr;
+  std::string description;
+  // The same rule as far as EC2 is concerned (ids and descriptions aside).
+  bool same_as(const SecurityGroupRule& o) const {
+    return protocol == o.protocol && from_port == o.from_port && to_port == o.to_port && cidr == o.cidr;
+  }
+};
+
+// An EC2 security group (sg-) of one account in one region, in its default VPC.
+// Names are unique per owner and region, whatever their case (EC2's rule).
+struct SecurityGroupRecord {
+  std::string id, owner, region, name, description, vpc_id;
+  std::string create_time;                 // ISO 8601, UTC
+  std::vector<SecurityGroupRule> ingress;  // in the order they were authorized
+  Tags tags;
 };
 
 // An idempotent request (EC2's ClientToken): who sent it for which action, with

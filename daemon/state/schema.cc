@@ -130,6 +130,24 @@ ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
     {R"sql(
 ALTER TABLE images ADD COLUMN freeze_ms INTEGER NOT NULL DEFAULT -1;
 )sql"},
+    // 11 -> 12: EC2 security groups, their ingress rules, and each instance's
+    // groups in order. Instances from before have none (render shows them so).
+    {R"sql(
+CREATE TABLE security_groups (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT NOT NULL, vpc_id TEXT NOT NULL, create_time TEXT NOT NULL);
+CREATE UNIQUE INDEX security_groups_name ON security_groups(region, owner, name COLLATE NOCASE);
+CREATE TABLE security_group_rules (
+  id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL, protocol TEXT NOT NULL, from_port INTEGER NOT NULL, to_port INTEGER NOT NULL,
+  cidr TEXT NOT NULL, description TEXT NOT NULL);
+CREATE UNIQUE INDEX security_group_rules_key
+  ON security_group_rules(group_id, protocol, from_port, to_port, cidr);
+CREATE TABLE instance_security_groups (
+  instance_id TEXT NOT NULL, position INTEGER NOT NULL, group_id TEXT NOT NULL,
+  PRIMARY KEY (instance_id, position)) WITHOUT ROWID;
+CREATE INDEX instance_security_groups_group ON instance_security_groups(group_id);
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

@@ -119,4 +119,12 @@ std::map<std::string, BlockDeviceMappings> read_mappings_with_prefix(sqlite3* db
 void write_mappings(sqlite3* db, const std::string& id, const BlockDeviceMappings& mappings);
 void drop_mappings(sqlite3* db, const std::string& id);
 
+// ---- an instance's security groups, in order
+std::vector<GroupRef> read_instance_groups(sqlite3* db, const std::string& instance_id);
+// Every instance's groups, by instance id.
+std::map<std::string, std::vector<GroupRef>> read_all_instance_groups(sqlite3* db);
+// Replaces the instance's groups with `group_ids`, in order.
+void write_instance_groups(sqlite3* db, const std::string& instance_id, const std::vector<std::string>& group_ids);
+void drop_instance_groups(sqlite3* db, const std::string& instance_id);
+
 }  // namespace amid::sql

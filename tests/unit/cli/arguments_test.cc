@@ -130,5 +130,28 @@ TEST(ReadBlobArgument, ReadsFileUrlsAndPassesLiteralsThrough) {
   }
 }
 
+TEST(IpPermissionsArgument, ShorthandAsTheAwsCliHasIt) {
+  EXPECT_EQ(ip_permissions_argument("", "tcp", "22", "0.0.0.0/0"),
+            Json::parse(R"([{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}])"));
+  EXPECT_EQ(ip_permissions_argument("", "udp", "8000-8100", "10.0.0.0/8")[0]["ToPort"], 8100);
+  EXPECT_EQ(ip_permissions_argument("", "icmp", "-1", "10.0.0.0/8")[0]["FromPort"], -1);
+  Json all = ip_permissions_argument("", "all", "", "10.0.0.0/8");
+  EXPECT_EQ(all[0]["IpProtocol"], "-1");
+  EXPECT_FALSE(all[0].contains("FromPort"));
+  EXPECT_EQ(ip_permissions_argument(R"([{"IpProtocol":"tcp","FromPort":1,"ToPort":2,"IpRanges":[]}])", "", "", "")
+                .size(),
+            1u);
+  EXPECT_EQ(ip_permissions_argument(R"({"IpProtocol":"-1"})", "", "", "").size(), 1u) << "one permission alone";
+}
+
+TEST(IpPermissionsArgument, RefusesWhatItCannotRead) {
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("", "tcp", "22", ""); }), "--cidr"));
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("", "", "22", "0.0.0.0/0"); }), "--protocol"));
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("", "tcp", "ssh", "0.0.0.0/0"); }), "--port"));
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("", "tcp", "1-", "0.0.0.0/0"); }), "--port"));
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("[", "", "", ""); }), "--ip-permissions"));
+  EXPECT_TRUE(has_substr(error_of([] { ip_permissions_argument("[]", "tcp", "", ""); }), "--ip-permissions"));
+}
+
 }  // namespace
 }  // namespace amid::cli

@@ -140,6 +140,14 @@ TEST(ExitCodes, NotFoundIsFour) {
   EXPECT_EQ(exit_code_for(codes::kInvalidAmiIdNotFound), 4);
   EXPECT_EQ(exit_code_for(codes::kInvalidInstanceIdNotFound), 4);
   EXPECT_EQ(exit_code_for(codes::kInvalidVolumeNotFound), 4);
+  EXPECT_EQ(exit_code_for("InvalidGroup.NotFound"), 4);
+  EXPECT_EQ(exit_code_for("InvalidPermission.NotFound"), 4);
+  EXPECT_EQ(exit_code_for("InvalidGroup.Duplicate"), 2);
+  EXPECT_EQ(exit_code_for("InvalidPermission.Duplicate"), 2);
+  EXPECT_EQ(exit_code_for("InvalidGroupId.Malformed"), 2);
+  EXPECT_EQ(exit_code_for("RulesPerSecurityGroupLimitExceeded"), 2);
+  EXPECT_EQ(exit_code_for("DependencyViolation"), 5);
+  EXPECT_EQ(exit_code_for("CannotDelete"), 5);
   EXPECT_EQ(exit_code_for(codes::kInvalidSnapshotNotFound), 4);
 }
 

@@ -91,6 +91,17 @@ TEST(LaunchTemplateParse, ReadsAKeyName) {
   EXPECT_TRUE(located(lt_error("key_name = 7\n"), "lt.toml:1:12", "key_name"));
 }
 
+TEST(LaunchTemplateParse, ReadsSecurityGroupIds) {
+  EXPECT_EQ(parsed("security_group_ids = [\"sg-0123456789abcdef0\", \"sg-0123456789abcdef1\"]\n").security_group_ids,
+            (std::vector<std::string>{"sg-0123456789abcdef0", "sg-0123456789abcdef1"}));
+  EXPECT_TRUE(parsed("count = 1\n").security_group_ids.empty());
+  EXPECT_TRUE(located(lt_error("security_group_ids = []\n"), "lt.toml:1:22", "security_group_ids"));
+  EXPECT_TRUE(located(lt_error("security_group_ids = \"sg-0123456789abcdef0\"\n"), "lt.toml:1:22", "security_group_ids"));
+  Problem p = lt_error("security_group_ids = [\"web\"]\n");
+  EXPECT_EQ(p.code, "InvalidGroupId.Malformed");
+  EXPECT_TRUE(located(p, "lt.toml:1:23", "security_group_ids"));
+}
+
 TEST(LaunchTemplateParse, RefusesUnknownKeys) {
   Problem p = lt_error("image_id = \"ami-0123456789abcdef0\"\nebs_optimized = true\n");
   EXPECT_TRUE(located(p, "lt.toml:2:1", "'ebs_optimized'"));
