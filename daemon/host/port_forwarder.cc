@@ -111,11 +111,10 @@ struct PortForwarder::Impl {
         guest.assign(tcp::v4(), make_socket());
         auto relay = std::make_shared<Relay>(std::move(client), std::move(guest));
         f->relays.insert(relay);
-        relay->start(f->target, [this, f, weak = std::weak_ptr<Relay>(relay)] {
-          // Called from the relay's own handler: erase after it returns.
-          asio::post(io, [f, weak] {
-            if (auto r = weak.lock()) f->relays.erase(r);
-          });
+        // on_end runs inside one of the relay's own handlers, which holds it:
+        // erasing it there does not destroy it under its feet.
+        relay->start(f->target, [f, weak = std::weak_ptr<Relay>(relay)] {
+          if (auto r = weak.lock()) f->relays.erase(r);
         });
       } catch (const std::exception& e) {
         log_warn(std::string("port forward: cannot reach the guest network: ") + e.what());
