@@ -269,7 +269,7 @@ bench_wait_libvirtd_free() {
 # into a baseline's own domain: name NAME, no uuid, no amid metadata (so amid
 # never takes it for one of its own), root disk vda on DISK, the serial console
 # log at CONSOLE, no user-data fw_cfg entry, no NoCloud seed disk (the baseline
-# is a plain launch; amid's time includes making its seed), and a MAC of its own. vda's
+# is a plain launch; amid's time includes making its seed), a MAC and a tap of its own. vda's
 # backingStore (the template) stays, or becomes BACKING when given ("": none,
 # DISK is then a whole image). Everything else (machine, accelerator, CPU,
 # memory, vCPUs, devices) stays as amid made it.
@@ -307,6 +307,11 @@ for tag in ("serial", "console"):
     for c in devices.findall(tag):
         if c.find("source") is not None:
             c.find("source").set("path", console)
+# amid's NIC is a tap amid made (managed='no'); the baseline's is a tap libvirt
+# makes for it, on no network.
+for nic in devices.findall("interface[@type='ethernet']"):
+    for target in nic.findall("target"):
+        nic.remove(target)
 h = hashlib.sha256(name.encode()).hexdigest()
 for mac in devices.findall("interface/mac"):
     mac.set("address", "52:54:01:%s:%s:%s" % (h[0:2], h[2:4], h[4:6]))

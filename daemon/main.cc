@@ -228,6 +228,7 @@ int run(int argc, char** argv) {
   io.run();
   workers.join();
   readers.join();
+  for (auto& region : regions) region->release_network_if_unused();
   ::unlink(config.socket_path.c_str());
   ::close(lock_fd);
   log_info("amid stopped");

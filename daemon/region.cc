@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "daemon/host/fs.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_network.h"
 #include "daemon/services/reconcile.h"
 
 namespace amid {
@@ -21,6 +24,7 @@ Region::Region(RegionParts parts)
       key_pairs_(rt_),
       security_groups_(rt_, instances_) {
   if (parts.files) rt_.files = std::move(parts.files);
+  rt_.network = std::move(parts.network);
 }
 
 void Region::set_scheduler(Scheduler* scheduler) {
@@ -38,6 +42,15 @@ void Region::serve() {
   InstanceService& instances = instances_;
   hypervisor_->watch_stops([&instances](const std::string& name) { instances.on_domain_stopped(name); });
   instances_.resume_pending_work();
+}
+
+void Region::release_network_if_unused() {
+  if (!rt_.network) return;
+  for (const auto& inst : rt_.catalog.list_instances()) {
+    if (inst.region == name() && inst.state != InstanceState::kTerminated) return;
+  }
+  rt_.network->remove();
+  log_info("region " + name() + ": no instance left; network namespace " + rt_.network->name() + " removed");
 }
 
 namespace {
@@ -110,6 +123,39 @@ RegionSettings region_settings(const Config& config, const RegionConfig& rc) {
   return s;
 }
 
+// The region's guest network (host/region_network.h), where this machine runs
+// its guests and amid may make namespaces; otherwise none, said once.
+std::shared_ptr<RegionNetwork> open_region_network(const RegionConfig& rc, const Hypervisor& hypervisor) {
+  std::string why_not;
+  if (rc.store_on_libvirt_host()) {
+    why_not = "its guests run on another host";
+  } else if (hypervisor.uri().rfind("qemu:///", 0) != 0) {
+    why_not = "its libvirt driver (" + hypervisor.uri() + ") runs no QEMU here";
+  } else {
+    RegionNetwork::supported(&why_not);
+  }
+  if (!why_not.empty()) {
+    log_info("region " + rc.name + ": instances get no network interface: " + why_not);
+    return nullptr;
+  }
+  // One namespace per store and region: two amids on one machine never share one.
+  std::uint32_t h = 2166136261u;  // FNV-1a of the store's path
+  for (unsigned char c : rc.store) h = (h ^ c) * 16777619u;
+  char tag[9];
+  std::snprintf(tag, sizeof tag, "%08x", h);
+  auto network = std::make_shared<RegionNetwork>("amid-" + std::string(tag) + "-" + rc.name,
+                                                 *Ipv4Cidr::parse(kGatewayCidr));
+  try {
+    network->ensure();
+  } catch (const AmidError& e) {
+    log_warn("region " + rc.name + ": instances get no network interface: " + e.what());
+    return nullptr;
+  }
+  log_info("region " + rc.name + ": guest network in namespace " + network->name() + ", gateway " +
+           network->gateway().str());
+  return network;
+}
+
 }  // namespace
 
 std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc, AccelChoice choice,
@@ -144,6 +190,7 @@ std::unique_ptr<Region> open_region(const Config& config, const RegionConfig& rc
     parts.files = make_libvirt_files(*hypervisor, state.tmp_dir());
     prepare_remote_store(rc, store, *parts.files, hypervisor->hostname());
   }
+  parts.network = open_region_network(rc, *hypervisor);
   auto region = std::make_unique<Region>(std::move(parts));
   region->recover();
   return region;

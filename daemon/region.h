@@ -34,6 +34,7 @@ struct RegionParts {
   std::map<std::string, std::string> domain_types;  // Runtime::domain_types
   InstanceTypes instance_types;
   std::shared_ptr<RegionFiles> files;         // null: the store is on this machine
+  std::shared_ptr<RegionNetwork> network = nullptr;  // null: its instances get no network interface
 };
 
 class Region {
@@ -63,6 +64,10 @@ class Region {
   // Once the scheduler is set: domain events are acted on, and what a previous
   // amid left half done (an instance still stopping) goes on.
   void serve();
+  // At amid's exit: the region's network namespace goes when no instance of the
+  // region is left that is not terminated (a running guest keeps it, and so does
+  // a stopped one, which will start again on it).
+  void release_network_if_unused();
 
  private:
   std::shared_ptr<Hypervisor> hypervisor_;

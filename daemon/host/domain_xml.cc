@@ -120,12 +120,15 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(target, "bus", "virtio");
     if (d.read_only) child(disk, "readonly");
   }
-  if (!spec.mac.empty()) {
-    // QEMU's user-mode network: no host setup, no privileges, reachable only through
-    // port forwards on 127.0.0.1.
+  if (!spec.tap.empty()) {
+    // A tap amid made and moves into the region's network namespace once QEMU
+    // holds it (docs/NETWORK.md): libvirt only opens it (managed='no').
     pugi::xml_node nic = child(devices, "interface");
-    attr(nic, "type", "user");
+    attr(nic, "type", "ethernet");
     attr(child(nic, "mac"), "address", spec.mac);
+    pugi::xml_node target = child(nic, "target");
+    attr(target, "dev", spec.tap);
+    attr(target, "managed", "no");
     attr(child(nic, "model"), "type", "virtio");
   }
   pugi::xml_node usb = child(devices, "controller");
@@ -140,11 +143,18 @@ std::string render_domain_xml(const DomainSpec& spec) {
   // The QEMU guest agent's port (virtio-serial; libvirt picks the host socket).
   // A guest that runs qemu-guest-agent answers on it: amid then shuts it down
   // and freezes its file systems through the agent (host/hypervisor.h).
-  pugi::xml_node agent = child(devices, "channel");
-  attr(agent, "type", "unix");
-  pugi::xml_node agent_target = child(agent, "target");
-  attr(agent_target, "type", "virtio");
-  attr(agent_target, "name", kGuestAgentChannel);
+  if (spec.guest_agent) {
+    pugi::xml_node agent = child(devices, "channel");
+    attr(agent, "type", "unix");
+    if (!spec.agent_socket.empty()) {
+      pugi::xml_node source = child(agent, "source");
+      attr(source, "mode", "bind");
+      attr(source, "path", spec.agent_socket);
+    }
+    pugi::xml_node agent_target = child(agent, "target");
+    attr(agent_target, "type", "virtio");
+    attr(agent_target, "name", kGuestAgentChannel);
+  }
   attr(child(devices, "memballoon"), "model", "none");
 
   std::ostringstream out;

@@ -30,7 +30,14 @@ struct DomainSpec {
   std::uint64_t memory_mib = 512;
   std::vector<DiskSpec> disks;
   std::string console_log;   // serial console goes to this file
-  std::string mac;           // "" = no network; else one virtio NIC on QEMU's user-mode network
+  std::string mac;           // the NIC's MAC address
+  // The host tap the NIC is backed by (host/region_network.h moves it into the
+  // region's namespace); "" = no network interface.
+  std::string tap;
+  // The guest agent's port (a virtio-serial channel): whether the domain has
+  // one, and the host socket behind it ("": the path libvirt picks).
+  bool guest_agent = true;
+  std::string agent_socket;
   std::optional<std::string> user_data_file;  // exposed as fw_cfg opt/amid/user-data
   // Paravirtual (direct kernel boot); empty kernel = hvm, firmware boots the disk.
   std::string kernel, initrd, cmdline;

@@ -253,10 +253,18 @@ std::string Hypervisor::define_domain(const std::string& xml) {
   return virDomainGetName(dom.get());
 }
 
-void Hypervisor::start_domain(const std::string& name) {
+void Hypervisor::start_domain(const std::string& name, bool paused) {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom) throw_libvirt("no domain " + name);
-  if (virDomainCreate(dom.get()) < 0) throw_libvirt("cannot start " + name);
+  if (virDomainCreateWithFlags(dom.get(), paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+    throw_libvirt("cannot start " + name);
+  }
+}
+
+void Hypervisor::resume_domain(const std::string& name) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  if (virDomainResume(dom.get()) < 0) throw_libvirt("cannot resume " + name);
 }
 
 void Hypervisor::destroy_domain(const std::string& name) {

@@ -48,7 +48,9 @@ class Hypervisor {
 
   // Defines a persistent domain from XML and returns its name.
   std::string define_domain(const std::string& xml);
-  void start_domain(const std::string& name);
+  // Starts a defined domain; `paused`: QEMU is up but the vCPUs wait for resume_domain.
+  void start_domain(const std::string& name, bool paused = false);
+  void resume_domain(const std::string& name);
   // Hard stop; no error when the domain is already off.
   void destroy_domain(const std::string& name);
   // ACPI power button, or (through_agent) the guest agent's shutdown command,

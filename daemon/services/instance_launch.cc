@@ -10,6 +10,7 @@
 #include "daemon/host/domain_xml.h"
 #include "daemon/host/nocloud_seed.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_network.h"
 #include "daemon/services/instance_metadata.h"
 #include "daemon/services/instance_service.h"
 #include "daemon/services/layers.h"
@@ -125,6 +126,7 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
       rec.block_device_mappings = mappings;
       made.push_back(rec);
     }
+    assign_private_addresses(rt_, made);  // under image_refs_mu, which every launch's recording takes
     if (req.client_token) {
       protocol::Json ids = protocol::Json::array();
       for (const auto& rec : made) ids.push_back(rec.id);
@@ -176,10 +178,27 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
   return launched;
 }
 
+void InstanceService::place_agent_socket(const InstanceRecord& rec, DomainSpec& spec) const {
+  // The embedded driver would put the agent's socket deep under its root
+  // (lib/qemu/channel/target/domain-N-NAME/...), past the 107 bytes a Unix
+  // socket's path may have when the state folder's path is long: it goes into
+  // the instance's own folder instead (QEMU runs as amid's user there). Other
+  // drivers pick a short path of their own.
+  if (rt_.hypervisor.uri().rfind("qemu:///embed", 0) != 0) return;
+  spec.agent_socket = rec.dir + "/agent.sock";
+  if (spec.agent_socket.size() > kMaxUnixSocketPath) {
+    log_warn("instance " + rec.id + ": no guest agent port: its socket's path would be " +
+             std::to_string(spec.agent_socket.size()) + " bytes, more than a Unix socket allows (" +
+             std::to_string(kMaxUnixSocketPath) + "); use a shorter state folder");
+    spec.guest_agent = false;
+  }
+}
+
 void InstanceService::roll_back_launch(const InstanceRecord& rec) {
   try {
     rt_.hypervisor.destroy_domain(rec.id);
     rt_.hypervisor.undefine_domain(rec.id);
+    release_guest_network(rt_, rec.id);
     for (const auto& vol : rt_.catalog.volumes_of_instance(rec.id)) {
       rt_.files->remove(vol.file);
       rt_.catalog.delete_volume(vol.id);
@@ -378,6 +397,8 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
             [](const DiskSpec& a, const DiskSpec& b) { return a.target < b.target; });
   spec.console_log = rec.dir + "/console.log";
   spec.mac = mac_for_instance(rec.id);
+  if (!rec.private_ip.empty()) spec.tap = tap_of(rec.id);
+  place_agent_socket(rec, spec);
   spec.kernel = image.kernel_file;
   spec.initrd = image.ramdisk_file;
   spec.cmdline = image.kernel_cmdline;
@@ -409,7 +430,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   files.sync(rec.dir);
 
   rt_.hypervisor.define_domain(render_domain_xml(spec));
-  rt_.hypervisor.start_domain(rec.id);
+  start_guest(rt_, rec);
   rt_.catalog.set_instance_state(rec.id, InstanceState::kRunning);
   rec.state = InstanceState::kRunning;
   log_info("instance " + rec.id + " launched from " + image.id + " (" + rec.instance_type + ", " +

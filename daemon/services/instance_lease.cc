@@ -5,6 +5,7 @@
 
 #include "daemon/host/domain_xml.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_network.h"
 #include "daemon/services/instance_service.h"
 
 namespace amid {
@@ -136,7 +137,9 @@ void InstanceService::start_leased(const std::string& id) {
   std::lock_guard lock(state_mu_);
   rt_.catalog.set_instance_state(id, InstanceState::kPending, kStartingReason);
   unpark_locked(id);  // parked by an amid start between the capture's stop and now
-  rt_.hypervisor.start_domain(id);
+  auto rec = rt_.catalog.find_instance(id);
+  if (!rec) throw AmidError(codes::kInternalError, "instance " + id + " vanished during create-image");
+  start_guest(rt_, *rec);
   rt_.catalog.set_instance_state(id, InstanceState::kRunning);
   log_info("instance " + id + " started again after create-image");
 }

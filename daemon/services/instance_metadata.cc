@@ -1,6 +1,9 @@
 #include "daemon/services/instance_metadata.h"
 
+#include "common/ipv4.h"
 #include "common/protocol.h"
+#include "daemon/host/domain_xml.h"
+#include "daemon/services/default_vpc.h"
 
 namespace amid {
 
@@ -18,6 +21,8 @@ InstanceMetadata metadata_of(const InstanceRecord& instance, const std::optional
     m.public_keys.push_back(key->public_key);
   }
   m.user_data = user_data;
+  m.local_ipv4 = instance.private_ip;
+  m.mac = mac_for_instance(instance.id);
   return m;
 }
 
@@ -31,7 +36,22 @@ std::vector<std::pair<std::string, std::string>> nocloud_files(const InstanceMet
       {"public-keys", m.public_keys},
   };
   if (!m.key_name.empty()) meta["key-name"] = m.key_name;
-  return {{"meta-data", meta.dump(2) + "\n"}, {"user-data", m.user_data.value_or("")}};
+  std::vector<std::pair<std::string, std::string>> files = {{"meta-data", meta.dump(2) + "\n"},
+                                                            {"user-data", m.user_data.value_or("")}};
+  if (!m.local_ipv4.empty()) {
+    meta["local-ipv4"] = m.local_ipv4;
+    files[0].second = meta.dump(2) + "\n";
+    const int prefix = Ipv4Cidr::parse(kDefaultSubnetCidr)->prefix;
+    protocol::Json network = {
+        {"version", 2},
+        {"ethernets",
+         {{"eth0",
+           {{"match", {{"macaddress", m.mac}}},
+            {"set-name", "eth0"},
+            {"addresses", {m.local_ipv4 + "/" + std::to_string(prefix)}}}}}}};
+    files.emplace_back("network-config", network.dump(2) + "\n");
+  }
+  return files;
 }
 
 }  // namespace amid

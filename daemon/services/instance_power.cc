@@ -1,6 +1,7 @@
 // start-instances, stop-instances (the power button, pressed again while the
 // guest still runs, and the deadline that forces it off) and reboot-instances.
 #include "daemon/host/log.h"
+#include "daemon/services/guest_network.h"
 #include "daemon/services/instance_service.h"
 
 namespace amid {
@@ -92,7 +93,7 @@ std::vector<StateChange> InstanceService::start_instances(const Caller& caller,
       auto type = rt_.instance_types.find(rec.instance_type);
       make_ephemeral_disks(rec, type == rt_.instance_types.end() ? 0 : type->second.instance_store_gib);
       unpark_locked(rec.id);
-      rt_.hypervisor.start_domain(rec.id);
+      start_guest(rt_, rec);
     } catch (...) {
       rt_.catalog.set_instance_state(rec.id, InstanceState::kStopped, rec.state_reason);
       try {

@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_network.h"
 #include "daemon/services/instance_service.h"
 #include "daemon/state/iso_time.h"
 
@@ -123,6 +124,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
       // EC2: an instance-store-backed instance that shuts down is terminated.
       log_info("instance " + rec.id + " powered off; instance-store backed, so terminated");
       rt_.hypervisor.undefine_domain(rec.id);
+      release_guest_network(rt_, rec.id);
       release_volumes(rec);
       remove_instance_disks(rec.id);
       rt_.catalog.mark_terminated(rec.id, iso_now());
@@ -280,6 +282,7 @@ void InstanceService::terminate_locked(const InstanceRecord& rec) {
     }
   }
   rt_.hypervisor.undefine_domain(rec.id);
+  release_guest_network(rt_, rec.id);
   release_volumes(rec);
   remove_instance_disks(rec.id);
   rt_.catalog.mark_terminated(rec.id, iso_now());
@@ -293,6 +296,12 @@ void InstanceService::finish_interrupted(InstanceRecord& rec) {
     terminate_locked(rec);
   } else if (rec.state == InstanceState::kPending && rec.state_reason == kStartingReason) {
     auto st = rt_.hypervisor.domain_status(rec.id);
+    if (st && st->state == DomainRunState::kPaused) {
+      // Stopped between QEMU's paused start and the resume (services/guest_network.h):
+      // its NIC may not be on the region network, so it starts again from off.
+      rt_.hypervisor.destroy_domain(rec.id);
+      st = rt_.hypervisor.domain_status(rec.id);
+    }
     bool on = st && st->state == DomainRunState::kRunning;
     log_warn("instance " + rec.id + " was starting when amid stopped; it is " + (on ? "running" : "stopped"));
     rt_.catalog.set_instance_state(rec.id, on ? InstanceState::kRunning : InstanceState::kStopped,

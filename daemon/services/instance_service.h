@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/block_device_mapping.h"
+#include "daemon/host/domain_xml.h"
 #include "daemon/services/caller.h"
 #include "daemon/services/client_token.h"
 #include "daemon/services/image_service.h"
@@ -130,6 +131,9 @@ class InstanceService {
   std::uint64_t free_capacity_mib() const;
   // Undoes a launch: domain, volumes, files, catalog row.
   void roll_back_launch(const InstanceRecord& rec);
+  // Where the guest agent's socket of a new instance goes (see the definition).
+  void place_agent_socket(const InstanceRecord& rec, DomainSpec& spec) const;
+  static constexpr std::size_t kMaxUnixSocketPath = 107;  // sun_path's 108 bytes, with the NUL
   // The mappings an instance gets (image's merged with the launch's), checked:
   // snapshots exist and are visible. Throws before anything is created.
   BlockDeviceMappings plan_mappings(const Caller& caller, const ImageRecord& image,

@@ -140,18 +140,26 @@ protocol::Json render_instance(const InstanceRecord& r) {
       {"Hypervisor", "kvm"},
       {"CpuOptions", {{"CoreCount", r.vcpus}, {"ThreadsPerCore", 1}}},
       {"StateTransitionReason", r.state_reason},
-      {"PrivateIpAddress", "10.0.2.15"},
       {"VpcId", default_vpc_id(r.owner, r.region)},
       {"SubnetId", default_subnet_id(r.owner, r.region)},
       {"SecurityGroups", groups},
       {"NetworkInterfaces",
        protocol::Json::array({{{"MacAddress", mac_for_instance(r.id)},
-                               {"PrivateIpAddress", "10.0.2.15"},
                                {"VpcId", default_vpc_id(r.owner, r.region)},
                                {"SubnetId", default_subnet_id(r.owner, r.region)},
                                {"Groups", groups},
                                {"Status", "in-use"}}})},
   };
+  if (!r.private_ip.empty() && r.state != InstanceState::kTerminated) {
+    // Its address on the region network (services/guest_network.h), and EC2's
+    // name for it (ip-172-31-0-4.REGION.compute.internal).
+    std::string dns = "ip-" + r.private_ip + "." + r.region + ".compute.internal";
+    std::replace(dns.begin(), dns.begin() + static_cast<std::ptrdiff_t>(3 + r.private_ip.size()), '.', '-');
+    j["PrivateIpAddress"] = r.private_ip;
+    j["PrivateDnsName"] = dns;
+    j["NetworkInterfaces"][0]["PrivateIpAddress"] = r.private_ip;
+    j["NetworkInterfaces"][0]["PrivateDnsName"] = dns;
+  }
   if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
   if (!r.key_name.empty()) j["KeyName"] = r.key_name;
   if (!r.state_reason.empty()) {

@@ -12,6 +12,7 @@
 #include "daemon/host/hypervisor.h"
 #include "daemon/host/qemu_img.h"
 #include "daemon/host/region_files.h"
+#include "daemon/host/region_network.h"
 #include "daemon/host/store.h"
 #include "daemon/services/instance_types.h"
 #include "daemon/state/catalog.h"
@@ -42,6 +43,10 @@ struct Runtime {
   // The region's store: on this machine (files), or on its libvirt host
   // (storage pools and streams). Every file under `store` is reached through it.
   std::shared_ptr<RegionFiles> files = make_local_files(qemu_img);
+  // The region's guest network (services/guest_network.h); null where there is
+  // none (not root, a region on another host, a driver without QEMU): its
+  // instances then get no network interface.
+  std::shared_ptr<RegionNetwork> network = nullptr;
 };
 
 }  // namespace amid

@@ -126,6 +126,8 @@ class Catalog {
   void mark_terminated(const std::string& id, const std::string& when);
   std::optional<InstanceRecord> find_instance(const std::string& id) const;
   std::vector<InstanceRecord> list_instances() const;
+  // The private addresses held in `region` by instances that are not terminated.
+  std::vector<std::string> private_ips_in_use(const std::string& region) const;
   void delete_instance(const std::string& id);
   // Undoes a launch's row: the instance, its tags, and, when no instance of its
   // reservation is left, the RunInstances ClientToken that made it (so the request

@@ -11,7 +11,7 @@ using sql::Stmt;
 const char* kInstanceCols =
     "id,reservation_id,image_id,owner,region,instance_type,vcpus,memory_mib,state,state_reason,"
     "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir,"
-    "launch_index,key_name";
+    "launch_index,key_name,private_ip";
 
 InstanceRecord read_instance(const Stmt& s) {
   InstanceRecord r;
@@ -34,6 +34,7 @@ InstanceRecord read_instance(const Stmt& s) {
   r.dir = s.text(16);
   r.launch_index = static_cast<int>(s.integer(17));
   r.key_name = s.text(18);
+  r.private_ip = s.text(19);
   return r;
 }
 
@@ -59,13 +60,14 @@ bool Catalog::insert_instances_with_token(const std::vector<InstanceRecord>& lis
 
 void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
   for (const auto& r : list) {
-    Stmt s(db_, std::string("INSERT INTO instances (") + kInstanceCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Stmt s(db_, std::string("INSERT INTO instances (") + kInstanceCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
     s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
     s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, to_string(r.state)).bind(10, r.state_reason);
     s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
     s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
     s.bind(17, r.dir).bind(18, static_cast<std::int64_t>(r.launch_index)).bind(19, r.key_name);
+    s.bind(20, r.private_ip);
     s.step();
     sql::write_tags(db_, r.id, r.tags);
     sql::write_mappings(db_, r.id, r.block_device_mappings);
@@ -73,6 +75,15 @@ void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
     for (const auto& g : r.security_groups) groups.push_back(g.id);
     sql::write_instance_groups(db_, r.id, groups);
   }
+}
+
+std::vector<std::string> Catalog::private_ips_in_use(const std::string& region) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT private_ip FROM instances WHERE region=? AND private_ip != '' AND state != 'terminated'");
+  s.bind(1, region);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 void Catalog::set_instance_state(const std::string& id, InstanceState state, const std::string& reason) {

@@ -95,6 +95,7 @@ struct InstanceRecord {
   std::string root_device_type = "ebs", virtualization_type = "hvm", architecture = "x86_64";
   std::string dir;                                // the instance's folder in the store
   std::string key_name;                           // EC2's KeyName it was launched with ("" = none)
+  std::string private_ip;                         // its address on the region network ("" = none)
   // Its security groups, in the order given (1..5); find/list_instances read them,
   // insert_instances writes them (by id).
   std::vector<GroupRef> security_groups;

@@ -148,6 +148,10 @@ CREATE TABLE instance_security_groups (
   PRIMARY KEY (instance_id, position)) WITHOUT ROWID;
 CREATE INDEX instance_security_groups_group ON instance_security_groups(group_id);
 )sql"},
+    // 12 -> 13: each instance's address on its region's network.
+    {R"sql(
+ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

@@ -80,6 +80,7 @@ write_files:
     content: written by cloud-config
 runcmd:
   - echo "amid-e2e host=$(hostname) file=$(cat /etc/amid-e2e) keys=$(cat /home/admin/.ssh/authorized_keys | cut -d' ' -f1,2 | tr ' ' '_')" > /dev/console
+  - echo "amid-e2e-net eth0=$(ip -4 -o addr show dev eth0 | awk '{print $4}')" > /dev/console
 )yaml";
 
 // The second launch also gets the live capture's root disk as vdb and reports
@@ -124,7 +125,14 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
 
   Result described = amid_.amictl({"describe-instances", "--instance-ids", id, "--output", "json"});
   ASSERT_EQ(described.exit_code, 0) << described.err;
-  EXPECT_EQ(Json::parse(described.out)["Reservations"][0]["Instances"][0]["KeyName"], "web");
+  Json first_instance = Json::parse(described.out)["Reservations"][0]["Instances"][0];
+  EXPECT_EQ(first_instance["KeyName"], "web");
+  // Its address on the region network, as describe-instances reports it and
+  // as the guest's own eth0 has it.
+  const std::string first_ip = first_instance.value("PrivateIpAddress", "");
+  EXPECT_EQ(first_ip.rfind("172.31.", 0), 0u) << first_instance.dump(2);
+  EXPECT_NE(console.find("amid-e2e-net eth0=" + first_ip + "/20"), std::string::npos)
+      << "the guest's eth0 does not hold " << first_ip << ":\n" << console;
 
   // The lab's next step: an image of the configured server, and a server from it
   // with another key. cloud-init sees a new instance id and applies the new seed.
@@ -171,6 +179,11 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   console = wait_console(second, "Datasource DataSourceNoCloud");
   std::cout << "[ debian   ] boot from the captured image to cloud-init's end: " << seconds_since(relaunched) << " s"
             << std::endl;
+  Result second_described = amid_.amictl({"describe-instances", "--instance-ids", second, "--output", "json"});
+  const std::string second_ip =
+      Json::parse(second_described.out)["Reservations"][0]["Instances"][0].value("PrivateIpAddress", "");
+  EXPECT_NE(second_ip, first_ip) << "two instances share an address";
+  EXPECT_NE(console.find("amid-e2e-net eth0=" + second_ip + "/20"), std::string::npos) << console;
   std::string other_pub = public_key_of("other");
   EXPECT_NE(console.find("amid-e2e host=" + second + " "), std::string::npos) << console;
   EXPECT_NE(console.find(other_pub.substr(other_pub.find(' ') + 1, 40)), std::string::npos)

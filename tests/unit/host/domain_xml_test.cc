@@ -273,6 +273,25 @@ TEST(ReadDomainOwnership, IsNulloptForDomainsThatAreNotAmids) {
   EXPECT_FALSE(read_domain_ownership("not xml <<<").has_value());
 }
 
+// A NIC only with a tap: amid's own, which libvirt opens but does not manage.
+TEST(RenderDomainXml, TheNicIsTheInstancesTapAndOnlyWithOne) {
+  DomainSpec spec = hvm_spec();
+  spec.mac = "52:54:00:12:34:56";
+  pugi::xml_document none;
+  ASSERT_TRUE(none.load_string(render_domain_xml(spec).c_str()));
+  EXPECT_FALSE(none.select_node("/domain/devices/interface")) << "no tap, no NIC (never QEMU's user network)";
+
+  spec.tap = "amid6789abcdef0";
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(render_domain_xml(spec).c_str()));
+  pugi::xml_node nic = doc.select_node("/domain/devices/interface").node();
+  EXPECT_STREQ(nic.attribute("type").value(), "ethernet");
+  EXPECT_STREQ(nic.child("mac").attribute("address").value(), "52:54:00:12:34:56");
+  EXPECT_STREQ(nic.child("target").attribute("dev").value(), "amid6789abcdef0");
+  EXPECT_STREQ(nic.child("target").attribute("managed").value(), "no");
+  EXPECT_STREQ(nic.child("model").attribute("type").value(), "virtio");
+}
+
 // Every domain offers the guest agent's port; amid uses the agent only once
 // libvirt reports the guest's end of it open.
 TEST(GuestAgent, EveryDomainHasTheAgentsPortAndItIsConnectedOnlyWhenLibvirtSaysSo) {
@@ -293,6 +312,15 @@ TEST(GuestAgent, EveryDomainHasTheAgentsPortAndItIsConnectedOnlyWhenLibvirtSaysS
       "<domain><devices><channel type='unix'><target type='virtio' name='org.other.port' state='connected'/>"
       "</channel></devices></domain>"));
   EXPECT_FALSE(guest_agent_connected_in("not xml <<<"));
+
+  DomainSpec spec = hvm_spec();
+  spec.agent_socket = "/var/lib/amid/instances/i-1/agent.sock";
+  ASSERT_TRUE(doc.load_string(render_domain_xml(spec).c_str()));
+  EXPECT_STREQ(doc.select_node("/domain/devices/channel/source").node().attribute("path").value(),
+               "/var/lib/amid/instances/i-1/agent.sock");
+  spec.guest_agent = false;  // a path too long for a Unix socket: no port rather than a failed start
+  ASSERT_TRUE(doc.load_string(render_domain_xml(spec).c_str()));
+  EXPECT_FALSE(doc.select_node("/domain/devices/channel"));
 }
 
 // --no-reboot captures: the point-in-time snapshot puts only the captured disks

@@ -1,0 +1,37 @@
+// An instance's place on its region's network (host/region_network.h): its
+// private address in the default subnet, its tap, and the start of its domain
+// with the tap moved into the region's namespace before the guest runs.
+//
+// Without a region network (Runtime::network null) instances get no network
+// interface and no address, and their domains start as before. Any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/services/runtime.h"
+
+namespace amid {
+
+// The gateway's address in every region's subnet (EC2's default subnet,
+// services/default_vpc.h): the bridge in the namespace holds it.
+inline constexpr const char* kGatewayCidr = "172.31.0.1/20";
+
+// The tap of an instance: "amid" and the last 11 hex digits of its id (a
+// Linux interface name has at most 15 characters).
+std::string tap_of(const std::string& instance_id);
+
+// Gives each of `instances` (new, not yet recorded) the lowest free address
+// of the subnet (.4 up, as EC2 reserves the first four and the last).
+// Throws InsufficientFreeAddressesInSubnet when too few are free. The caller
+// holds the lock under which launches record their rows (Runtime::image_refs_mu).
+void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instances);
+
+// Starts the instance's defined domain: with a network, a fresh tap, QEMU
+// started paused, the tap moved into the namespace, then the vCPUs resumed.
+void start_guest(Runtime& rt, const InstanceRecord& instance);
+
+// Deletes the instance's tap (its guest is off for good). Never throws.
+void release_guest_network(Runtime& rt, const std::string& instance_id);
+
+}  // namespace amid
