@@ -15,7 +15,7 @@ InstanceMetadata metadata_of(const InstanceRecord& instance, const std::optional
   m.instance_type = instance.instance_type;
   m.local_hostname = instance.id;
   m.region = instance.region;
-  m.availability_zone = instance.region + "a";
+  m.availability_zone = default_availability_zone(instance.region);
   if (key) {
     m.key_name = key->name;
     m.public_keys.push_back(key->public_key);
