@@ -1,5 +1,6 @@
 #include "daemon/region.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,12 @@ Region::Region(RegionParts parts)
       security_groups_(rt_, instances_) {
   if (parts.files) rt_.files = std::move(parts.files);
   rt_.network = std::move(parts.network);
+  if (rt_.network) {
+    rt_.forwarder = std::make_shared<PortForwarder>(
+        [network = rt_.network] { return network->socket_inside(AF_INET, SOCK_STREAM | SOCK_CLOEXEC); });
+  }
+  // Rules take effect on running instances: each change opens and closes what they allow.
+  security_groups_.set_ingress_observer([this](const std::string& id) { update_forwards(rt_, id); });
 }
 
 void Region::set_scheduler(Scheduler* scheduler) {
@@ -36,6 +43,12 @@ void Region::set_scheduler(Scheduler* scheduler) {
 void Region::recover() {
   reconcile(rt_, images_, instances_);
   capture_.recover_interrupted();
+  // Forwards live in amid's process: a restarted amid opens them again, on the same ports.
+  for (const auto& inst : rt_.catalog.list_instances()) {
+    if (inst.region == name() && !inst.private_ip.empty() && inst.state != InstanceState::kTerminated) {
+      update_forwards(rt_, inst.id);
+    }
+  }
 }
 
 void Region::serve() {

@@ -149,6 +149,10 @@ std::uint16_t PortForwarder::open(const std::string& key, const std::string& gue
   if (ec) throw AmidError(codes::kInternalError, "port forward: '" + guest_address + "' is not an IPv4 address");
   return impl_->run([&]() -> std::uint16_t {
     if (auto old = impl_->forwards.find(key); old != impl_->forwards.end()) {
+      const std::uint16_t listening = old->second->acceptor.local_endpoint().port();
+      if (old->second->target == tcp::endpoint(address, guest_port) && (host_port == 0 || host_port == listening)) {
+        return listening;  // already there: its connections go on
+      }
       Impl::drop(*old->second);
       impl_->forwards.erase(old);
     }

@@ -25,9 +25,11 @@ class PortForwarder {
   PortForwarder& operator=(const PortForwarder&) = delete;
 
   // Forwards 127.0.0.1:host_port to guest_address:guest_port under `key` (one
-  // key, one forward; opening a key again replaces it). host_port 0, or one
-  // that is taken, gets a free port instead: a launch never fails on a port.
-  // Returns the port listened on.
+  // key, one forward). host_port 0, or one that is taken, gets a free port
+  // instead: a launch never fails on a port. Opening a key again with the same
+  // guest address and port, and host_port 0 or the port it has, keeps it as it
+  // is (connections included); anything else replaces it. Returns the port
+  // listened on.
   std::uint16_t open(const std::string& key, const std::string& guest_address, std::uint16_t guest_port,
                      std::uint16_t host_port);
   // Stops listening on `key`'s port and drops its connections; no error when

@@ -1,10 +1,13 @@
 #include "daemon/services/guest_network.h"
 
+#include <algorithm>
 #include <set>
 
 #include "common/error.h"
 #include "common/ipv4.h"
 #include "daemon/host/log.h"
+#include "daemon/services/security_group_rules.h"
+#include "daemon/services/security_group_service.h"
 
 namespace amid {
 
@@ -50,9 +53,75 @@ void start_guest(Runtime& rt, const InstanceRecord& instance) {
     release_guest_network(rt, instance.id);
     throw;
   }
+  update_forwards(rt, instance.id);
+}
+
+namespace {
+
+std::string forward_key(const std::string& instance_id, std::uint16_t guest_port) {
+  return instance_id + ":" + std::to_string(guest_port);
+}
+
+std::string ports_text(const std::vector<PortForward>& forwards) {
+  std::string out;
+  for (const auto& f : forwards) {
+    out += (out.empty() ? "" : ", ") + std::to_string(f.guest_port) + " at 127.0.0.1:" + std::to_string(f.host_port);
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+void update_forwards(Runtime& rt, const std::string& instance_id) {
+  if (!rt.forwarder) return;
+  try {
+    std::lock_guard lock(rt.forwards_mu);
+    auto rec = rt.catalog.find_instance(instance_id);
+    if (!rec || rec->private_ip.empty()) return;
+    const bool up = rec->state == InstanceState::kPending || rec->state == InstanceState::kRunning;
+    std::size_t left_out = 0;
+    std::vector<std::uint16_t> wanted;
+    if (up) wanted = forwarded_ports(effective_ingress(rt.catalog, instance_id), &left_out);
+    std::vector<PortForward> open;
+    const auto known = rt.catalog.known_port_forwards(instance_id);
+    for (std::uint16_t port : wanted) {
+      std::uint16_t before = 0;
+      for (const auto& k : known) {
+        if (k.guest_port == port) before = k.host_port;
+      }
+      open.push_back({port, rt.forwarder->open(forward_key(instance_id, port), rec->private_ip, port, before)});
+    }
+    for (const auto& k : known) {
+      if (std::find(wanted.begin(), wanted.end(), k.guest_port) == wanted.end()) {
+        rt.forwarder->close(forward_key(instance_id, k.guest_port));
+      }
+    }
+    if (open != rec->port_forwards) {
+      log_info("instance " + instance_id + ": ports forwarded from the host: " + ports_text(open));
+    }
+    if (left_out > 0) {
+      log_warn("instance " + instance_id + ": its security groups open " + std::to_string(left_out) +
+               " more tcp ports than amid forwards (" + std::to_string(kMaxForwardsPerInstance) +
+               "); open single ports or narrow ranges to choose which");
+    }
+    rt.catalog.set_open_port_forwards(instance_id, open);
+  } catch (const std::exception& e) {
+    log_error("instance " + instance_id + ": cannot update its port forwards: " + e.what());
+  }
 }
 
 void release_guest_network(Runtime& rt, const std::string& instance_id) {
+  try {
+    if (rt.forwarder) {
+      std::lock_guard lock(rt.forwards_mu);
+      for (const auto& k : rt.catalog.known_port_forwards(instance_id)) {
+        rt.forwarder->close(forward_key(instance_id, k.guest_port));
+      }
+      rt.catalog.drop_port_forwards(instance_id);
+    }
+  } catch (const std::exception& e) {
+    log_warn("instance " + instance_id + ": cannot close its port forwards: " + e.what());
+  }
   if (!rt.network) return;
   try {
     rt.network->remove_tap(tap_of(instance_id));

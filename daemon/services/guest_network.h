@@ -1,6 +1,8 @@
 // An instance's place on its region's network (host/region_network.h): its
-// private address in the default subnet, its tap, and the start of its domain
-// with the tap moved into the region's namespace before the guest runs.
+// private address in the default subnet, its tap, the start of its domain
+// with the tap moved into the region's namespace before the guest runs, and
+// the forwards from the host's 127.0.0.1 that its security groups allow
+// (host/port_forwarder.h).
 //
 // Without a region network (Runtime::network null) instances get no network
 // interface and no address, and their domains start as before. Any thread.
@@ -31,7 +33,16 @@ void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instance
 // started paused, the tap moved into the namespace, then the vCPUs resumed.
 void start_guest(Runtime& rt, const InstanceRecord& instance);
 
-// Deletes the instance's tap (its guest is off for good). Never throws.
+// Makes the instance's forwards match what it is now: while it is pending or
+// running, one forward from 127.0.0.1 to each port its security groups open to
+// the host (security_group_rules.h: forwarded_ports), each on the host port it
+// had before when that port is free; none otherwise. Forwards that stay are
+// left alone, connections and all. Records them (InstanceRecord::port_forwards).
+// Call after anything that changes its state or its ingress. Never throws.
+void update_forwards(Runtime& rt, const std::string& instance_id);
+
+// Deletes the instance's tap and forgets its forwards (its guest is off for
+// good). Never throws.
 void release_guest_network(Runtime& rt, const std::string& instance_id);
 
 }  // namespace amid

@@ -131,6 +131,7 @@ void InstanceService::shut_down_leased(const std::string& id, std::chrono::secon
   }
   std::lock_guard lock(state_mu_);
   rt_.catalog.set_instance_state(id, InstanceState::kStopped, "Client.UserInitiatedShutdown: create-image");
+  update_forwards(rt_, id);
 }
 
 void InstanceService::start_leased(const std::string& id) {

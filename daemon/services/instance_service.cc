@@ -105,6 +105,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
     // Terminated as terminate-instances would: its volumes follow their
     // delete_on_termination, and the image it pinned may be reclaimed.
     log_warn("instance " + rec.id + ": its libvirt domain is gone; marking it terminated");
+    release_guest_network(rt_, rec.id);
     release_volumes(rec);
     remove_instance_disks(rec.id);
     rt_.catalog.mark_terminated(rec.id, iso_now());
@@ -149,6 +150,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
   } else {
     return;
   }
+  update_forwards(rt_, rec.id);
   rec = *rt_.catalog.find_instance(rec.id);
 }
 

@@ -122,6 +122,10 @@ protocol::Json render_volume(const VolumeRecord& v) {
   return j;
 }
 
+namespace {
+constexpr const char* kForwardHost = "127.0.0.1";  // where amid's forwards listen (host/port_forwarder.h)
+}  // namespace
+
 protocol::Json render_instance(const InstanceRecord& r) {
   protocol::Json groups = protocol::Json::array();
   for (const auto& g : r.security_groups) groups.push_back({{"GroupId", g.id}, {"GroupName", g.name}});
@@ -159,6 +163,19 @@ protocol::Json render_instance(const InstanceRecord& r) {
     j["PrivateDnsName"] = dns;
     j["NetworkInterfaces"][0]["PrivateIpAddress"] = r.private_ip;
     j["NetworkInterfaces"][0]["PrivateDnsName"] = dns;
+    if (r.state == InstanceState::kPending || r.state == InstanceState::kRunning) {
+      // The host reaches it at 127.0.0.1, on the ports its security groups
+      // forward (services/guest_network.h): amid's PortForwards says which.
+      j["PublicIpAddress"] = kForwardHost;
+      j["PublicDnsName"] = "localhost";
+      j["NetworkInterfaces"][0]["Association"] = {{"PublicIp", kForwardHost}, {"PublicDnsName", "localhost"}};
+      protocol::Json forwards = protocol::Json::array();
+      for (const auto& f : r.port_forwards) {
+        forwards.push_back({{"Protocol", "tcp"}, {"GuestPort", f.guest_port}, {"HostIp", kForwardHost},
+                            {"HostPort", f.host_port}});
+      }
+      j["PortForwards"] = forwards;
+    }
   }
   if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
   if (!r.key_name.empty()) j["KeyName"] = r.key_name;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "daemon/host/hypervisor.h"
+#include "daemon/host/port_forwarder.h"
 #include "daemon/host/qemu_img.h"
 #include "daemon/host/region_files.h"
 #include "daemon/host/region_network.h"
@@ -47,6 +48,10 @@ struct Runtime {
   // none (not root, a region on another host, a driver without QEMU): its
   // instances then get no network interface.
   std::shared_ptr<RegionNetwork> network = nullptr;
+  // amid's loopback forwards to the region's guests (with `network`, else null),
+  // and the lock under which an instance's forwards are changed.
+  std::shared_ptr<PortForwarder> forwarder = nullptr;
+  std::mutex forwards_mu{};
 };
 
 }  // namespace amid

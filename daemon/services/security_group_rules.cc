@@ -2,6 +2,7 @@
 
 #include "common/ipv4.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <set>
@@ -158,6 +159,30 @@ Result<std::vector<SecurityGroupRule>> read_ip_permissions(const Json& permissio
     }
   }
   return out;
+}
+
+std::vector<std::uint16_t> forwarded_ports(const std::vector<SecurityGroupRule>& ingress, std::size_t* left_out) {
+  static const Ipv4Cidr kHostClients = *Ipv4Cidr::parse("127.0.0.1/32");
+  std::set<std::uint16_t> open;  // every port the rules open to the host (at most 65535)
+  for (const auto& rule : ingress) {
+    if (rule.protocol != "tcp" && rule.protocol != "-1") continue;
+    auto range = Ipv4Cidr::parse(rule.cidr);
+    if (!range || !range->contains(kHostClients.address)) continue;
+    const int from = rule.protocol == "-1" ? 1 : std::max(rule.from_port, 1);
+    const int to = rule.protocol == "-1" ? 65535 : std::min(rule.to_port, 65535);
+    for (int p = from; p <= to; ++p) open.insert(static_cast<std::uint16_t>(p));
+  }
+  std::set<std::uint16_t> chosen;
+  static constexpr std::uint16_t kWellKnown[] = {22, 80, 443, 8080, 8000, 8443, 3000, 5000, 3389, 5432, 3306, 6379};
+  for (std::uint16_t p : kWellKnown) {
+    if (chosen.size() < kMaxForwardsPerInstance && open.count(p)) chosen.insert(p);
+  }
+  for (std::uint16_t p : open) {
+    if (chosen.size() >= kMaxForwardsPerInstance) break;
+    chosen.insert(p);
+  }
+  if (left_out) *left_out = open.size() - chosen.size();
+  return {chosen.begin(), chosen.end()};
 }
 
 }  // namespace amid

@@ -42,6 +42,18 @@ Result<std::string> canonical_cidr(const std::string& text, const std::string& f
 // Sources amid cannot honour yet (UserIdGroupPairs, Ipv6Ranges, PrefixListIds)
 // are refused by name.
 Result<std::vector<SecurityGroupRule>> read_ip_permissions(const protocol::Json& permissions);
+// How many ports of one instance amid forwards from the host at most.
+inline constexpr std::size_t kMaxForwardsPerInstance = 32;
+
+// The tcp ports of an instance the host reaches through amid's forwards
+// (services/guest_network.h): those an ingress rule opens, for tcp or for all
+// traffic, to a range that holds 127.0.0.1, the address the host's clients
+// connect from. Ascending, at most kMaxForwardsPerInstance: when rules open
+// more, the well-known ports people forward first (22, 80, 443, ...), then the
+// lowest others; `left_out` (if given) counts the ports that did not fit.
+std::vector<std::uint16_t> forwarded_ports(const std::vector<SecurityGroupRule>& ingress,
+                                           std::size_t* left_out = nullptr);
+
 // A group's name, description or a rule's description: at most 255 characters of
 // EC2's set (a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*).
 Result<std::string> checked_group_text(const std::string& text, const std::string& field, bool required);

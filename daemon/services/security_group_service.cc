@@ -254,11 +254,15 @@ void SecurityGroupService::set_instance_groups(const Caller& caller, const std::
 }
 
 std::vector<SecurityGroupRule> SecurityGroupService::effective_ingress(const std::string& instance_id) const {
+  return amid::effective_ingress(rt_.catalog, instance_id);
+}
+
+std::vector<SecurityGroupRule> effective_ingress(const Catalog& catalog, const std::string& instance_id) {
   std::vector<SecurityGroupRule> out;
-  auto rec = rt_.catalog.find_instance(instance_id);
+  auto rec = catalog.find_instance(instance_id);
   if (!rec) return out;
   for (const auto& ref : rec->security_groups) {
-    auto g = rt_.catalog.find_security_group(ref.id);
+    auto g = catalog.find_security_group(ref.id);
     if (!g) continue;
     for (const auto& rule : g->ingress) {
       if (std::none_of(out.begin(), out.end(), [&](const SecurityGroupRule& r) { return r.same_as(rule); })) {

@@ -95,4 +95,8 @@ class SecurityGroupService {
 
 inline constexpr const char* kDefaultGroupName = "default";
 
+// SecurityGroupService::effective_ingress, for those that hold no service
+// (services/guest_network.h).
+std::vector<SecurityGroupRule> effective_ingress(const Catalog& catalog, const std::string& instance_id);
+
 }  // namespace amid

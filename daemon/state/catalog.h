@@ -128,6 +128,14 @@ class Catalog {
   std::vector<InstanceRecord> list_instances() const;
   // The private addresses held in `region` by instances that are not terminated.
   std::vector<std::string> private_ips_in_use(const std::string& region) const;
+  // Every forward the instance has had (open now or not), by guest port: the
+  // host ports it keeps for its life.
+  std::vector<PortForward> known_port_forwards(const std::string& instance_id) const;
+  // Records `open` as the instance's forwards listening now (each host port
+  // kept for its guest port); the others it has had stay known, closed.
+  void set_open_port_forwards(const std::string& instance_id, const std::vector<PortForward>& open);
+  // Forgets the instance's forwards (it is terminated).
+  void drop_port_forwards(const std::string& instance_id);
   void delete_instance(const std::string& id);
   // Undoes a launch's row: the instance, its tags, and, when no instance of its
   // reservation is left, the RunInstances ClientToken that made it (so the request

@@ -1,5 +1,7 @@
 // The catalog's instances: their rows, mappings, parked libvirt definitions,
 // and the launch's rows written (or undone) with its ClientToken.
+#include <map>
+
 #include "daemon/state/catalog.h"
 #include "daemon/state/sql.h"
 
@@ -36,6 +38,18 @@ InstanceRecord read_instance(const Stmt& s) {
   r.key_name = s.text(18);
   r.private_ip = s.text(19);
   return r;
+}
+
+// The forwards listening now: one instance's (id), or every instance's ("").
+std::map<std::string, std::vector<PortForward>> open_forwards(sqlite3* db, const std::string& id) {
+  Stmt s(db, std::string("SELECT instance_id, guest_port, host_port FROM port_forwards WHERE open=1") +
+                 (id.empty() ? "" : " AND instance_id=?") + " ORDER BY instance_id, guest_port");
+  if (!id.empty()) s.bind(1, id);
+  std::map<std::string, std::vector<PortForward>> out;
+  while (s.step()) {
+    out[s.text(0)].push_back({static_cast<std::uint16_t>(s.integer(1)), static_cast<std::uint16_t>(s.integer(2))});
+  }
+  return out;
 }
 
 }  // namespace
@@ -86,6 +100,37 @@ std::vector<std::string> Catalog::private_ips_in_use(const std::string& region) 
   return out;
 }
 
+std::vector<PortForward> Catalog::known_port_forwards(const std::string& instance_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT guest_port, host_port FROM port_forwards WHERE instance_id=? ORDER BY guest_port");
+  s.bind(1, instance_id);
+  std::vector<PortForward> out;
+  while (s.step()) out.push_back({static_cast<std::uint16_t>(s.integer(0)), static_cast<std::uint16_t>(s.integer(1))});
+  return out;
+}
+
+void Catalog::set_open_port_forwards(const std::string& instance_id, const std::vector<PortForward>& open) {
+  std::lock_guard lock(mu_);
+  in_transaction([&] {
+    Stmt closed(db_, "UPDATE port_forwards SET open=0 WHERE instance_id=?");
+    closed.bind(1, instance_id);
+    closed.step();
+    for (const auto& f : open) {
+      Stmt s(db_, "INSERT INTO port_forwards (instance_id, guest_port, host_port, open) VALUES (?,?,?,1) "
+                  "ON CONFLICT (instance_id, guest_port) DO UPDATE SET host_port=excluded.host_port, open=1");
+      s.bind(1, instance_id).bind(2, static_cast<std::int64_t>(f.guest_port)).bind(3, static_cast<std::int64_t>(f.host_port));
+      s.step();
+    }
+  });
+}
+
+void Catalog::drop_port_forwards(const std::string& instance_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM port_forwards WHERE instance_id=?");
+  s.bind(1, instance_id);
+  s.step();
+}
+
 void Catalog::set_instance_state(const std::string& id, InstanceState state, const std::string& reason) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE instances SET state=?, state_reason=? WHERE id=?");
@@ -110,6 +155,7 @@ std::optional<InstanceRecord> Catalog::find_instance(const std::string& id) cons
   r.tags = sql::read_tags(db_, id);
   r.block_device_mappings = sql::read_mappings(db_, id);
   r.security_groups = sql::read_instance_groups(db_, id);
+  if (auto f = open_forwards(db_, id); !f.empty()) r.port_forwards = std::move(f.begin()->second);
   return r;
 }
 
@@ -127,6 +173,10 @@ std::vector<InstanceRecord> Catalog::list_instances() const {
   for (auto& r : out) {
     if (auto it = groups.find(r.id); it != groups.end()) r.security_groups = std::move(it->second);
   }
+  auto forwards = open_forwards(db_, "");
+  for (auto& r : out) {
+    if (auto it = forwards.find(r.id); it != forwards.end()) r.port_forwards = std::move(it->second);
+  }
   return out;
 }
 
@@ -139,6 +189,9 @@ void Catalog::delete_instance(const std::string& id) {
     sql::drop_tags(db_, id);
     sql::drop_mappings(db_, id);
     sql::drop_instance_groups(db_, id);
+    Stmt f(db_, "DELETE FROM port_forwards WHERE instance_id=?");
+    f.bind(1, id);
+    f.step();
   });
 }
 

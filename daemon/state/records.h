@@ -83,6 +83,13 @@ struct GroupRef {
   bool operator==(const GroupRef&) const = default;
 };
 
+// One of an instance's forwards: the host's 127.0.0.1:host_port relayed to the
+// guest's tcp guest_port.
+struct PortForward {
+  std::uint16_t guest_port = 0, host_port = 0;
+  bool operator==(const PortForward&) const = default;
+};
+
 struct InstanceRecord {
   std::string id, reservation_id, image_id, owner, region, instance_type;
   int launch_index = 0;  // EC2's AmiLaunchIndex: its place in its reservation, 0..N-1
@@ -99,6 +106,9 @@ struct InstanceRecord {
   // Its security groups, in the order given (1..5); find/list_instances read them,
   // insert_instances writes them (by id).
   std::vector<GroupRef> security_groups;
+  // Its forwards listening now (127.0.0.1:host_port -> its guest_port, tcp), by
+  // guest port; find/list_instances read them, services/guest_network.h makes them.
+  std::vector<PortForward> port_forwards;
   BlockDeviceMappings block_device_mappings;      // the merged mappings it was launched with
   Tags tags;
 

@@ -152,6 +152,15 @@ CREATE INDEX instance_security_groups_group ON instance_security_groups(group_id
     {R"sql(
 ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
 )sql"},
+    // 13 -> 14: the host ports of each instance's forwards (127.0.0.1:host_port
+    // to its guest_port), kept for its life so a port stays the same across
+    // stops, rule changes and amid restarts; `open` marks those listening now.
+    {R"sql(
+CREATE TABLE port_forwards (
+  instance_id TEXT NOT NULL, guest_port INTEGER NOT NULL, host_port INTEGER NOT NULL,
+  open INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (instance_id, guest_port)) WITHOUT ROWID;
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

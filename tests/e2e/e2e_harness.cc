@@ -198,7 +198,8 @@ void Amid::kill9() {
 
 Result Amid::amictl(std::vector<std::string> args) {
   args.insert(args.begin(), {AMICTL_BINARY, "--socket", socket()});
-  return run(args);
+  // amictl ssh remembers host keys there: in the test's folder, not root's home.
+  return run(args, {"XDG_STATE_HOME=" + dir_});
 }
 
 std::string Amid::log() const { return dir_ + "/amid.log"; }
@@ -224,6 +225,17 @@ Amid::~Amid() {
     }
   }
   ::closedir(d);
+  // The region network's namespace outlives an amid that was killed (or left
+  // instances): the log names it.
+  std::istringstream log(slurp(this->log()));
+  const std::string marker = "guest network in namespace ";
+  for (std::string line; std::getline(log, line);) {
+    auto at = line.find(marker);
+    if (at == std::string::npos) continue;
+    std::string ns = line.substr(at + marker.size());
+    ns = ns.substr(0, ns.find_first_of(", "));
+    if (ns.rfind("amid-", 0) == 0 && std::filesystem::exists("/run/netns/" + ns)) run({"ip", "netns", "delete", ns});
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }

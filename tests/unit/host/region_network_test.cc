@@ -93,6 +93,36 @@ TEST(PortForwarder, RelaysBothWaysPassesHalfClosesOnAndStopsWhenClosed) {
   echo.join();
 }
 
+TEST(PortForwarder, OpeningTheSameForwardAgainKeepsItsPortAndItsConnections) {
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::uint16_t guest_port = listen_any_port(server, "127.0.0.1");
+  ASSERT_NE(guest_port, 0);
+  std::thread echo = echo_server(server);
+  {
+    PortForwarder fw([] { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+    std::uint16_t port = fw.open("i-1:22", "127.0.0.1", guest_port, 0);
+    // A connection in the middle of its work while the forward is opened again.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::write(fd, "ab", 2), 2);
+    char buf[2];
+    ASSERT_EQ(::read(fd, buf, 2), 2);
+    EXPECT_EQ(fw.open("i-1:22", "127.0.0.1", guest_port, 0), port);
+    EXPECT_EQ(fw.open("i-1:22", "127.0.0.1", guest_port, port), port);
+    EXPECT_EQ(fw.connections(), 1u) << "opening the same forward again must not drop its connections";
+    ASSERT_EQ(::write(fd, "cd", 2), 2);
+    EXPECT_EQ(::read(fd, buf, 2), 2);
+    ::close(fd);
+  }
+  ::shutdown(server, SHUT_RDWR);
+  ::close(server);
+  echo.join();
+}
+
 TEST(PortForwarder, AGuestThatRefusesIsAClosedConnectionNotACrash) {
   int probe = ::socket(AF_INET, SOCK_STREAM, 0);
   std::uint16_t unused = listen_any_port(probe, "127.0.0.1");
