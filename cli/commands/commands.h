@@ -45,6 +45,7 @@ void add_delete_security_group(CLI::App& app, ContextFactory ctx);
 void add_authorize_security_group_ingress(CLI::App& app, ContextFactory ctx);
 void add_revoke_security_group_ingress(CLI::App& app, ContextFactory ctx);
 void add_modify_instance_attribute(CLI::App& app, ContextFactory ctx);
+void add_ssh(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -75,6 +76,7 @@ inline constexpr CommandEntry kCommands[] = {
     {"describe-instances", add_describe_instances},
     {"modify-instance-attribute", add_modify_instance_attribute},
     {"get-console-output", add_get_console_output},
+    {"ssh", add_ssh},
     {"start-instances", add_start_instances},
     {"stop-instances", add_stop_instances},
     {"reboot-instances", add_reboot_instances},

@@ -134,6 +134,47 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_NE(console.find("amid-e2e-net eth0=" + first_ip + "/20"), std::string::npos)
       << "the guest's eth0 does not hold " << first_ip << ":\n" << console;
 
+  // The lab's middle: log in to the server with OpenSSH, through the port amid
+  // forwards once a security group rule allows it.
+  Result no_rule = amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--", "true"});
+  EXPECT_EQ(no_rule.exit_code, 5) << no_rule.out << no_rule.err;
+  EXPECT_NE(no_rule.err.find("authorize-security-group-ingress"), std::string::npos) << no_rule.err;
+  Result allowed = amid_.amictl({"authorize-security-group-ingress", "--group-name", "default", "--protocol", "tcp",
+                                 "--port", "22", "--cidr", "127.0.0.1/32"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.err;
+  Json forwards = Json::parse(amid_.amictl({"describe-instances", "--instance-ids", id, "--output", "json"}).out)
+                      ["Reservations"][0]["Instances"][0]["PortForwards"];
+  ASSERT_EQ(forwards.size(), 1u) << forwards.dump();
+  EXPECT_EQ(forwards[0]["GuestPort"], 22);
+  const std::string host_port = std::to_string(forwards[0]["HostPort"].get<int>());
+  Result table = amid_.amictl({"describe-instances", "--instance-ids", id});
+  EXPECT_NE(table.out.find("127.0.0.1:" + host_port + "->22/tcp"), std::string::npos) << table.out;
+
+  // From inside: the guest reaches neither the host's loopback (where the
+  // forward listens) nor the host's own address, and has no route out.
+  std::string host_ip = run({"sh", "-c", "ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'"}).out;
+  host_ip = host_ip.substr(0, host_ip.find('\n'));
+  const std::string probe =
+      "for t in 172.31.0.1/" + host_port + " " + (host_ip.empty() ? "192.0.2.1" : host_ip) + "/" + host_port +
+      " 10.0.2.2/" + host_port + "; do if timeout 5 bash -c \"exec 3<>/dev/tcp/${t%/*}/${t#*/}\" 2>/dev/null; "
+      "then echo \"reached $t\"; else echo \"blocked $t\"; fi; done; ip route | grep -c '^default' || true";
+  const auto ssh_at = std::chrono::steady_clock::now();
+  Result inside = amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--", "cat /etc/amid-e2e; " + probe});
+  std::cout << "[ debian   ] amictl ssh to a command's end: " << seconds_since(ssh_at) << " s" << std::endl;
+  ASSERT_EQ(inside.exit_code, 0) << inside.out << inside.err;
+  EXPECT_NE(inside.out.find("written by cloud-config"), std::string::npos) << inside.out;
+  EXPECT_EQ(inside.out.find("reached"), std::string::npos) << "the guest reached the host:\n" << inside.out;
+  EXPECT_NE(inside.out.find("blocked 172.31.0.1/" + host_port), std::string::npos) << inside.out;
+  EXPECT_NE(inside.out.find("\n0\n"), std::string::npos) << "the guest has a default route:\n" << inside.out;
+
+  // Revoked: the port closes on the running guest, and ssh says why.
+  Result revoked = amid_.amictl({"revoke-security-group-ingress", "--group-name", "default", "--protocol", "tcp",
+                                 "--port", "22", "--cidr", "127.0.0.1/32"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  Result closed = run({"timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + host_port});
+  EXPECT_NE(closed.exit_code, 0) << "127.0.0.1:" << host_port << " still answers after the revoke";
+  EXPECT_EQ(amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--", "true"}).exit_code, 5);
+
   // The lab's next step: an image of the configured server, and a server from it
   // with another key. cloud-init sees a new instance id and applies the new seed.
   Result other = amid_.amictl({"create-key-pair", "--key-name", "other", "--key-type", "ed25519",
