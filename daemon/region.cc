@@ -8,6 +8,7 @@
 
 #include "daemon/host/fs.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_filter.h"
 #include "daemon/services/guest_network.h"
 #include "daemon/services/reconcile.h"
 
@@ -31,7 +32,7 @@ Region::Region(RegionParts parts)
         [network = rt_.network] { return network->socket_inside(AF_INET, SOCK_STREAM | SOCK_CLOEXEC); });
   }
   // Rules take effect on running instances: each change opens and closes what they allow.
-  security_groups_.set_ingress_observer([this](const std::string& id) { update_forwards(rt_, id); });
+  security_groups_.set_ingress_observer([this](const std::string& id) { apply_security_groups(rt_, id); });
 }
 
 void Region::set_scheduler(Scheduler* scheduler) {
@@ -43,6 +44,9 @@ void Region::set_scheduler(Scheduler* scheduler) {
 void Region::recover() {
   reconcile(rt_, images_, instances_);
   capture_.recover_interrupted();
+  // The filter between guests lives in the namespace and outlives amid, but
+  // what changed while amid was down (instances gone) is put right.
+  update_filter(rt_);
   // Forwards live in amid's process: a restarted amid opens them again, on the same ports.
   for (const auto& inst : rt_.catalog.list_instances()) {
     if (inst.region == name() && !inst.private_ip.empty() && inst.state != InstanceState::kTerminated) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -62,6 +63,25 @@ void RegionNetwork::ensure() {
     ip({"-n", name_, "addr", "add", gateway_.str(), "dev", kBridge});
   }
   ip({"-n", name_, "link", "set", kBridge, "up"});
+}
+
+void RegionNetwork::apply_filter(const std::string& ruleset) {
+  char path[] = "/tmp/amid-nft-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) throw AmidError(codes::kInternalError, std::string("network: cannot make a temp file: ") + std::strerror(errno));
+  bool written = ::write(fd, ruleset.data(), ruleset.size()) == static_cast<ssize_t>(ruleset.size());
+  ::close(fd);
+  ProcessResult r;
+  if (written) r = run_process({"ip", "netns", "exec", name_, "nft", "-f", path});
+  ::unlink(path);
+  if (!written) throw AmidError(codes::kInternalError, "network: cannot write the filter's rules to " + std::string(path));
+  if (r.exit_code != 0) {
+    throw AmidError(codes::kInternalError, "network: nft in namespace " + name_ + " failed" +
+                                               (r.exit_code == 127 || r.err.find("nft") != std::string::npos
+                                                    ? " (is nftables installed? apt install nftables)"
+                                                    : "") +
+                                               ": " + r.err);
+  }
 }
 
 void RegionNetwork::remove() { ip({"netns", "delete", name_}, /*tolerate_failure=*/true); }

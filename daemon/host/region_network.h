@@ -56,6 +56,10 @@ class RegionNetwork {
   // from it to a guest, or bind it to the gateway address. The caller owns it.
   int socket_inside(int domain, int type) const;
 
+  // Replaces the namespace's nftables rules with `ruleset` (nft's language,
+  // read by `nft -f`: one transaction, so traffic never sees half of it).
+  void apply_filter(const std::string& ruleset);
+
   // Runs `ip -n NAME ARGS...` and returns its output (for checks and tests).
   std::string ip_inside(const std::vector<std::string>& args) const;
 

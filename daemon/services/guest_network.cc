@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/ipv4.h"
 #include "daemon/host/log.h"
+#include "daemon/services/guest_filter.h"
 #include "daemon/services/security_group_rules.h"
 #include "daemon/services/security_group_service.h"
 
@@ -38,6 +39,7 @@ void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instance
 void start_guest(Runtime& rt, const InstanceRecord& instance) {
   if (!rt.network || instance.private_ip.empty()) return rt.hypervisor.start_domain(instance.id);
   const std::string tap = tap_of(instance.id);
+  update_filter(rt);  // its rules are in place before its first frame
   rt.network->create_tap(tap);
   try {
     // Paused, so that the guest's first frame already leaves inside the namespace.
@@ -110,6 +112,11 @@ void update_forwards(Runtime& rt, const std::string& instance_id) {
   }
 }
 
+void apply_security_groups(Runtime& rt, const std::string& instance_id) {
+  update_forwards(rt, instance_id);
+  update_filter(rt);
+}
+
 void release_guest_network(Runtime& rt, const std::string& instance_id) {
   try {
     if (rt.forwarder) {
@@ -128,6 +135,7 @@ void release_guest_network(Runtime& rt, const std::string& instance_id) {
   } catch (const std::exception& e) {
     log_warn("instance " + instance_id + ": cannot delete its tap: " + e.what());
   }
+  update_filter(rt);
 }
 
 }  // namespace amid

@@ -2,7 +2,7 @@
 // private address in the default subnet, its tap, the start of its domain
 // with the tap moved into the region's namespace before the guest runs, and
 // the forwards from the host's 127.0.0.1 that its security groups allow
-// (host/port_forwarder.h).
+// (host/port_forwarder.h); the filter between guests is services/guest_filter.h.
 //
 // Without a region network (Runtime::network null) instances get no network
 // interface and no address, and their domains start as before. Any thread.
@@ -40,6 +40,11 @@ void start_guest(Runtime& rt, const InstanceRecord& instance);
 // left alone, connections and all. Records them (InstanceRecord::port_forwards).
 // Call after anything that changes its state or its ingress. Never throws.
 void update_forwards(Runtime& rt, const std::string& instance_id);
+
+// After a change to an instance's state, groups or rules: its forwards
+// (update_forwards) and the region's filter between guests
+// (services/guest_filter.h: update_filter). Never throws.
+void apply_security_groups(Runtime& rt, const std::string& instance_id);
 
 // Deletes the instance's tap and forgets its forwards (its guest is off for
 // good). Never throws.

@@ -150,7 +150,7 @@ void InstanceService::refresh_locked(InstanceRecord& rec) {
   } else {
     return;
   }
-  update_forwards(rt_, rec.id);
+  apply_security_groups(rt_, rec.id);
   rec = *rt_.catalog.find_instance(rec.id);
 }
 

@@ -49,9 +49,11 @@ struct Runtime {
   // instances then get no network interface.
   std::shared_ptr<RegionNetwork> network = nullptr;
   // amid's loopback forwards to the region's guests (with `network`, else null),
-  // and the lock under which an instance's forwards are changed.
+  // the lock under which an instance's forwards change, and the one under which
+  // the region's filter between guests is rebuilt (services/guest_filter.h).
   std::shared_ptr<PortForwarder> forwarder = nullptr;
   std::mutex forwards_mu{};
+  std::mutex filter_mu{};
 };
 
 }  // namespace amid
