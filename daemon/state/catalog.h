@@ -128,6 +128,8 @@ class Catalog {
   std::vector<InstanceRecord> list_instances() const;
   // The private addresses held in `region` by instances that are not terminated.
   std::vector<std::string> private_ips_in_use(const std::string& region) const;
+  // The instance of `region` that holds `private_ip` and is not terminated.
+  std::optional<InstanceRecord> find_instance_at(const std::string& region, const std::string& private_ip) const;
   void delete_instance(const std::string& id);
   // Undoes a launch's row: the instance, its tags, and, when no instance of its
   // reservation is left, the RunInstances ClientToken that made it (so the request
