@@ -200,6 +200,7 @@ int run(int argc, char** argv) {
   asio::io_context io(1);
   asio::thread_pool workers(static_cast<std::size_t>(config.workers));
   asio::thread_pool readers(2);  // Describe* and GetConsoleOutput, never behind launches
+  asio::thread_pool metadata_workers(1);  // guests' metadata requests, never ahead of amictl's
   AsioScheduler scheduler(io, workers);
   for (auto& region : regions) {
     region->set_scheduler(&scheduler);
@@ -209,12 +210,17 @@ int run(int argc, char** argv) {
   Server server(io, workers, readers, dispatcher, config.max_request_bytes, limits);
   server.set_access_policy(access_policy(config));
   server.listen(config.socket_path);
+  std::vector<std::unique_ptr<MetadataServer>> metadata_doors;  // one per region with a network
+  for (auto& region : regions) {
+    if (auto door = open_metadata_server(*region, io, metadata_workers)) metadata_doors.push_back(std::move(door));
+  }
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code, int sig) {
     log_info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
              "; guests keep running");
     server.stop();
+    for (auto& door : metadata_doors) door->stop();
     io.stop();
   });
   // Opening libvirt (QEMU's capabilities read from its cache and parsed) and the
@@ -228,6 +234,7 @@ int run(int argc, char** argv) {
   io.run();
   workers.join();
   readers.join();
+  metadata_workers.join();
   for (auto& region : regions) region->release_network_if_unused();
   ::unlink(config.socket_path.c_str());
   ::close(lock_fd);

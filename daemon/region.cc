@@ -24,7 +24,8 @@ Region::Region(RegionParts parts)
       copy_(rt_),
       tags_(rt_),
       key_pairs_(rt_),
-      security_groups_(rt_, instances_) {
+      security_groups_(rt_, instances_),
+      metadata_(rt_) {
   if (parts.files) rt_.files = std::move(parts.files);
   rt_.network = std::move(parts.network);
   if (rt_.network) {
@@ -68,6 +69,24 @@ void Region::release_network_if_unused() {
   }
   rt_.network->remove();
   log_info("region " + name() + ": no instance left; network namespace " + rt_.network->name() + " removed");
+}
+
+std::unique_ptr<MetadataServer> open_metadata_server(Region& region, asio::io_context& io,
+                                                     asio::thread_pool& workers) {
+  const auto& network = region.runtime().network;
+  if (!network) return nullptr;
+  try {
+    int fd = network->listen_inside(RegionNetwork::kMetadataAddress, 80);
+    auto server = std::make_unique<MetadataServer>(io, workers, region.metadata());
+    server->adopt(fd);
+    log_info("region " + region.name() + ": instance metadata service on http://" +
+             RegionNetwork::kMetadataAddress + "/ in namespace " + network->name());
+    return server;
+  } catch (const AmidError& e) {
+    log_warn("region " + region.name() + ": no instance metadata service (guests still get their NoCloud seed): " +
+             e.what());
+    return nullptr;
+  }
 }
 
 namespace {

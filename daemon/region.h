@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/api/dispatcher.h"
+#include "daemon/api/metadata_server.h"
 #include "daemon/config.h"
 #include "daemon/host/accel.h"
 #include "daemon/services/capture_service.h"
@@ -18,6 +19,7 @@
 #include "daemon/services/image_service.h"
 #include "daemon/services/instance_service.h"
 #include "daemon/services/key_pair_service.h"
+#include "daemon/services/metadata_service.h"
 #include "daemon/services/runtime.h"
 #include "daemon/services/scheduler.h"
 #include "daemon/services/security_group_service.h"
@@ -53,6 +55,7 @@ class Region {
   TagService& tags() { return tags_; }
   KeyPairService& key_pairs() { return key_pairs_; }
   SecurityGroupService& security_groups() { return security_groups_; }
+  const MetadataService& metadata() const { return metadata_; }
   // What the dispatcher calls for this region.
   Services services() { return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_}; }
 
@@ -79,7 +82,15 @@ class Region {
   TagService tags_;
   KeyPairService key_pairs_;
   SecurityGroupService security_groups_;
+  MetadataService metadata_;
 };
+
+// The region's instance metadata service door, listening on
+// 169.254.169.254:80 inside its network namespace; null (said in the log)
+// when the region has no network or the address cannot be bound. The caller
+// keeps it while `io` runs and stops it before `io` goes.
+std::unique_ptr<MetadataServer> open_metadata_server(Region& region, asio::io_context& io,
+                                                     asio::thread_pool& workers);
 
 // Opens a region amid.toml describes: its store (made here, or checked on its
 // libvirt host), the embedded driver's qemu.conf, its libvirt connection (the

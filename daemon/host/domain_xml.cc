@@ -43,12 +43,19 @@ std::string render_domain_xml(const DomainSpec& spec) {
   attr(mem, "unit", "MiB");
   child(dom, "vcpu", std::to_string(spec.vcpus));
 
-  if (spec.user_data_file) {
+  if (spec.user_data_file || !spec.fw_cfg_network.empty()) {
     pugi::xml_node sys = child(dom, "sysinfo");
     attr(sys, "type", "fwcfg");
-    pugi::xml_node entry = child(sys, "entry");
-    attr(entry, "name", "opt/amid/user-data");
-    attr(entry, "file", *spec.user_data_file);
+    if (spec.user_data_file) {
+      pugi::xml_node entry = child(sys, "entry");
+      attr(entry, "name", "opt/amid/user-data");
+      attr(entry, "file", *spec.user_data_file);
+    }
+    if (!spec.fw_cfg_network.empty()) {
+      // One line, given inline: QEMU gets it as -fw_cfg name=...,string=...
+      pugi::xml_node entry = child(sys, "entry", spec.fw_cfg_network);
+      attr(entry, "name", "opt/amid/network");
+    }
   }
 
   const bool arm = spec.arch == "aarch64";

@@ -39,6 +39,9 @@ struct DomainSpec {
   bool guest_agent = true;
   std::string agent_socket;
   std::optional<std::string> user_data_file;  // exposed as fw_cfg opt/amid/user-data
+  // The guest's network settings for a guest without cloud-init, exposed as
+  // the fw_cfg entry opt/amid/network (images/README.md); "" = none.
+  std::string fw_cfg_network;
   // Paravirtual (direct kernel boot); empty kernel = hvm, firmware boots the disk.
   std::string kernel, initrd, cmdline;
   // Recorded in <metadata> so amid can prove a domain is its own.

@@ -1,6 +1,8 @@
 #include "daemon/host/region_network.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -57,10 +59,11 @@ void RegionNetwork::ensure() {
   if (::access(("/run/netns/" + name_).c_str(), F_OK) != 0) ip({"netns", "add", name_});
   ip({"-n", name_, "link", "set", "lo", "up"});
   if (!link_exists({"-n", name_}, kBridge)) ip({"-n", name_, "link", "add", kBridge, "type", "bridge"});
-  // The gateway address, once (ip refuses to add it twice).
-  if (ip({"-n", name_, "-o", "-4", "addr", "show", "dev", kBridge}).find(" " + gateway_.str() + " ") ==
-      std::string::npos) {
-    ip({"-n", name_, "addr", "add", gateway_.str(), "dev", kBridge});
+  // The gateway's and the metadata service's addresses, once each (ip refuses
+  // to add one twice).
+  const std::string have = ip({"-n", name_, "-o", "-4", "addr", "show", "dev", kBridge});
+  for (const std::string& address : {gateway_.str(), std::string(kMetadataAddress) + "/32"}) {
+    if (have.find(" " + address + " ") == std::string::npos) ip({"-n", name_, "addr", "add", address, "dev", kBridge});
   }
   ip({"-n", name_, "link", "set", kBridge, "up"});
 }
@@ -134,6 +137,25 @@ int RegionNetwork::socket_inside(int domain, int type) const {
   if (fd < 0) {
     throw AmidError(codes::kInternalError,
                     "network: cannot open a socket in namespace " + name_ + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+int RegionNetwork::listen_inside(const std::string& address, unsigned short port) const {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    throw AmidError(codes::kInternalError, "network: '" + address + "' is not an IPv4 address");
+  }
+  int fd = socket_inside(AF_INET, SOCK_STREAM);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 128) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw AmidError(codes::kInternalError, "network: cannot listen on " + address + ":" + std::to_string(port) +
+                                               " in namespace " + name_ + ": " + std::strerror(err));
   }
   return fd;
 }

@@ -35,7 +35,8 @@ class RegionNetwork {
   static bool supported(std::string* why_not);
 
   // Creates the namespace, brings its loopback up and makes the bridge with
-  // the gateway address, each only where missing: safe on every amid start.
+  // the gateway address and the instance metadata service's address
+  // (kMetadataAddress/32), each only where missing: safe on every amid start.
   void ensure();
   // Deletes the namespace (its bridge and any tap in it go with it).
   void remove();
@@ -59,11 +60,17 @@ class RegionNetwork {
   // Replaces the namespace's nftables rules with `ruleset` (nft's language,
   // read by `nft -f`: one transaction, so traffic never sees half of it).
   void apply_filter(const std::string& ruleset);
+  // A TCP socket inside the namespace, bound to address:port and listening
+  // (SO_REUSEADDR, so that a restarted amid binds again at once). The caller
+  // owns it. Throws AmidError naming the address when the bind fails.
+  int listen_inside(const std::string& address, unsigned short port) const;
 
   // Runs `ip -n NAME ARGS...` and returns its output (for checks and tests).
   std::string ip_inside(const std::vector<std::string>& args) const;
 
   static constexpr const char* kBridge = "amidbr0";
+  // Where guests find EC2's instance metadata service (api/metadata_server.h).
+  static constexpr const char* kMetadataAddress = "169.254.169.254";
 
  private:
   std::string name_;

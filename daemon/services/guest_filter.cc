@@ -42,9 +42,16 @@ std::string filter_ruleset(const std::vector<GuestIngress>& guests) {
       "  chain guests {\n"
       "    type filter hook forward priority 0; policy accept;\n"
       "    ether type arp accept\n";
+  std::string own_source;  // each tap's frames carry its guest's address, or go no further
+  for (const auto& g : guests) {
+    own_source += "    iifname \"" + g.tap + "\" ether type ip ip saddr != " + g.address + " drop\n";
+  }
+  out += own_source;
   for (const auto& g : guests) out += "    oifname \"" + g.tap + "\" jump to_" + g.tap + "\n";
   // A tap amid has no rules for (a guest it does not know of) admits nothing.
   out += "    oifname \"amid*\" drop\n  }\n";
+  // Frames for the namespace itself (the gateway, the metadata service).
+  out += "  chain to_amid {\n    type filter hook input priority 0; policy accept;\n" + own_source + "  }\n";
   for (const auto& g : guests) {
     out += "  chain to_" + g.tap + " {\n";
     out += "    ether type != ip drop\n";
@@ -84,7 +91,7 @@ void update_filter(Runtime& rt) {
     }
     std::vector<GuestIngress> filter;
     for (const auto& g : guests) {
-      GuestIngress in{tap_of(g.id), effective_ingress(rt.catalog, g.id), {}};
+      GuestIngress in{tap_of(g.id), g.private_ip, effective_ingress(rt.catalog, g.id), {}};
       std::set<std::string> peers;
       for (const auto& ref : g.security_groups) {
         if (auto it = default_members.find(ref.id); it != default_members.end()) {

@@ -7,8 +7,10 @@
 // nf_conntrack_bridge), so the filter is stateless, as a network ACL is: tcp
 // is admitted by the first packet of a connection (a SYN, which a rule must
 // allow; the packets after it pass), udp and icmp by each packet's
-// destination port or type (icmp's replies always pass). docs/NETWORK.md has
-// the rules in words.
+// destination port or type (icmp's replies always pass). A guest's IPv4 frames
+// must carry its own address as their source, towards the other guests and
+// towards the namespace itself (the metadata service tells guests apart by it).
+// docs/NETWORK.md has the rules in words.
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ namespace amid {
 // One guest as the filter sees it.
 struct GuestIngress {
   std::string tap;                       // its tap on the bridge (guest_network.h: tap_of)
+  std::string address;                   // its private address: the only source its frames may carry
   std::vector<SecurityGroupRule> rules;  // its groups' ingress rules (effective_ingress)
   std::vector<std::string> peers;        // addresses admitted whatever the rules: its
                                          // default group's other members, as EC2's

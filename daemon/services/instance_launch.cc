@@ -397,7 +397,12 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
             [](const DiskSpec& a, const DiskSpec& b) { return a.target < b.target; });
   spec.console_log = rec.dir + "/console.log";
   spec.mac = mac_for_instance(rec.id);
-  if (!rec.private_ip.empty()) spec.tap = tap_of(rec.id);
+  if (!rec.private_ip.empty()) {
+    spec.tap = tap_of(rec.id);
+    // For guests without cloud-init (the tiny template): the same address,
+    // and the route to the metadata service, through fw_cfg.
+    spec.fw_cfg_network = fw_cfg_network(metadata_of(rec, req.key_pair, req.user_data));
+  }
   place_agent_socket(rec, spec);
   spec.kernel = image.kernel_file;
   spec.initrd = image.ramdisk_file;

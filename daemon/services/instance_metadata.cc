@@ -3,7 +3,9 @@
 #include "common/ipv4.h"
 #include "common/protocol.h"
 #include "daemon/host/domain_xml.h"
+#include "daemon/host/region_network.h"
 #include "daemon/services/default_vpc.h"
+#include "daemon/services/guest_network.h"
 
 namespace amid {
 
@@ -42,16 +44,25 @@ std::vector<std::pair<std::string, std::string>> nocloud_files(const InstanceMet
     meta["local-ipv4"] = m.local_ipv4;
     files[0].second = meta.dump(2) + "\n";
     const int prefix = Ipv4Cidr::parse(kDefaultSubnetCidr)->prefix;
+    const std::string gateway = ipv4_str(Ipv4Cidr::parse(kGatewayCidr)->address);
     protocol::Json network = {
         {"version", 2},
         {"ethernets",
          {{"eth0",
            {{"match", {{"macaddress", m.mac}}},
             {"set-name", "eth0"},
-            {"addresses", {m.local_ipv4 + "/" + std::to_string(prefix)}}}}}}};
+            {"addresses", {m.local_ipv4 + "/" + std::to_string(prefix)}},
+            {"routes", {{{"to", std::string(RegionNetwork::kMetadataAddress) + "/32"}, {"via", gateway}}}}}}}}};
     files.emplace_back("network-config", network.dump(2) + "\n");
   }
   return files;
+}
+
+std::string fw_cfg_network(const InstanceMetadata& m) {
+  if (m.local_ipv4.empty()) return "";
+  const auto gateway = *Ipv4Cidr::parse(kGatewayCidr);
+  return "mac=" + m.mac + " address=" + m.local_ipv4 + "/" + std::to_string(gateway.prefix) +
+         " gateway=" + ipv4_str(gateway.address) + " metadata=" + RegionNetwork::kMetadataAddress;
 }
 
 }  // namespace amid

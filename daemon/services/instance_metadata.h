@@ -1,8 +1,8 @@
 // What an instance is told about itself, in the words of EC2's instance
 // metadata (instance-id, ami-id, instance-type, local-hostname, placement,
 // public-keys, user-data), and the files cloud-init's NoCloud data source reads
-// them from (docs/NETWORK.md says why a seed rather than 169.254.169.254).
-// Pure; any thread.
+// them from. The same facts are served over HTTP at 169.254.169.254 by
+// services/metadata_service.h (docs/NETWORK.md). Pure; any thread.
 #pragma once
 
 #include <optional>
@@ -31,7 +31,14 @@ InstanceMetadata metadata_of(const InstanceRecord& instance, const std::optional
 // subset of), user-data (empty when the launch gave none) and, for an instance
 // with an address, network-config (version 2: the NIC, found by its MAC, named
 // eth0, with its address in the default subnet; no default route, as the
-// region network leads nowhere else).
+// region network leads nowhere else, but a route to the instance metadata
+// service, 169.254.169.254, through the gateway).
 std::vector<std::pair<std::string, std::string>> nocloud_files(const InstanceMetadata& metadata);
+
+// The same network settings for a guest without cloud-init (the tiny
+// template), as the fw_cfg entry opt/amid/network carries them: one line of
+// key=value words, "mac=... address=172.31.0.4/20 gateway=172.31.0.1
+// metadata=169.254.169.254". "" for an instance without an address.
+std::string fw_cfg_network(const InstanceMetadata& metadata);
 
 }  // namespace amid

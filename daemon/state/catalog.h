@@ -136,6 +136,8 @@ class Catalog {
   void set_open_port_forwards(const std::string& instance_id, const std::vector<PortForward>& open);
   // Forgets the instance's forwards (it is terminated).
   void drop_port_forwards(const std::string& instance_id);
+  // The instance of `region` that holds `private_ip` and is not terminated.
+  std::optional<InstanceRecord> find_instance_at(const std::string& region, const std::string& private_ip) const;
   void delete_instance(const std::string& id);
   // Undoes a launch's row: the instance, its tags, and, when no instance of its
   // reservation is left, the RunInstances ClientToken that made it (so the request

@@ -131,6 +131,20 @@ void Catalog::drop_port_forwards(const std::string& instance_id) {
   s.step();
 }
 
+std::optional<InstanceRecord> Catalog::find_instance_at(const std::string& region,
+                                                        const std::string& private_ip) const {
+  if (private_ip.empty()) return std::nullopt;
+  std::string id;
+  {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT id FROM instances WHERE region=? AND private_ip=? AND state != 'terminated'");
+    s.bind(1, region).bind(2, private_ip);
+    if (!s.step()) return std::nullopt;
+    id = s.text(0);
+  }
+  return find_instance(id);
+}
+
 void Catalog::set_instance_state(const std::string& id, InstanceState state, const std::string& reason) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE instances SET state=?, state_reason=? WHERE id=?");

@@ -27,6 +27,7 @@ DomainSpec hvm_spec() {
                      {"/var/lib/amid/images/ami-0fedcba9876543210/disk.qcow2"}, false});
   s.console_log = "/var/lib/amid/instances/i-0123456789abcdef0/console.log";
   s.user_data_file = "/var/lib/amid/instances/i-0123456789abcdef0/user-data";
+  s.fw_cfg_network = "mac=52:54:00:12:34:56 address=172.31.0.4/20 gateway=172.31.0.1 metadata=169.254.169.254";
   s.owner = "000000001000";
   s.region = "local-1";
   s.image_id = "ami-0fedcba9876543210";
@@ -130,7 +131,7 @@ TEST(RenderDomainXml, Arm64UsesTheVirtMachineWithUefiOrADirectKernel) {
 // What the goldens must say, checked field by field so that a golden rewritten
 // by mistake cannot hide a broken domain.
 TEST(RenderDomainXml, HvmBootsTheOverlayOnItsStatedBackingStore) {
-  const DomainSpec spec = hvm_spec();
+  DomainSpec spec = hvm_spec();
   pugi::xml_document doc = parse(render_domain_xml(spec));
   pugi::xml_node dom = doc.child("domain");
   EXPECT_STREQ(dom.attribute("type").value(), "kvm");
@@ -159,6 +160,16 @@ TEST(RenderDomainXml, HvmBootsTheOverlayOnItsStatedBackingStore) {
   EXPECT_STREQ(dom.child("sysinfo").attribute("type").value(), "fwcfg");
   EXPECT_STREQ(entry.attribute("name").value(), "opt/amid/user-data");
   EXPECT_STREQ(entry.attribute("file").value(), spec.user_data_file->c_str());
+  // The network settings for guests without cloud-init, inline (no file to keep).
+  pugi::xml_node network = entry.next_sibling("entry");
+  EXPECT_STREQ(network.attribute("name").value(), "opt/amid/network");
+  EXPECT_TRUE(network.attribute("file").empty());
+  EXPECT_EQ(std::string(network.text().get()), spec.fw_cfg_network);
+  spec.fw_cfg_network.clear();
+  spec.user_data_file.reset();
+  pugi::xml_document bare;
+  ASSERT_TRUE(bare.load_string(render_domain_xml(spec).c_str()));
+  EXPECT_FALSE(bare.child("domain").child("sysinfo")) << "no user data and no network: no fw_cfg entries";
 
   pugi::xml_node serial = dom.child("devices").child("serial");
   EXPECT_STREQ(serial.attribute("type").value(), "file");

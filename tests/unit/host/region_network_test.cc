@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/error.h"
 #include "daemon/host/port_forwarder.h"
 #include "daemon/host/region_network.h"
 
@@ -154,6 +155,30 @@ TEST_F(RegionNetworkTest, EnsureIsIdempotentAndTheGatewayLivesOnlyInsideTheNames
   // No route out: a guest's packets for anything but the subnet go nowhere.
   std::string routes = net_.ip_inside({"-4", "route", "show"});
   EXPECT_EQ(routes.find("default"), std::string::npos) << routes;
+  // The metadata service's address sits on the bridge too, once.
+  const std::string imds = std::string(RegionNetwork::kMetadataAddress) + "/32";
+  EXPECT_NE(addrs.find(imds), std::string::npos) << addrs;
+  EXPECT_EQ(addrs.find(imds, addrs.find(imds) + 1), std::string::npos) << "added twice:\n" << addrs;
+}
+
+TEST_F(RegionNetworkTest, ListensOnTheMetadataAddressInsideTheNamespaceOnly) {
+  net_.ensure();
+  int fd = net_.listen_inside(RegionNetwork::kMetadataAddress, 80);
+  ASSERT_GE(fd, 0);
+  // Reached from inside the namespace...
+  int inside = net_.socket_inside(AF_INET, SOCK_STREAM);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(80);
+  ::inet_pton(AF_INET, RegionNetwork::kMetadataAddress, &sa.sin_addr);
+  EXPECT_EQ(::connect(inside, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  ::close(inside);
+  // ...and a second amid over the same namespace is told why it cannot.
+  EXPECT_THROW(net_.listen_inside(RegionNetwork::kMetadataAddress, 80), AmidError);
+  ::close(fd);
+  fd = net_.listen_inside(RegionNetwork::kMetadataAddress, 80);  // a restart binds again at once
+  EXPECT_GE(fd, 0);
+  ::close(fd);
 }
 
 TEST_F(RegionNetworkTest, ATapMovesOntoTheBridgeAndIsRemovedWhereverItIs) {

@@ -31,11 +31,11 @@ SecurityGroupRule rule(const char* protocol, int from, int to, const char* cidr)
 }
 
 TEST(GuestFilter, EachGuestAdmitsItsRulesItsDefaultGroupAndRepliesAndNothingElse) {
-  std::string nft = filter_ruleset({{"amid00000000001",
+  std::string nft = filter_ruleset({{"amid00000000001", "172.31.0.4",
                                      {rule("tcp", 22, 22, "172.31.0.0/20"), rule("udp", 5000, 5010, "0.0.0.0/0"),
                                       rule("icmp", 8, -1, "10.0.0.0/8"), rule("-1", -1, -1, "172.31.0.9/32")},
                                      {"172.31.0.5", "172.31.0.6"}},
-                                    {"amid00000000002", {}, {}}});
+                                    {"amid00000000002", "172.31.0.7", {}, {}}});
   auto has = [&](const std::string& line) {
     return ::testing::AssertionResult(nft.find(line + "\n") != std::string::npos) << "no line '" << line << "' in\n"
                                                                                   << nft;
@@ -48,6 +48,9 @@ TEST(GuestFilter, EachGuestAdmitsItsRulesItsDefaultGroupAndRepliesAndNothingElse
   EXPECT_TRUE(has("    ip saddr 0.0.0.0/0 udp dport 5000-5010 accept"));
   EXPECT_TRUE(has("    ip saddr 10.0.0.0/8 icmp type 8 accept"));
   EXPECT_TRUE(has("    ip saddr 172.31.0.9/32 accept"));
+  EXPECT_TRUE(has("    iifname \"amid00000000001\" ether type ip ip saddr != 172.31.0.4 drop"))
+      << "a guest cannot send as another";
+  EXPECT_NE(nft.find("hook input"), std::string::npos) << "nor to the metadata service:\n" << nft;
   // The second guest: replies only, then drop.
   auto second = nft.substr(nft.find("chain to_amid00000000002"));
   EXPECT_EQ(second.find("saddr"), std::string::npos) << second;
@@ -126,16 +129,24 @@ TEST_F(GuestFilterAtWork, APortNoRuleAllowsIsNotReachedFromAnotherGuest) {
   ASSERT_TRUE(connects(0, 1, 7001)) << "without a filter the stand-in guests reach each other (else this test proves nothing)";
 
   // Guest 1 admits tcp 7000 from guest 0 alone; guest 0 admits nothing.
-  region_.apply_filter(filter_ruleset({{tap_name(1), {rule("tcp", 7000, 7000, "172.31.0.4/32")}, {}},
-                                       {tap_name(0), {}, {}}}));
+  region_.apply_filter(filter_ruleset({{tap_name(1), address(1), {rule("tcp", 7000, 7000, "172.31.0.4/32")}, {}},
+                                       {tap_name(0), address(0), {}, {}}}));
   EXPECT_TRUE(connects(0, 1, 7000)) << "the rule's port, and its replies";
   EXPECT_FALSE(connects(0, 1, 7001)) << "a port no rule allows";
   EXPECT_FALSE(connects(1, 0, 7000)) << "guest 0 admits nothing";
 
   // Members of one default group admit each other; applied again, it replaces the rules.
-  region_.apply_filter(filter_ruleset({{tap_name(1), {}, {address(0)}}, {tap_name(0), {}, {address(1)}}}));
+  region_.apply_filter(
+      filter_ruleset({{tap_name(1), address(1), {}, {address(0), "172.31.0.9"}},
+                      {tap_name(0), address(0), {}, {address(1)}}}));
   EXPECT_TRUE(connects(0, 1, 7001));
   EXPECT_TRUE(connects(1, 0, 7000));
+
+  // Guest 0 sending as 172.31.0.9, an address guest 1 admits but not guest
+  // 0's own, gets nowhere.
+  ASSERT_EQ(run_process({"ip", "-n", guest_ns(0), "addr", "add", "172.31.0.9/20", "dev", "eth0"}).exit_code, 0);
+  ASSERT_EQ(run_process({"ip", "-n", guest_ns(0), "addr", "del", address(0) + "/20", "dev", "eth0"}).exit_code, 0);
+  EXPECT_FALSE(connects(0, 1, 7001)) << "a frame with a source address that is not its guest's";
 }
 
 }  // namespace

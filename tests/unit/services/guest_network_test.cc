@@ -234,10 +234,25 @@ TEST(InstanceMetadata, AnInstanceWithAnAddressIsToldItInNetworkConfig) {
   EXPECT_EQ(net["ethernets"]["eth0"]["addresses"][0], "172.31.0.9/20");
   EXPECT_EQ(net["ethernets"]["eth0"]["match"]["macaddress"], mac_for_instance(r.id));
   EXPECT_FALSE(net["ethernets"]["eth0"].contains("gateway4")) << "the region network leads nowhere else";
+  // ...but to the instance metadata service, through the bridge.
+  ASSERT_EQ(net["ethernets"]["eth0"]["routes"].size(), 1u);
+  EXPECT_EQ(net["ethernets"]["eth0"]["routes"][0]["to"], "169.254.169.254/32");
+  EXPECT_EQ(net["ethernets"]["eth0"]["routes"][0]["via"], "172.31.0.1");
   EXPECT_EQ(protocol::Json::parse(files[0].second)["local-ipv4"], "172.31.0.9");
 
   r.private_ip.clear();
   EXPECT_EQ(nocloud_files(metadata_of(r, std::nullopt, std::nullopt)).size(), 2u);
+}
+
+TEST(InstanceMetadata, AGuestWithoutCloudInitGetsTheSameSettingsInOneLine) {
+  InstanceRecord r;
+  r.id = "i-0123456789abcdef0";
+  r.region = "local-1";
+  r.private_ip = "172.31.0.9";
+  EXPECT_EQ(fw_cfg_network(metadata_of(r, std::nullopt, std::nullopt)),
+            "mac=" + mac_for_instance(r.id) + " address=172.31.0.9/20 gateway=172.31.0.1 metadata=169.254.169.254");
+  r.private_ip.clear();
+  EXPECT_EQ(fw_cfg_network(metadata_of(r, std::nullopt, std::nullopt)), "");
 }
 
 }  // namespace
