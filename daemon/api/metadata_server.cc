@@ -247,13 +247,8 @@ unsigned short MetadataServer::listen(const std::string& address, unsigned short
 void MetadataServer::accept_next() {
   acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
     if (stopping_ || ec == asio::error::operation_aborted) return;
-    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-        ec.value() == ENFILE) {
+    if (pause_if_exhausted(ec, accept_pause_, stopping_, [this] { accept_next(); })) {
       log_warn("metadata: accept failed: " + ec.message() + "; accepting again in 100 ms");
-      accept_pause_.expires_after(std::chrono::milliseconds(100));
-      accept_pause_.async_wait([this](boost::system::error_code e) {
-        if (!e && !stopping_) accept_next();
-      });
       return;
     }
     if (ec) {

@@ -209,14 +209,8 @@ void Server::accept_next() {
   acceptor_.async_accept([this](boost::system::error_code ec, asio::local::stream_protocol::socket socket) {
     if (stopping_) return;
     if (ec == asio::error::operation_aborted) return;
-    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-        ec.value() == ENFILE) {
-      // The connection waits in the listen queue; accepting again at once would spin.
+    if (pause_if_exhausted(ec, accept_pause_, stopping_, [this] { accept_next(); })) {
       log_warn("accept failed: " + ec.message() + "; accepting again in 100 ms");
-      accept_pause_.expires_after(std::chrono::milliseconds(100));
-      accept_pause_.async_wait([this](boost::system::error_code e) {
-        if (!e && !stopping_) accept_next();
-      });
       return;
     }
     if (ec) {

@@ -78,9 +78,22 @@ const char* kUserData = R"yaml(#cloud-config
 write_files:
   - path: /etc/amid-e2e
     content: written by cloud-config
+  - path: /usr/local/bin/amid-imds
+    permissions: '0755'
+    content: |
+      #!/usr/bin/python3
+      # EC2's IMDSv2, as the AWS SDKs use it: a session token, then a path.
+      import urllib.request as u
+      put = u.Request("http://169.254.169.254/latest/api/token", method="PUT",
+                      headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+      token = u.urlopen(put, timeout=5).read().decode()
+      get = u.Request("http://169.254.169.254/latest/meta-data/instance-id",
+                      headers={"X-aws-ec2-metadata-token": token})
+      print(u.urlopen(get, timeout=5).read().decode())
 runcmd:
   - echo "amid-e2e host=$(hostname) file=$(cat /etc/amid-e2e) keys=$(cat /home/admin/.ssh/authorized_keys | cut -d' ' -f1,2 | tr ' ' '_')" > /dev/console
   - echo "amid-e2e-net eth0=$(ip -4 -o addr show dev eth0 | awk '{print $4}')" > /dev/console
+  - echo "amid-e2e-imds id=$(/usr/local/bin/amid-imds 2>&1 | tail -1)" > /dev/console
 )yaml";
 
 // The second launch also gets the live capture's root disk as vdb and reports
@@ -133,6 +146,8 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_EQ(first_ip.rfind("172.31.", 0), 0u) << first_instance.dump(2);
   EXPECT_NE(console.find("amid-e2e-net eth0=" + first_ip + "/20"), std::string::npos)
       << "the guest's eth0 does not hold " << first_ip << ":\n" << console;
+  EXPECT_NE(console.find("amid-e2e-imds id=" + id), std::string::npos)
+      << "the guest did not read its id from 169.254.169.254 (IMDSv2) through cloud-init's route:\n" << console;
 
   // The lab's middle: log in to the server with OpenSSH, through the port amid
   // forwards once a security group rule allows it.

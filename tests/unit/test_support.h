@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "daemon/host/process.h"
+#include "daemon/state/records.h"
 
 namespace amid::testing {
 
@@ -124,5 +125,15 @@ inline ::testing::AssertionResult qemu_img(const std::vector<std::string>& args)
         << "output differs from " << golden_path_                                            \
         << " (if the change is intended, rerun with AMID_UPDATE_GOLDEN=1 and review)";      \
   } while (false)
+
+// A security group rule as the catalog keeps it (ports -1 for all; icmp: type, code).
+inline SecurityGroupRule ingress_rule(const char* protocol, int from, int to, const char* cidr) {
+  SecurityGroupRule r;
+  r.protocol = protocol;
+  r.from_port = from;
+  r.to_port = to;
+  r.cidr = cidr;
+  return r;
+}
 
 }  // namespace amid::testing

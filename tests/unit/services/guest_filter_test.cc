@@ -17,18 +17,12 @@
 
 #include "daemon/host/process.h"
 #include "daemon/host/region_network.h"
+#include "tests/unit/test_support.h"
 
 namespace amid {
 namespace {
 
-SecurityGroupRule rule(const char* protocol, int from, int to, const char* cidr) {
-  SecurityGroupRule r;
-  r.protocol = protocol;
-  r.from_port = from;
-  r.to_port = to;
-  r.cidr = cidr;
-  return r;
-}
+const auto rule = testing::ingress_rule;
 
 TEST(GuestFilter, EachGuestAdmitsItsRulesItsDefaultGroupAndRepliesAndNothingElse) {
   std::string nft = filter_ruleset({{"amid00000000001", "172.31.0.4",

@@ -195,14 +195,7 @@ TEST_F(ForwardsTest, AStoppedInstanceHasNoForwardsAndGetsItsPortsBackWhenItRuns)
 }
 
 TEST(ForwardedPorts, WellKnownPortsFirstThenTheLowestUpToTheCap) {
-  auto rule = [](const char* protocol, int from, int to, const char* cidr) {
-    SecurityGroupRule r;
-    r.protocol = protocol;
-    r.from_port = from;
-    r.to_port = to;
-    r.cidr = cidr;
-    return r;
-  };
+  const auto rule = ingress_rule;
   std::size_t left_out = 0;
   EXPECT_EQ(forwarded_ports({rule("tcp", 8000, 8002, "0.0.0.0/0"), rule("tcp", 22, 22, "127.0.0.0/8")}, &left_out),
             (std::vector<std::uint16_t>{22, 8000, 8001, 8002}));
