@@ -178,6 +178,13 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   std::cout << "[ debian   ] amictl ssh to a command's end: " << seconds_since(ssh_at) << " s" << std::endl;
   ASSERT_EQ(inside.exit_code, 0) << inside.out << inside.err;
   EXPECT_NE(inside.out.find("written by cloud-config"), std::string::npos) << inside.out;
+  // A key the instance was not launched with opens nothing.
+  Result stranger_key = amid_.amictl({"create-key-pair", "--key-name", "stranger", "--key-type", "ed25519",
+                                      "--save-to", amid_.dir() + "/stranger.pem"});
+  ASSERT_EQ(stranger_key.exit_code, 0) << stranger_key.err;
+  Result stranger = amid_.amictl({"ssh", "--instance-id", id, "--key", amid_.dir() + "/stranger.pem", "--", "true"});
+  EXPECT_EQ(stranger.exit_code, 255) << "ssh with another key logged in:\n" << stranger.out << stranger.err;
+  EXPECT_NE(stranger.err.find("Permission denied"), std::string::npos) << stranger.err;
   EXPECT_EQ(inside.out.find("reached"), std::string::npos) << "the guest reached the host:\n" << inside.out;
   EXPECT_NE(inside.out.find("blocked 172.31.0.1/" + host_port), std::string::npos) << inside.out;
   EXPECT_NE(inside.out.find("\n0\n"), std::string::npos) << "the guest has a default route:\n" << inside.out;
@@ -252,6 +259,21 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_EQ(feature_line.find("needs_recovery"), std::string::npos)
       << "the frozen capture's journal needs replaying: " << feature_line;
   EXPECT_NE(console.find("amid-fsck rc=0"), std::string::npos) << "e2fsck -fn found the capture unclean:\n" << console;
+
+  // Both servers running, port 22 allowed again: each has a host port of its
+  // own, and each port leads to its own guest.
+  ASSERT_EQ(amid_.amictl({"authorize-security-group-ingress", "--group-name", "default", "--protocol", "tcp", "--port",
+                          "22", "--cidr", "127.0.0.1/32"}).exit_code, 0);
+  Json both = Json::parse(amid_.amictl({"describe-instances", "--instance-ids", id, second, "--output", "json"}).out);
+  std::vector<int> ports;
+  for (const auto& r : both["Reservations"])
+    for (const auto& i : r["Instances"])
+      for (const auto& f : i.value("PortForwards", Json::array())) ports.push_back(f["HostPort"]);
+  ASSERT_EQ(ports.size(), 2u) << both.dump(2);
+  EXPECT_NE(ports[0], ports[1]) << "two instances share a host port";
+  Result who = amid_.amictl({"ssh", "--instance-id", second, "--key", amid_.dir() + "/other.pem", "--", "hostname"});
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_EQ(who.out.substr(0, who.out.find('\n')), second) << who.out << who.err;
 
   for (const auto& i : {id, second}) {
     Result t = amid_.amictl({"terminate-instances", "--instance-ids", i});
