@@ -40,6 +40,12 @@ bench_cleanup() {
   # Guests and helpers started under the work dir (QEMU, libvirtd, virtlogd).
   pkill -KILL -f "$work/" 2>/dev/null || true
   sleep 0.2
+  # The region networks amid made (its log names them) outlive an amid that
+  # stopped with instances left, as they do for a real one: these go with the run.
+  local ns
+  for ns in $(grep -ho 'guest network in namespace amid-[^ ,]*' "$work"/*.log 2>/dev/null | awk '{print $NF}' | sort -u); do
+    ip netns delete "$ns" 2>/dev/null || true
+  done
   [ -n "${work:-}" ] && rm -rf "$work"
 }
 
