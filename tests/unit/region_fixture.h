@@ -86,6 +86,27 @@ class RegionFixture : public TempDirTest {
   // What a fixture adds to a region it has just opened (a scheduler, a clock).
   virtual void region_opened() {}
 
+  // A running instance of alice's holding `ip`, written straight to the catalog
+  // (no libvirt domain behind it): for what finds instances by address.
+  InstanceRecord add_running_instance_at(const std::string& ip, const std::string& key_name = "",
+                                         std::vector<GroupRef> groups = {}) {
+    InstanceRecord r;
+    r.id = new_id("i");
+    r.reservation_id = "r-0123456789abcdef0";
+    r.image_id = "ami-0123456789abcdef0";
+    r.owner = alice_.account;
+    r.region = "local-1";
+    r.instance_type = "t3.nano";
+    r.state = InstanceState::kRunning;
+    r.launch_time = "2026-12-06T10:00:00.000Z";
+    r.dir = store_->instance_dir(r.id);
+    r.key_name = key_name;
+    r.private_ip = ip;
+    r.security_groups = std::move(groups);
+    catalog_->insert_instances({r});
+    return r;
+  }
+
   protocol::Response call(const std::string& action, const protocol::Json& params, const Caller& caller) {
     std::string line = protocol::encode_request({action, params});
     line.pop_back();  // the server hands the dispatcher the line without its newline

@@ -87,22 +87,7 @@ class MetadataServerTest : public RegionFixture {
     io_thread_ = std::thread([this] { io_.run(); });
   }
 
-  InstanceRecord add_instance(const std::string& ip) {
-    InstanceRecord r;
-    r.id = new_id("i");
-    r.reservation_id = "r-0123456789abcdef0";
-    r.image_id = "ami-0123456789abcdef0";
-    r.owner = alice_.account;
-    r.region = "local-1";
-    r.instance_type = "t3.nano";
-    r.state = InstanceState::kRunning;
-    r.launch_time = iso_now_for_tests();
-    r.dir = store_->instance_dir(r.id);
-    r.private_ip = ip;
-    catalog_->insert_instances({r});
-    return r;
-  }
-  static std::string iso_now_for_tests() { return "2026-12-06T10:00:00.000Z"; }
+  InstanceRecord add_instance(const std::string& ip) { return add_running_instance_at(ip); }
 
   // One request on its own connection, answered and closed.
   std::string request(const std::string& from, const std::string& head) {

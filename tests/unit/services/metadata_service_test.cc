@@ -19,21 +19,7 @@ class MetadataServiceTest : public RegionFixture {
  protected:
   InstanceRecord add_instance(const std::string& ip, const std::string& key_name = "",
                               std::vector<GroupRef> groups = {}) {
-    InstanceRecord r;
-    r.id = new_id("i");
-    r.reservation_id = "r-0123456789abcdef0";
-    r.image_id = "ami-0123456789abcdef0";
-    r.owner = alice_.account;
-    r.region = "local-1";
-    r.instance_type = "t3.nano";
-    r.state = InstanceState::kRunning;
-    r.launch_time = "2026-12-06T10:00:00.000Z";
-    r.dir = store_->instance_dir(r.id);
-    r.key_name = key_name;
-    r.private_ip = ip;
-    r.security_groups = std::move(groups);
-    catalog_->insert_instances({r});
-    return r;
+    return add_running_instance_at(ip, key_name, std::move(groups));
   }
   void add_key(const std::string& name, const std::string& created) {
     KeyPairRecord k;
