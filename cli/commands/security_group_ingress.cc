@@ -45,7 +45,8 @@ void add_ingress_command(CLI::App& app, ContextFactory make_ctx, const char* nam
 
 void add_authorize_security_group_ingress(CLI::App& app, ContextFactory make_ctx) {
   add_ingress_command(app, make_ctx, "authorize-security-group-ingress", "AuthorizeSecurityGroupIngress",
-                      "Add inbound rules to a security group, all or none (recorded: guests have no filtering network yet)",
+                      "Add inbound rules to a security group, all or none: they act on its running instances at once\n"
+                      "(a tcp port open to 127.0.0.1 gets a forward from 127.0.0.1:HOSTPORT; see describe-instances)",
                       "SecurityGroupRules");
 }
 
