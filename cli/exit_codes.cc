@@ -7,7 +7,7 @@ ExitCode exit_code_for(const std::string& code) {
     std::string suffix(s);
     return code.size() >= suffix.size() && code.compare(code.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends_with(".NotFound")) return kNotFound;
+  if (ends_with(".NotFound") || code == "NoSuchEntity") return kNotFound;
   if (code == "RequestLimitExceeded") return kBusy;
   if (code == "IncorrectInstanceState" || code == "IncorrectState" || code == "InvalidAMIID.Unavailable" ||
       code == "UnsupportedOperation" || code == "OperationNotPermitted" || code == "CannotDelete" ||
@@ -19,7 +19,8 @@ ExitCode exit_code_for(const std::string& code) {
       code == "InvalidAMIAttributeItemValue" ||
       code == "MalformedQueryString" || code == "IdempotentParameterMismatch" || code == "InvalidID" ||
       code == "InvalidNextToken" || code == "TagLimitExceeded" || code == "InvalidGroup.Duplicate" ||
-      code == "InvalidPermission.Duplicate" || code == "RulesPerSecurityGroupLimitExceeded") {
+      code == "InvalidPermission.Duplicate" || code == "RulesPerSecurityGroupLimitExceeded" ||
+      code == "LimitExceeded") {
     return kBadArguments;
   }
   return kFailed;

@@ -43,6 +43,11 @@ inline constexpr const char* kIncorrectInstanceState = "IncorrectInstanceState";
 inline constexpr const char* kUnsupportedOperation = "UnsupportedOperation";
 inline constexpr const char* kInvalidDisk = "InvalidParameterValue.Disk";
 inline constexpr const char* kAuthFailure = "AuthFailure";
+// AWS Signature Version 4 (api/sigv4.h): a signature that is not the secret's,
+// one missing a part or malformed, and one too old (or too far ahead) for its time.
+inline constexpr const char* kSignatureDoesNotMatch = "SignatureDoesNotMatch";
+inline constexpr const char* kIncompleteSignature = "IncompleteSignature";
+inline constexpr const char* kRequestExpired = "RequestExpired";
 inline constexpr const char* kInsufficientCapacity = "InsufficientInstanceCapacity";
 inline constexpr const char* kInternalError = "InternalError";
 inline constexpr const char* kRequestLimitExceeded = "RequestLimitExceeded";
@@ -52,6 +57,8 @@ inline constexpr const char* kRequestTimeout = "RequestTimeout";
 inline constexpr const char* kOperationNotPermitted = "OperationNotPermitted";
 // A ClientToken used again by the same caller for the same action with other parameters.
 inline constexpr const char* kIdempotentParameterMismatch = "IdempotentParameterMismatch";
+// EC2's answer to a request with DryRun=true that would have been allowed.
+inline constexpr const char* kDryRunOperation = "DryRunOperation";
 }  // namespace codes
 
 class AmidError : public std::runtime_error {

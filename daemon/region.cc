@@ -25,6 +25,7 @@ Region::Region(RegionParts parts)
       tags_(rt_),
       key_pairs_(rt_),
       security_groups_(rt_, instances_),
+      access_keys_(rt_.catalog),
       metadata_(rt_) {
   if (parts.files) rt_.files = std::move(parts.files);
   rt_.network = std::move(parts.network);

@@ -14,6 +14,7 @@
 #include "daemon/api/metadata_server.h"
 #include "daemon/config.h"
 #include "daemon/host/accel.h"
+#include "daemon/services/access_key_service.h"
 #include "daemon/services/capture_service.h"
 #include "daemon/services/copy_service.h"
 #include "daemon/services/image_service.h"
@@ -55,9 +56,12 @@ class Region {
   TagService& tags() { return tags_; }
   KeyPairService& key_pairs() { return key_pairs_; }
   SecurityGroupService& security_groups() { return security_groups_; }
+  AccessKeyService& access_keys() { return access_keys_; }
   const MetadataService& metadata() const { return metadata_; }
   // What the dispatcher calls for this region.
-  Services services() { return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_}; }
+  Services services() {
+    return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_, access_keys_};
+  }
 
   // Work that waits (stop deadlines, capture and copy jobs) goes to `scheduler` from now on.
   void set_scheduler(Scheduler* scheduler);
@@ -82,6 +86,7 @@ class Region {
   TagService tags_;
   KeyPairService key_pairs_;
   SecurityGroupService security_groups_;
+  AccessKeyService access_keys_;  // over the catalog's one table: every region's is the same
   MetadataService metadata_;
 };
 

@@ -46,6 +46,9 @@ void add_authorize_security_group_ingress(CLI::App& app, ContextFactory ctx);
 void add_revoke_security_group_ingress(CLI::App& app, ContextFactory ctx);
 void add_modify_instance_attribute(CLI::App& app, ContextFactory ctx);
 void add_ssh(CLI::App& app, ContextFactory ctx);
+void add_create_access_key(CLI::App& app, ContextFactory ctx);
+void add_list_access_keys(CLI::App& app, ContextFactory ctx);
+void add_delete_access_key(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
@@ -88,6 +91,9 @@ inline constexpr CommandEntry kCommands[] = {
     {"describe-tags", add_describe_tags},
     {"wait", add_wait},
     {"terminate-instances", add_terminate_instances},
+    {"create-access-key", add_create_access_key},
+    {"list-access-keys", add_list_access_keys},
+    {"delete-access-key", add_delete_access_key},
 };
 
 }  // namespace amid::cli

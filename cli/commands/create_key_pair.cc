@@ -1,53 +1,9 @@
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <optional>
 
 #include "cli/commands/commands.h"
+#include "cli/private_file.h"
 
 namespace amid::cli {
-namespace {
-
-// The file --save-to names, made 0600 before amid makes the key (so that a path
-// that cannot be written fails before a key exists that nobody can use).
-class PrivateKeyFile {
- public:
-  explicit PrivateKeyFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) {
-      throw std::invalid_argument("--save-to: cannot create " + path + ": " + std::strerror(errno) +
-                                  (errno == EEXIST ? " (amid never overwrites a key file; remove it or pick another path)" : ""));
-    }
-  }
-  ~PrivateKeyFile() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(path_.c_str());  // not written: leave nothing behind
-    }
-  }
-  void write(const std::string& text) {
-    std::size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("--save-to: cannot write " + path_ + ": " + std::strerror(errno));
-      done += static_cast<std::size_t>(n);
-    }
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      throw std::runtime_error("--save-to: cannot write " + path_ + ": " + std::strerror(errno));
-    }
-    fd_ = -1;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-}  // namespace
 
 void add_create_key_pair(CLI::App& app, ContextFactory make_ctx) {
   auto* cmd = app.add_subcommand(
@@ -66,8 +22,8 @@ void add_create_key_pair(CLI::App& app, ContextFactory make_ctx) {
     protocol::Json params = {{"KeyName", o->name}};
     if (cmd->count("--key-type")) params["KeyType"] = o->type;
     if (cmd->count("--key-format")) params["KeyFormat"] = o->format;
-    std::optional<PrivateKeyFile> file;
-    if (!o->save_to.empty()) file.emplace(o->save_to);
+    std::optional<PrivateFile> file;
+    if (!o->save_to.empty()) file.emplace("--save-to", o->save_to);
     Context& ctx = make_ctx();
     protocol::Json body;
     if (!call(ctx, "CreateKeyPair", params, body)) return;

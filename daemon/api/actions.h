@@ -1,6 +1,7 @@
 // The actions every front door serves, as tables: one per kind of resource
 // (image_actions.cc, instance_actions.cc, volume_actions.cc, tag_actions.cc,
-// key_pair_actions.cc, security_group_actions.cc).
+// key_pair_actions.cc, security_group_actions.cc, access_key_actions.cc: the
+// last only on the socket, as its actions are IAM's, not EC2's).
 // An action reads its parameters with a ParamReader (unknown ones refused),
 // calls the services of the region the request names, and returns EC2's answer
 // fields. Errors are thrown as AmidError; the dispatcher turns them into answers.
@@ -20,6 +21,7 @@
 
 namespace amid {
 
+class AccessKeyService;
 class CaptureService;
 class CopyService;
 class ImageService;
@@ -37,6 +39,7 @@ struct Services {
   CopyService& copy;
   KeyPairService& key_pairs;
   SecurityGroupService& security_groups;
+  AccessKeyService& access_keys;  // account-wide: the same keys in every region
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
@@ -64,6 +67,7 @@ const ActionTable& volume_actions();
 const ActionTable& tag_actions();
 const ActionTable& key_pair_actions();
 const ActionTable& security_group_actions();
+const ActionTable& access_key_actions();
 
 // What more than one table reads or answers:
 // ClientToken, checked, with the request's other parameters in canonical form.

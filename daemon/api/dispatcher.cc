@@ -14,7 +14,7 @@ const ActionTable& actions() {
   static const ActionTable all = [] {
     ActionTable table;
     for (const ActionTable* part : {&image_actions(), &instance_actions(), &volume_actions(), &tag_actions(), &key_pair_actions(),
-                                     &security_group_actions()}) {
+                                     &security_group_actions(), &access_key_actions()}) {
       table.insert(part->begin(), part->end());
     }
     return table;
@@ -62,44 +62,59 @@ ActionAnswer Dispatcher::dispatch(const Caller& caller, const protocol::Request&
                       "Region: '" + *named + "' is not a region of this amid (it serves " + names + ")");
     }
   }
+  // EC2's DryRun: whether the request would be allowed, without doing it. amid
+  // has no per-action permissions (every caller may ask every action; what a
+  // resource lets them do is checked when it runs), so a dry run is allowed.
+  if (reader.optional_bool("DryRun").value_or(false)) {
+    throw AmidError(codes::kDryRunOperation, "Request would have succeeded, but DryRun flag is set.");
+  }
   Services services = region->second;
   services.regions = &regions_;
   return it->second(services, caller, reader);
 }
 
-bool Dispatcher::reads_only(const std::string& line) {
-  auto parsed = protocol::parse_request(line);
-  if (!parsed) return false;
-  const std::string& action = parsed.value().action;
-  return action.rfind("Describe", 0) == 0 || action == "GetConsoleOutput";
+bool Dispatcher::reads_only_action(const std::string& action) {
+  return action.rfind("Describe", 0) == 0 || action.rfind("List", 0) == 0 || action == "GetConsoleOutput";
 }
 
-std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
-  std::string request_id = new_uuid();
+bool Dispatcher::reads_only(const std::string& line) {
   auto parsed = protocol::parse_request(line);
-  if (!parsed) {
-    return protocol::encode_error(request_id, parsed.problem().code, parsed.problem().message);
-  }
-  const protocol::Request& request = parsed.value();
+  return parsed && reads_only_action(parsed.value().action);
+}
+
+Dispatcher::Outcome Dispatcher::run(const Caller& caller, const protocol::Request& request) {
+  Outcome out;
+  out.request_id = new_uuid();
   try {
-    std::string text;
-    {
-      ActionAnswer answer = dispatch(caller, request);
-      text = answer.is_raw ? protocol::encode_ok_text(request_id, answer.raw)
-                           : protocol::encode_ok(request_id, answer.json);
-    }
-    // A large answer was built of many small blocks: hand their pages back.
-    if (text.size() > (64u << 10)) malloc_trim(0);
-    return text;
+    out.answer = dispatch(caller, request);
+    out.ok = true;
   } catch (const AmidError& e) {
     if (e.code() == codes::kInternalError) {
       log_error(request.action + " by " + caller.account + " failed: " + e.what());
     }
-    return protocol::encode_error(request_id, e.code(), e.what());
+    out.error_code = e.code();
+    out.error_message = e.what();
   } catch (const std::exception& e) {
     log_error(request.action + " by " + caller.account + " failed unexpectedly: " + e.what());
-    return protocol::encode_error(request_id, codes::kInternalError, e.what());
+    out.error_code = codes::kInternalError;
+    out.error_message = e.what();
   }
+  return out;
+}
+
+std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
+  auto parsed = protocol::parse_request(line);
+  if (!parsed) {
+    return protocol::encode_error(new_uuid(), parsed.problem().code, parsed.problem().message);
+  }
+  Outcome out = run(caller, parsed.value());
+  if (!out.ok) return protocol::encode_error(out.request_id, out.error_code, out.error_message);
+  std::string text = out.answer.is_raw ? protocol::encode_ok_text(out.request_id, out.answer.raw)
+                                       : protocol::encode_ok(out.request_id, out.answer.json);
+  out.answer = ActionAnswer{protocol::Json()};
+  // A large answer was built of many small blocks: hand their pages back.
+  if (text.size() > (64u << 10)) malloc_trim(0);
+  return text;
 }
 
 }  // namespace amid

@@ -26,12 +26,22 @@ class Dispatcher {
   // Another region's.
   void add_region(Services services);
 
-  // One request line in, one answer line (with newline) out.
+  // What became of one request: the action's answer, or EC2's error code and message.
+  struct Outcome {
+    std::string request_id;
+    bool ok = false;
+    ActionAnswer answer{protocol::Json()};
+    std::string error_code, error_message;
+  };
+  // One parsed request in, its outcome out (every front door's way in).
+  Outcome run(const Caller& caller, const protocol::Request& request);
+  // One request line in, one answer line (with newline) out: the socket's door.
   std::string handle(const Caller& caller, const std::string& line);
   static std::vector<std::string> action_names();
   // Whether the line asks for an action that only reads (Describe*,
   // GetConsoleOutput). A line that does not parse counts as not.
   static bool reads_only(const std::string& line);
+  static bool reads_only_action(const std::string& action);
 
  private:
   ActionAnswer dispatch(const Caller& caller, const protocol::Request& request);

@@ -187,6 +187,12 @@ class Catalog {
   std::optional<ClientTokenRecord> find_client_token(const std::string& owner, const std::string& action,
                                                      const std::string& token) const;
 
+  // Access keys (catalog_access_keys.cc): account-wide, by id.
+  void insert_access_key(const AccessKeyRecord& key);
+  std::optional<AccessKeyRecord> find_access_key(const std::string& id) const;
+  std::vector<AccessKeyRecord> list_access_keys(const std::string& owner) const;  // "": everyone's
+  void delete_access_key(const std::string& id);
+
   // Key pairs (catalog_key_pairs.cc). Names are unique per owner and region:
   // insert_key_pair returns false (nothing written) when the name is taken.
   bool insert_key_pair(const KeyPairRecord& key);

@@ -157,6 +157,15 @@ struct KeyPairRecord {
   std::string create_time;       // ISO 8601, UTC
 };
 
+// An access key of EC2's HTTP endpoint (IAM's AccessKey): requests signed
+// with its secret act as its owner's account, as the socket does for that uid.
+struct AccessKeyRecord {
+  std::string id;           // AKIA + 16 of [A-Z2-7]
+  std::string owner;        // account id (the uid, 12 digits)
+  std::string secret;       // 40 characters, answered once at creation
+  std::string create_time;  // ISO 8601, UTC
+};
+
 // One ingress rule of a security group, as EC2's IpPermission with one IpRange.
 // Stored normalised (services/security_group_rules.h): protocol is "tcp", "udp",
 // "icmp" or "-1" (all); ports are -1 for "-1"; for icmp they are the type and

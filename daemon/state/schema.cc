@@ -161,6 +161,14 @@ CREATE TABLE port_forwards (
   open INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (instance_id, guest_port)) WITHOUT ROWID;
 )sql"},
+    // 14 -> 15: access keys for EC2's HTTP endpoint (SigV4): account-wide, not
+    // per region, as IAM's. The secret is kept as it is, since verifying a
+    // signature needs it; the catalog file is readable by amid alone.
+    {R"sql(
+CREATE TABLE access_keys (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, secret TEXT NOT NULL, create_time TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX access_keys_owner ON access_keys(owner);
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

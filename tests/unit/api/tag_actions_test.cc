@@ -233,8 +233,12 @@ TEST_F(TagActionsTest, BadTagsAreRefusedByField) {
   auto empty = call("DeleteTags", {{"Resources", ids_}, {"Tags", Json::array()}});
   EXPECT_EQ(empty.error_code, codes::kInvalidParameterValue) << "an empty list is not \"every tag\"";
   EXPECT_EQ(all_tags(), before);
+  // EC2's DryRun is taken (the dispatcher's, for every action): allowed, and nothing is tagged.
   EXPECT_EQ(call("CreateTags", {{"Resources", ids_}, {"Tags", tag_list({{"a", "b"}})}, {"DryRun", true}}).error_code,
-            codes::kUnknownParameter);
+            codes::kDryRunOperation);
+  EXPECT_EQ(all_tags(), before);
+  EXPECT_EQ(call("CreateTags", {{"Resources", ids_}, {"Tags", tag_list({{"a", "b"}})}, {"DryRun", "yes"}}).error_code,
+            codes::kInvalidParameterValue);
 }
 
 TEST_F(TagActionsTest, AResourceHoldsAtMostFiftyTags) {
