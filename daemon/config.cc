@@ -2,6 +2,7 @@
 
 #include "common/toml_util.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,12 +129,12 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   } catch (const toml::parse_error& e) {
     return problem(where(source_name, e.source()) + ": " + std::string(e.description()));
   }
-  std::set<std::string> sections = {"daemon", "libvirt", "limits", "images", "regions"};
+  std::set<std::string> sections = {"daemon", "libvirt", "limits", "images", "ec2_api", "regions"};
   for (auto& [k, v] : root) {
     std::string key(k.str());
     if (!sections.count(key)) {
       return problem(where(source_name, v.source()) + ": unknown section or key '" + key +
-                     "' (amid knows [daemon], [libvirt], [limits], [images], [regions.NAME])");
+                     "' (amid knows [daemon], [libvirt], [limits], [images], [ec2_api], [regions.NAME])");
     }
     if (!v.is_table()) {
       return problem(where(source_name, v.source()) + ": " + key + ": must be a table");
@@ -178,6 +179,12 @@ Result<Config> load_config_text(const std::string& text, const std::string& sour
   im.get("capture", base.capture);
   im.refuse_unknown();
   if (im.failed) return *im.failed;
+
+  TableReader api{section("ec2_api"), source_name, "ec2_api.", {}, {}};
+  api.get("listen", base.ec2_api_listen);
+  api.get("allow_remote", base.ec2_api_allow_remote);
+  api.refuse_unknown();
+  if (api.failed) return *api.failed;
 
   if (const toml::table* regions = root["regions"].as_table()) {
     base.regions.clear();
@@ -233,7 +240,39 @@ std::optional<std::string> region_name_problem(const std::string& name, const st
 }
 }  // namespace
 
+std::optional<ListenAddress> parse_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() || text.size() - colon > 6) {
+    return std::nullopt;
+  }
+  ListenAddress out;
+  out.address = text.substr(0, colon);
+  unsigned long port = 0;
+  for (char ch : text.substr(colon + 1)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned long>(ch - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  out.port = static_cast<unsigned short>(port);
+  in_addr ignored{};
+  if (::inet_pton(AF_INET, out.address.c_str(), &ignored) != 1) return std::nullopt;
+  return out;
+}
+
 Result<Config> validate_config(Config c) {
+  if (!c.ec2_api_listen.empty()) {
+    auto at = parse_listen_address(c.ec2_api_listen);
+    if (!at) {
+      return problem("ec2_api.listen: '" + c.ec2_api_listen +
+                     "' is not an IPv4 ADDRESS:PORT such as 127.0.0.1:8773 (\"\" turns the endpoint off)");
+    }
+    if (at->address.rfind("127.", 0) != 0 && !c.ec2_api_allow_remote) {
+      return problem("ec2_api.listen: " + at->address +
+                     " is not a loopback address; amid serves EC2's API beyond this machine only with "
+                     "ec2_api.allow_remote = true (plain HTTP: signatures authenticate requests but nothing "
+                     "hides the answers)");
+    }
+  }
   if (c.libvirt_uri.empty()) {
     return problem("libvirt.uri: must not be empty (\"embedded\", or a libvirt URI such as qemu:///system)");
   }

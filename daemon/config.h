@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct Config {
   int request_timeout_seconds = 10;
   std::string instance_types_file;       // "" = the built-in table (configs/instance-types.toml)
   std::string capture = "thin";          // [images] capture: thin | standalone (create-image's templates)
+  // [ec2_api]: EC2's Query API over HTTP (docs/EC2_API.md). "" = off;
+  // an address outside 127.0.0.0/8 only with allow_remote.
+  std::string ec2_api_listen = "127.0.0.1:8773";
+  bool ec2_api_allow_remote = false;
   // [regions.NAME]; empty = one region, `region`, on state_dir and libvirt_uri.
   // `region` is the default region then and must be one of them.
   std::vector<RegionConfig> regions;
@@ -68,6 +73,13 @@ std::string default_socket_path();
 Result<Config> load_config_file(const std::string& path, Config base);
 Result<Config> load_config_text(const std::string& text, const std::string& source_name,
                                 Config base);
+
+// An IPv4 "ADDRESS:PORT" (port 0: any free one), or nullopt.
+struct ListenAddress {
+  std::string address;
+  unsigned short port = 0;
+};
+std::optional<ListenAddress> parse_listen_address(const std::string& text);
 
 // Checks cross-field rules (accel value, absolute paths, socket path length).
 Result<Config> validate_config(Config config);

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "daemon/api/asio_scheduler.h"
+#include "daemon/api/query_server.h"
 #include "daemon/api/server.h"
 #include "daemon/host/accel.h"
 #include "daemon/host/fs.h"
@@ -97,6 +98,29 @@ ConnectionPolicy connection_policy(const Config& config) {
   p.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   p.request_timeout = std::chrono::seconds(config.request_timeout_seconds);
   return p;
+}
+
+// EC2's HTTP door on [ec2_api] listen; null when it is off, or when the
+// address cannot be bound (said in the log: the socket is served all the same).
+std::unique_ptr<QueryServer> open_query_server(const Config& config, asio::io_context& io, asio::thread_pool& workers,
+                                               asio::thread_pool& readers, const QueryHandler& handler,
+                                               ConnectionLimits& limits) {
+  if (config.ec2_api_listen.empty()) {
+    log_info("EC2 API off ([ec2_api] listen = \"\")");
+    return nullptr;
+  }
+  auto at = parse_listen_address(config.ec2_api_listen);  // checked by validate_config
+  auto door = std::make_unique<QueryServer>(io, workers, readers, handler, limits, config.max_request_bytes);
+  try {
+    unsigned short port = door->listen(at->address, at->port);
+    log_info("EC2 API on http://" + at->address + ":" + std::to_string(port) +
+             " (aws --endpoint-url http://" + at->address + ":" + std::to_string(port) + " ec2 ...)");
+  } catch (const AmidError& e) {
+    log_error(std::string(e.what()) + "; amid serves its socket without it (set [ec2_api] listen in amid.toml: "
+              "another ADDRESS:PORT, or \"\" to turn it off)");
+    return nullptr;
+  }
+  return door;
 }
 
 // Every connection, guest console and libvirt handle is a descriptor: amid
@@ -208,8 +232,12 @@ int run(int argc, char** argv) {
   }
   ConnectionLimits limits(connection_policy(config));
   Server server(io, workers, readers, dispatcher, config.max_request_bytes, limits);
-  server.set_access_policy(access_policy(config));
+  const AccessPolicy policy = access_policy(config);
+  server.set_access_policy(policy);
   server.listen(config.socket_path);
+  // EC2's Query API (docs/EC2_API.md): the same dispatcher and limits behind an HTTP door.
+  QueryHandler query_handler(dispatcher, regions.front()->access_keys(), policy);
+  std::unique_ptr<QueryServer> query_door = open_query_server(config, io, workers, readers, query_handler, limits);
   std::vector<std::unique_ptr<MetadataServer>> metadata_doors;  // one per region with a network
   for (auto& region : regions) {
     if (auto door = open_metadata_server(*region, io, metadata_workers)) metadata_doors.push_back(std::move(door));
@@ -220,6 +248,7 @@ int run(int argc, char** argv) {
     log_info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
              "; guests keep running");
     server.stop();
+    if (query_door) query_door->stop();
     for (auto& door : metadata_doors) door->stop();
     io.stop();
   });

@@ -1,5 +1,8 @@
 #include "daemon/api/access.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -45,6 +48,27 @@ std::optional<Caller> resolve_caller(uid_t uid, gid_t gid, pid_t pid, const std:
     return std::nullopt;
   }
   return c;
+}
+
+std::optional<Caller> resolve_account(uid_t uid, const AccessPolicy& policy, std::string& why) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) {
+    why = "account " + account_id(uid) + " has no user on this host any more";
+    return std::nullopt;
+  }
+  std::vector<gid_t> groups(64);
+  int n = static_cast<int>(groups.size());
+  while (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+    if (n <= static_cast<int>(groups.size()) || n > 65536) {
+      why = "the groups of account " + account_id(uid) + " cannot be read";
+      return std::nullopt;
+    }
+    groups.resize(static_cast<std::size_t>(n));
+  }
+  groups.resize(static_cast<std::size_t>(n));
+  return resolve_caller(uid, pw.pw_gid, 0, groups, policy, why);
 }
 
 }  // namespace amid

@@ -25,7 +25,17 @@ Json register_image(Services& services, const Caller& caller, ParamReader& p) {
   ImageService& images = services.images;
   RegisterImageRequest req;
   req.name = p.required_string("Name", 128);
-  req.disk_path = p.required_string("DiskPath", 4096);
+  // The disk: DiskPath, or EC2's ImageLocation (where EC2 reads a manifest;
+  // here a file on this machine), so that `aws ec2 register-image` can name it.
+  auto location = p.optional_string("ImageLocation", 4096);
+  auto disk = p.optional_string("DiskPath", 4096);
+  if (location && disk) {
+    throw AmidError(codes::kInvalidParameterCombination, "DiskPath, ImageLocation: give one of them, not both");
+  }
+  if (!location && !disk) {
+    throw AmidError(codes::kMissingParameter, "DiskPath: required (or ImageLocation): the qcow2 or raw file to register");
+  }
+  req.disk_path = disk ? *disk : *location;
   req.description = p.optional_string("Description", 255).value_or("");
   req.architecture = p.optional_string("Architecture").value_or("x86_64");
   req.virtualization_type = p.optional_string("VirtualizationType").value_or("hvm");
