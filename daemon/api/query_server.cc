@@ -67,10 +67,8 @@ class QuerySession : public std::enable_shared_from_this<QuerySession> {
                                                                 " bytes (daemon.max_request_bytes)", 413);
     }
     if (ec == beast::error::timeout) {
-      if (parser_->got_some()) {
-        log_warn("EC2 API: a request from " + peer_ + " did not arrive in full in time; closed");
-        return reply_error_and_close(codes::kRequestTimeout, "the request did not arrive in full in time", 408);
-      }
+      // The stream has closed the socket by now: nothing can be answered.
+      if (parser_->got_some()) log_warn("EC2 API: a request from " + peer_ + " did not arrive in full in time; closed");
       return close();
     }
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
@@ -111,6 +109,12 @@ class QuerySession : public std::enable_shared_from_this<QuerySession> {
     std::lock_guard lock(slot_mu_);
     if (slot_ && slot_uid_ == caller.uid) return true;
     auto slot = server_.limits_.admit(caller, why);
+    // Signed now, admitted or not: a refused connection is answered and closed,
+    // and no longer waits among the unsigned ones.
+    if (!signed_) {
+      signed_ = true;
+      --*server_.unsigned_;
+    }
     if (!slot) {
       int suppressed = 0;
       if (server_.limits_.should_log_refusal(caller.uid, suppressed)) {
@@ -121,10 +125,6 @@ class QuerySession : public std::enable_shared_from_this<QuerySession> {
     }
     slot_ = std::move(slot);
     slot_uid_ = caller.uid;
-    if (!signed_) {
-      signed_ = true;
-      --*server_.unsigned_;
-    }
     return true;
   }
 
