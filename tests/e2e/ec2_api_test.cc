@@ -4,11 +4,15 @@
 // walkthrough on the tiny template (register, launch with user data and a
 // mapping, wait, console, create-image, wait, launch from it, filter, tag,
 // terminate, deregister), and the errors a script relies on, raised by the
-// CLI with EC2's codes.
+// CLI with EC2's codes. boto3 (Debian's) and the AWS SDK for JavaScript v3
+// (tests/sdk/, from npm) run the same walkthrough as scripts of their own,
+// with each SDK's waiters and paginators and a few errors more.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -29,17 +33,22 @@ std::string text_of(const std::string& path) {
   return text.str();
 }
 
-// amid with its EC2 endpoint on a free loopback port; the CLI's files in the test's folder.
+// Starts amid with its EC2 endpoint on a free loopback port; answers the
+// endpoint its log names ("" when none).
+std::string start_with_ec2_endpoint(Amid& amid) {
+  const std::string config = amid.dir() + "/amid.toml";
+  std::ofstream(config) << "[ec2_api]\nlisten = \"127.0.0.1:0\"\n";
+  amid.start({"--config", config});
+  std::smatch m;
+  const std::string log = text_of(amid.log());
+  if (std::regex_search(log, m, std::regex("EC2 API on (http://127\\.0\\.0\\.1:[0-9]+)"))) return m[1];
+  return "";
+}
+
+// amid with its EC2 endpoint; the CLI's files in the test's folder.
 class AwsCli {
  public:
-  explicit AwsCli(Amid& amid) : amid_(amid) {
-    const std::string config = amid.dir() + "/amid.toml";
-    std::ofstream(config) << "[ec2_api]\nlisten = \"127.0.0.1:0\"\n";
-    amid.start({"--config", config});
-    std::smatch m;
-    const std::string log = text_of(amid.log());
-    if (std::regex_search(log, m, std::regex("EC2 API on (http://127\\.0\\.0\\.1:[0-9]+)"))) endpoint_ = m[1];
-  }
+  explicit AwsCli(Amid& amid) : amid_(amid), endpoint_(start_with_ec2_endpoint(amid)) {}
 
   const std::string& endpoint() const { return endpoint_; }
 
@@ -160,6 +169,52 @@ TEST(Ec2Api, TheAwsCliRunsTheLabWalkthroughAndGetsEc2sErrors) {
   // Nothing the dry run or the refused requests asked for happened: only the tagged image is gone.
   Result left = aws.ec2({"describe-images", "--query", "Images[].ImageId", "--output", "text"}, credentials);
   EXPECT_EQ(left.out, image + "\n") << left.err;
+}
+
+// An SDK's lab script (tests/sdk/) against a fresh amid, with a new access key
+// from amictl in its environment; the script checks every step itself and
+// exits 0 when all held. Its step lines (with their times) go to the test's output.
+void run_sdk_lab(const std::vector<std::string>& argv) {
+  Amid amid;
+  const std::string endpoint = start_with_ec2_endpoint(amid);
+  ASSERT_FALSE(endpoint.empty()) << "amid's log names no EC2 API endpoint:\n" << text_of(amid.log());
+  Result key = amid.amictl({"create-access-key", "--output", "json"});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  const Json access_key = Json::parse(key.out)["AccessKey"];
+  Result lab = run(argv, {"AMID_EC2_ENDPOINT=" + endpoint,
+                          "AWS_ACCESS_KEY_ID=" + access_key["AccessKeyId"].get<std::string>(),
+                          "AWS_SECRET_ACCESS_KEY=" + access_key["SecretAccessKey"].get<std::string>(),
+                          "AMID_TINY_IMAGE=" + tiny_image(),
+                          // No shared files of the host's user, no proxy for loopback, and
+                          // never 169.254.169.254 for credentials or a region: this host is not a guest.
+                          "HOME=" + amid.dir(), "AWS_CONFIG_FILE=" + amid.dir() + "/no-aws-config",
+                          "AWS_SHARED_CREDENTIALS_FILE=" + amid.dir() + "/no-aws-credentials",
+                          "AWS_EC2_METADATA_DISABLED=true", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"});
+  std::cout << lab.out;
+  ASSERT_EQ(lab.exit_code, 0) << argv.back() << " failed; its output:\n" << lab.out << "\nstderr:\n" << lab.err;
+}
+
+const std::string kSdkDir = std::string(AMID_SOURCE_DIR) + "/tests/sdk";
+
+TEST(Ec2Api, Boto3RunsTheLabWalkthroughAndGetsEc2sErrors) {
+  // Debian's python3-boto3 is Debian's python's: /usr/bin/python3, not a python3 earlier on PATH.
+  const char* python = "/usr/bin/python3";
+  Result boto3 = run({python, "-c", "import boto3"});
+  if (boto3.exit_code != 0) {
+    FAIL() << python << " cannot import boto3 (" << boto3.err << "): scripts/install-deps installs python3-boto3";
+  }
+  run_sdk_lab({python, kSdkDir + "/lab_boto3.py"});
+}
+
+TEST(Ec2Api, TheJavaScriptSdkRunsTheLabWalkthroughAndGetsEc2sErrors) {
+  const char* node = "/usr/bin/node";
+  if (::access(node, X_OK) != 0) {
+    FAIL() << node << " is missing: install Node.js 20 and npm, then run scripts/install-deps";
+  }
+  if (!std::filesystem::exists(kSdkDir + "/node_modules/@aws-sdk/client-ec2/package.json")) {
+    FAIL() << kSdkDir << "/node_modules has no @aws-sdk/client-ec2: run scripts/install-deps (it runs npm ci there)";
+  }
+  run_sdk_lab({node, kSdkDir + "/lab.mjs"});
 }
 
 }  // namespace
