@@ -6,6 +6,9 @@
 #include <boost/asio.hpp>
 #include <cerrno>
 #include <functional>
+#include <string>
+
+#include "common/error.h"
 
 namespace amid {
 namespace asio = boost::asio;
@@ -25,6 +28,27 @@ inline bool pause_if_exhausted(const boost::system::error_code& ec, asio::steady
     if (!e && !stopping) again();
   });
   return true;
+}
+
+// Opens `acceptor` listening on IPv4 address:port (port 0: any free one), for
+// an HTTP front door. Throws AmidError(InternalError) whose message starts with
+// `door` ("metadata", "EC2 API") and names the address and the reason.
+inline void listen_tcp(asio::ip::tcp::acceptor& acceptor, const std::string& address, unsigned short port,
+                       const std::string& door) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address_v4(address, ec);
+  if (ec) throw AmidError(codes::kInternalError, door + ": '" + address + "' is not an IPv4 address");
+  asio::ip::tcp::endpoint at(ip, port);
+  acceptor.open(at.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(at, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    throw AmidError(codes::kInternalError,
+                    door + ": cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  }
 }
 
 }  // namespace amid

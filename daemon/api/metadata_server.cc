@@ -228,18 +228,7 @@ void MetadataServer::adopt(int listening_fd) {
 }
 
 unsigned short MetadataServer::listen(const std::string& address, unsigned short port) {
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address_v4(address, ec);
-  if (ec) throw AmidError(codes::kInternalError, "metadata: '" + address + "' is not an IPv4 address");
-  asio::ip::tcp::endpoint at(ip, port);
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw AmidError(codes::kInternalError,
-                    "metadata: cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
-  }
+  listen_tcp(acceptor_, address, port, "metadata");
   accept_next();
   return acceptor_.local_endpoint().port();
 }

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 #include <array>
 #include <atomic>
+#include <ctime>
 #include <mutex>
 #include <optional>
 
@@ -17,6 +18,19 @@ namespace amid {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+
+namespace {
+
+// RFC 7231's date: "Mon, 07 Dec 2026 03:40:00 GMT".
+std::string http_date(std::time_t t) {
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+}  // namespace
 
 class QuerySession : public std::enable_shared_from_this<QuerySession> {
  public:
@@ -140,6 +154,8 @@ class QuerySession : public std::enable_shared_from_this<QuerySession> {
     res_.version(version);
     res_.result(static_cast<unsigned>(answer.status));
     res_.set(http::field::server, "AmazonEC2");
+    // As EC2 does: SDKs read it to correct their clock after RequestExpired.
+    res_.set(http::field::date, http_date(std::time(nullptr)));
     res_.set(http::field::content_type, answer.content_type);
     res_.keep_alive(keep_alive);
     res_.body() = std::move(answer.body);
@@ -201,20 +217,7 @@ QueryServer::~QueryServer() {
 }
 
 unsigned short QueryServer::listen(const std::string& address, unsigned short port) {
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address_v4(address, ec);
-  if (ec) throw AmidError(codes::kInternalError, "EC2 API: '" + address + "' is not an IPv4 address");
-  asio::ip::tcp::endpoint at(ip, port);
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    throw AmidError(codes::kInternalError,
-                    "EC2 API: cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
-  }
+  listen_tcp(acceptor_, address, port, "EC2 API");
   accept_next();
   return acceptor_.local_endpoint().port();
 }

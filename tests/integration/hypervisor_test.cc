@@ -40,16 +40,6 @@ DomainSpec test_spec(const std::string& name) {
   return s;
 }
 
-AmidError thrown_by(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const AmidError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no AmidError thrown";
-  return AmidError("none", "none");
-}
-
 TEST(Hypervisor, ConnectsAndSeesTheTestDomain) {
   Hypervisor h(kTestUri);
   EXPECT_EQ(h.uri(), kTestUri);
@@ -67,7 +57,7 @@ TEST(Hypervisor, ConnectsAndSeesTheTestDomain) {
 }
 
 TEST(Hypervisor, ABadUriThrowsALibvirtError) {
-  AmidError e = thrown_by([] { Hypervisor h("nosuchdriver:///nowhere"); });
+  AmidError e = ::amid::testing::thrown([] { Hypervisor h("nosuchdriver:///nowhere"); });
   EXPECT_EQ(e.code(), codes::kInternalError);
   EXPECT_TRUE(starts_with(e.what(), "libvirt:"));
   EXPECT_TRUE(has_substr(e.what(), "nosuchdriver:///nowhere"));
@@ -154,7 +144,7 @@ TEST(Hypervisor, BadXmlThrowsALibvirtError) {
   Hypervisor h(kTestUri);
   for (const std::string& xml : {std::string("<domain"), std::string("not xml"),
                                  std::string("<domain type='test'><name>x</name></domain>")}) {
-    AmidError e = thrown_by([&] { h.define_domain(xml); });
+    AmidError e = ::amid::testing::thrown([&] { h.define_domain(xml); });
     EXPECT_EQ(e.code(), codes::kInternalError) << xml;
     EXPECT_TRUE(starts_with(e.what(), "libvirt:")) << xml;
   }
@@ -162,7 +152,7 @@ TEST(Hypervisor, BadXmlThrowsALibvirtError) {
 
 TEST(Hypervisor, StartingAnUnknownDomainThrows) {
   Hypervisor h(kTestUri);
-  AmidError e = thrown_by([&] { h.start_domain("i-0123456789abcdef0"); });
+  AmidError e = ::amid::testing::thrown([&] { h.start_domain("i-0123456789abcdef0"); });
   EXPECT_EQ(e.code(), codes::kInternalError);
   EXPECT_TRUE(has_substr(e.what(), "i-0123456789abcdef0"));
 }

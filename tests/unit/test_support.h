@@ -14,10 +14,23 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "daemon/host/process.h"
 #include "daemon/state/records.h"
 
 namespace amid::testing {
+
+// Runs `f` and returns the AmidError it throws (failing the test if none).
+template <typename F>
+AmidError thrown(F f) {
+  try {
+    f();
+  } catch (const AmidError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no AmidError thrown";
+  return AmidError("none", "none");
+}
 
 // A fresh folder under /tmp, removed (with everything in it) when destroyed.
 class TempDir {

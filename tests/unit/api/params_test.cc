@@ -17,17 +17,7 @@ using protocol::Json;
 using ::amid::testing::has_substr;
 using ::amid::testing::starts_with;
 
-// Runs `read` and returns the AmidError it throws (failing the test if none).
-template <typename F>
-AmidError thrown(F read) {
-  try {
-    read();
-  } catch (const AmidError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no AmidError thrown";
-  return AmidError("none", "none");
-}
+using ::amid::testing::thrown;
 
 TEST(ParamReader, ReadsStrings) {
   Json params = {{"Name", "web"}, {"Empty", ""}, {"Null", nullptr}};

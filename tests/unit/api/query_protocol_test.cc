@@ -197,17 +197,7 @@ b3Bl
 
 const Ec2Model& model() { return Ec2Model::instance(); }
 
-// Runs `f` and returns the AmidError it throws (failing the test if none).
-template <typename F>
-AmidError thrown(F f) {
-  try {
-    f();
-  } catch (const AmidError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no AmidError thrown";
-  return AmidError("none", "none");
-}
+using ::amid::testing::thrown;
 
 AmidError refusal(const std::string& action, const Form& form) {
   return thrown([&] { model().parameters(action, form); });

@@ -4,6 +4,7 @@
 // or by an unknown key, malformed, or used outside its time is refused with
 // EC2's code, in a message that says what is wrong and never holds the secret.
 #include "daemon/api/sigv4.h"
+#include "tests/unit/test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -167,17 +168,7 @@ void replace(std::string& text, std::string_view from, std::string_view to) {
   text.replace(at, from.size(), to);
 }
 
-// Runs `f` and returns the AmidError it throws (failing the test if none).
-template <typename F>
-AmidError thrown(F f) {
-  try {
-    f();
-  } catch (const AmidError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no AmidError thrown";
-  return AmidError("none", "none");
-}
+using ::amid::testing::thrown;
 
 AmidError refusal(const HttpRequest& request, Clock::time_point now = kSignedAt) {
   return thrown([&] { verify(request, botocore_secret, now); });
