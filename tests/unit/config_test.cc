@@ -248,6 +248,36 @@ TEST(ValidateConfig, RefusesAnUnknownCaptureMode) {
   EXPECT_TRUE(has_substr(wrong_type.problem().message, "images.capture")) << wrong_type.problem().message;
 }
 
+TEST(ValidateConfig, TheEc2EndpointIsOnLoopbackUnlessRemoteIsAllowedAndItsAddressIsChecked) {
+  EXPECT_EQ(Config{}.ec2_api_listen, "127.0.0.1:8773");
+  for (const char* listen : {"127.0.0.1:8773", "127.0.0.2:0", ""}) {
+    Config c = valid_config();
+    c.ec2_api_listen = listen;
+    auto r = validate_config(c);
+    EXPECT_TRUE(r.ok()) << "'" << listen << "': " << r.problem().message;
+  }
+  for (const char* listen : {"localhost:8773", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:80a",
+                             ":8773", "[::1]:8773", "127.0.0.1:8773 "}) {
+    Config c = valid_config();
+    c.ec2_api_listen = listen;
+    auto r = validate_config(c);
+    ASSERT_FALSE(r.ok()) << "'" << listen << "'";
+    EXPECT_TRUE(amid::testing::starts_with(r.problem().message, "ec2_api.listen:")) << r.problem().message;
+  }
+  Config remote = valid_config();
+  remote.ec2_api_listen = "0.0.0.0:8773";
+  auto refused = validate_config(remote);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(has_substr(refused.problem().message, "allow_remote = true")) << refused.problem().message;
+  auto allowed = load_config_text("[ec2_api]\nlisten = \"0.0.0.0:8773\"\nallow_remote = true\n", "amid.toml",
+                                  valid_config());
+  ASSERT_TRUE(allowed.ok()) << allowed.problem().message;
+  EXPECT_TRUE(validate_config(allowed.value()).ok());
+  auto unknown = load_config_text("[ec2_api]\nport = 8773\n", "amid.toml", valid_config());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(has_substr(unknown.problem().message, "ec2_api.port")) << unknown.problem().message;
+}
+
 TEST(ValidateConfig, ConnectionSharesDefaultToPartsOfTheTotal) {
   Config c = valid_config();
   auto r = validate_config(c);
