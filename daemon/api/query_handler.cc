@@ -1,5 +1,6 @@
 #include "daemon/api/query_handler.h"
 
+#include <algorithm>
 #include <set>
 
 #include "common/ids.h"
@@ -152,10 +153,24 @@ Result<Form> query_form(const sigv4::HttpRequest& request) {
 }
 
 std::string QueryHandler::peek_action(const sigv4::HttpRequest& request) {
-  auto form = query_form(request);
-  if (!form) return "";
-  for (const auto& [name, value] : form.value()) {
-    if (name == "Action") return value;
+  // Runs on the I/O thread: a scan for the pair named Action, decoding nothing
+  // else (the worker reads the whole form, once, in handle()).
+  auto find_in = [](std::string_view text) -> std::optional<std::string> {
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = std::min(text.find('&', start), text.size());
+      std::string_view pair = text.substr(start, end - start);
+      if (pair.rfind("Action=", 0) == 0) return form_decode(pair.substr(7));
+      start = end + 1;
+    }
+    return std::nullopt;
+  };
+  std::string_view target = request.target;
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    if (auto action = find_in(target.substr(q + 1))) return *action;
+  }
+  if (request.method == "POST") {
+    if (auto action = find_in(request.body)) return *action;
   }
   return "";
 }

@@ -49,7 +49,8 @@ class QueryHandler {
                 const Admit& admit = nullptr) const;
 
   // The Action a request asks for, from its query or form body without checking
-  // anything ("" when none): which pool of threads should run it.
+  // anything ("" when none, or unreadable): which pool of threads should run it.
+  // Cheap enough for the I/O thread: only the Action pair is decoded.
   static std::string peek_action(const sigv4::HttpRequest& request);
 
   // EC2's HTTP status for an error code.
