@@ -40,39 +40,6 @@ std::optional<std::string> form_decode(std::string_view s) {
   return out;
 }
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t more = 0;  // continuation bytes
-    std::uint32_t cp = c;
-    if (c >= 0x80) {
-      if ((c >> 5) == 0x6) {
-        more = 1, cp = c & 0x1F;
-      } else if ((c >> 4) == 0xE) {
-        more = 2, cp = c & 0x0F;
-      } else if ((c >> 3) == 0x1E) {
-        more = 3, cp = c & 0x07;
-      } else {
-        return false;
-      }
-    }
-    if (i + more >= s.size() && more > 0) return false;
-    for (std::size_t k = 1; k <= more; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and code points past Unicode's last.
-    if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += more + 1;
-  }
-  return true;
-}
-
 // Appends the pairs of one urlencoded text (a query or a body) to `form`.
 std::optional<Problem> add_pairs(std::string_view text, const char* where, Form& form, std::set<std::string>& seen) {
   std::size_t start = 0;
@@ -92,9 +59,9 @@ std::optional<Problem> add_pairs(std::string_view text, const char* where, Form&
       return Problem{codes::kMalformedRequest, std::string("the ") + where + " holds a malformed %-escape near '" +
                                                    std::string(pair.substr(0, 64)) + "'"};
     }
-    if (!valid_utf8(*name) || !valid_utf8(*value)) {
+    if (!query::valid_utf8(*name) || !query::valid_utf8(*value)) {
       return Problem{codes::kMalformedRequest, std::string("the ") + where + "'s parameter '" +
-                                                   (valid_utf8(*name) ? *name : std::string("(not UTF-8)")) +
+                                                   (query::valid_utf8(*name) ? *name : std::string("(not UTF-8)")) +
                                                    "' is not UTF-8 text"};
     }
     if (name->empty()) return Problem{codes::kMalformedRequest, std::string("the ") + where + " holds a parameter without a name"};

@@ -1,31 +1,25 @@
 #include "daemon/api/query_protocol.h"
 
-#include <pugixml.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <deque>
-#include <algorithm>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <variant>
 
 #include "common/error.h"
 #include "daemon/api/ec2_query_model_json.h"
+#include "daemon/api/query_model.h"
 
 namespace amid::query {
 
 using protocol::Json;
 
 namespace {
-
-enum class Type { kStructure, kList, kString, kInteger, kLong, kBoolean, kTimestamp, kBlob, kDouble, kFloat };
 
 std::optional<Type> type_named(std::string_view name) {
   static const std::map<std::string_view, Type> kTypes = {
@@ -37,6 +31,16 @@ std::optional<Type> type_named(std::string_view name) {
   if (it == kTypes.end()) return std::nullopt;
   return it->second;
 }
+
+[[noreturn]] void bad_model(const std::string& why) {
+  throw AmidError(codes::kInternalError, "EC2 query model: " + why);
+}
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw AmidError(codes::kInvalidParameterValue, message);
+}
+
+}  // namespace
 
 const char* type_name(Type t) {
   switch (t) {
@@ -54,20 +58,10 @@ const char* type_name(Type t) {
   return "?";
 }
 
-[[noreturn]] void bad_model(const std::string& why) {
-  throw AmidError(codes::kInternalError, "EC2 query model: " + why);
-}
-
-[[noreturn]] void invalid(const std::string& message) {
-  throw AmidError(codes::kInvalidParameterValue, message);
-}
-
 [[noreturn]] void bad_answer(const std::string& message) {
   throw AmidError(codes::kInternalError, "answer does not fit EC2's model: " + message);
 }
 
-// Reads one UTF-8 code point at s[i], advancing i; nullopt (i unchanged) for an
-// invalid sequence: overlong forms, surrogates and values past U+10FFFF included.
 std::optional<char32_t> next_code_point(std::string_view s, std::size_t& i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char b0 = byte(i);
@@ -99,38 +93,7 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-// What XML 1.0 text can carry and give back unchanged: its Char production, less
-// CR, which every parser reads back as LF.
-bool xml_char(char32_t c) {
-  if (c < 0x20) return c == '\t' || c == '\n';
-  return c != 0xFFFE && c != 0xFFFF;
-}
-
-bool xml_safe(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = next_code_point(s, i);
-    if (!c || !xml_char(*c)) return false;
-  }
-  return true;
-}
-
-// The same text with every byte or character XML cannot carry as U+FFFD.
-std::string xml_sanitised(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t start = i;
-    auto c = next_code_point(s, i);
-    if (!c) ++i;
-    if (c && xml_char(*c)) out.append(s.substr(start, i - start));
-    else out.append("\xEF\xBF\xBD");
-  }
-  return out;
-}
-
-// A client's text quoted in a message: printable ASCII as is, other bytes as \xNN,
-// at most `max` bytes of it, so that a message stays short and plain whatever was sent.
-std::string quoted(std::string_view s, std::size_t max = 200) {
+std::string quoted(std::string_view s, std::size_t max) {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   for (std::size_t i = 0; i < s.size() && i < max; ++i) {
@@ -147,23 +110,6 @@ std::string quoted(std::string_view s, std::size_t max = 200) {
   return out;
 }
 
-// A form key as a message names it.
-std::string shown_key(std::string_view key) { return key.empty() ? "(a parameter with no name)" : quoted(key); }
-
-std::string upper_first(std::string_view name) {
-  std::string out(name);
-  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
-  return out;
-}
-
-std::string lower_camel(std::string_view name) {
-  std::string out(name);
-  if (!out.empty() && out[0] >= 'A' && out[0] <= 'Z') out[0] = static_cast<char>(out[0] - 'A' + 'a');
-  return out;
-}
-
-// Names amid writes as elements: letters, digits, '_', '-', '.', not starting with a
-// digit, '-' or '.' (no ':' either, which would name a namespace).
 bool xml_name(std::string_view name) {
   if (name.empty()) return false;
   const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
@@ -174,57 +120,16 @@ bool xml_name(std::string_view name) {
   return true;
 }
 
-std::string save(const pugi::xml_document& doc) {
-  std::ostringstream out;
-  doc.save(out, "", pugi::format_raw, pugi::encoding_utf8);
-  return out.str();
-}
-
-void add_declaration(pugi::xml_document& doc) {
-  pugi::xml_node decl = doc.append_child(pugi::node_declaration);
-  decl.append_attribute("version").set_value("1.0");
-  decl.append_attribute("encoding").set_value("UTF-8");
-}
-
-}  // namespace
-
-struct CompiledModel {
-  struct Member {
-    std::string name;        // in amid's JSON: botocore's member name
-    std::string query_name;  // in a form: queryName, else locationName Capitalised, else name
-    std::string xml_name;    // in a response: locationName, else name
-    std::size_t shape = 0;
-  };
-  struct Shape {
-    std::string name;
-    Type type = Type::kString;
-    std::vector<Member> members;                                // structure
-    std::map<std::string, std::size_t, std::less<>> by_query;  // structure: query name -> member
-    std::map<std::string, std::size_t, std::less<>> by_name;   // structure: JSON name -> member
-    std::size_t item = 0;                                       // list: its elements' shape
-    std::string item_xml_name;                                  // list: each element's element
-  };
-  struct Operation {
-    std::optional<std::size_t> input;
-    std::optional<std::size_t> output;
-  };
-
-  std::vector<Shape> shapes;
-  std::map<std::string, Operation, std::less<>> operations;
-  std::string api_version;
-  std::string xml_namespace;
-
-  const Operation& operation(const std::string& action) const {
-    auto it = operations.find(action);
-    if (it == operations.end()) {
-      throw AmidError(codes::kInvalidAction,
-                      "The action " + quoted(action, 100) + " is not valid for this web service.");
-    }
-    return it->second;
-  }
-};
-
 namespace {
+
+// A form key as a message names it.
+std::string shown_key(std::string_view key) { return key.empty() ? "(a parameter with no name)" : quoted(key); }
+
+std::string upper_first(std::string_view name) {
+  std::string out(name);
+  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
+  return out;
+}
 
 // A member of a model object, or null when it has none (no copy either way).
 const Json& field(const Json& object, const char* name) {
@@ -514,191 +419,6 @@ class FormTree {
   std::vector<Node> nodes_;
 };
 
-// Writes an answer's members as XML text, by the output shape where it has the
-// member, straight into a string (as pugixml's raw format would: `<a/>` for an
-// empty element, &amp; &lt; &gt; in text): an answer of 1,000 images is some
-// 750 kB, and a tree of it would cost more than the answer itself took.
-class XmlWriter {
- public:
-  XmlWriter(const CompiledModel& model, std::string& out) : model_(model), out_(out) {}
-
-  void structure(const CompiledModel::Shape& shape, const Json& object, int depth) {
-    // The model's names are distinct; a name of amid's own must not repeat one.
-    std::vector<std::string_view> unmodelled;
-    for (const auto& [name, value] : object.items()) {
-      if (value.is_null()) continue;
-      auto it = shape.by_name.find(name);
-      const CompiledModel::Member* member = it == shape.by_name.end() ? nullptr : &shape.members[it->second];
-      path_.push_back(name);
-      if (member) {
-        const std::size_t at = open(member->xml_name);
-        value_of(model_.shapes[member->shape], value, depth + 1);
-        close(member->xml_name, at);
-      } else {
-        const std::string element = lower_camel(name);
-        if (!xml_name(element)) bad_answer(path() + ": '" + quoted(element, 60) + "' cannot name an XML element");
-        bool taken = std::find(unmodelled.begin(), unmodelled.end(), element) != unmodelled.end();
-        for (const auto& m : shape.members) {
-          auto present = object.find(m.name);
-          taken = taken || (m.xml_name == element && present != object.end() && !present->is_null());
-        }
-        if (taken) bad_answer(path() + ": a second <" + element + "> in one element");
-        unmodelled.push_back(lower_camel_names_.emplace_back(element));
-        const std::size_t at = open(element);
-        this->unmodelled(value, depth + 1);
-        close(element, at);
-      }
-      path_.pop_back();
-    }
-  }
-
-  // Members the model lacks: amid's own (PortForwards, Progress, ...), named the way
-  // EC2 names its own (lower camel case), lists as <item>s.
-  void members_unmodelled(const Json& object, int depth) {
-    CompiledModel::Shape none;
-    none.type = Type::kStructure;
-    structure(none, object, depth);
-  }
-
-  // <name>, and where its content starts.
-  std::size_t open(const std::string& name) {
-    out_ += '<';
-    out_ += name;
-    out_ += '>';
-    return out_.size();
-  }
-  // </name>, or <name/> when nothing was written since open().
-  void close(const std::string& name, std::size_t content_at) {
-    if (out_.size() == content_at) {
-      out_.back() = '/';
-      out_ += '>';
-      return;
-    }
-    out_ += "</";
-    out_ += name;
-    out_ += '>';
-  }
-  void escaped(std::string_view s) {
-    for (char c : s) {
-      switch (c) {
-        case '&': out_ += "&amp;"; break;
-        case '<': out_ += "&lt;"; break;
-        case '>': out_ += "&gt;"; break;
-        default: out_ += c;
-      }
-    }
-  }
-
- private:
-  // amid's answers nest a few levels; this only stops a runaway one.
-  static constexpr int kMaxDepth = 64;
-
-  void value_of(const CompiledModel::Shape& shape, const Json& value, int depth) {
-    check_depth(depth);
-    switch (shape.type) {
-      case Type::kStructure:
-        if (!value.is_object()) mismatch(shape, value);
-        structure(shape, value, depth);
-        return;
-      case Type::kList: {
-        if (!value.is_array()) mismatch(shape, value);
-        const CompiledModel::Shape& item = model_.shapes[shape.item];
-        for (std::size_t i = 0; i < value.size(); ++i) {
-          if (value[i].is_null()) continue;
-          path_.push_back(i);
-          const std::size_t at = open(shape.item_xml_name);
-          value_of(item, value[i], depth + 1);
-          close(shape.item_xml_name, at);
-          path_.pop_back();
-        }
-        return;
-      }
-      case Type::kString:
-        if (value.is_structured()) mismatch(shape, value);
-        text(value);
-        return;
-      case Type::kInteger:
-      case Type::kLong:
-        if (!value.is_number_integer()) mismatch(shape, value);
-        text(value);
-        return;
-      case Type::kDouble:
-      case Type::kFloat:
-        if (!value.is_number()) mismatch(shape, value);
-        text(value);
-        return;
-      case Type::kBoolean:
-        if (!value.is_boolean()) mismatch(shape, value);
-        text(value);
-        return;
-      case Type::kTimestamp:
-      case Type::kBlob:
-        if (!value.is_string()) mismatch(shape, value);
-        text(value);
-        return;
-    }
-  }
-
-  void unmodelled(const Json& value, int depth) {
-    check_depth(depth);
-    if (value.is_object()) {
-      members_unmodelled(value, depth);
-    } else if (value.is_array()) {
-      static const std::string kItem = "item";
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i].is_null()) continue;
-        path_.push_back(i);
-        const std::size_t at = open(kItem);
-        unmodelled(value[i], depth + 1);
-        close(kItem, at);
-        path_.pop_back();
-      }
-    } else {
-      text(value);
-    }
-  }
-
-  void text(const Json& value) {
-    if (value.is_string()) {
-      const std::string& s = value.get_ref<const std::string&>();
-      if (!xml_safe(s)) bad_answer(path() + ": the text holds bytes or characters XML 1.0 cannot carry");
-      escaped(s);
-    } else if (value.is_boolean()) {
-      out_ += value.get<bool>() ? "true" : "false";
-    } else {
-      out_ += value.dump();
-    }
-  }
-
-  void check_depth(int depth) const {
-    if (depth > kMaxDepth) bad_answer(path() + ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
-  }
-
-  [[noreturn]] void mismatch(const CompiledModel::Shape& shape, const Json& value) const {
-    bad_answer(path() + ": a JSON " + value.type_name() + " where the model has a " + type_name(shape.type) +
-               " (" + shape.name + ")");
-  }
-
-  // Where in the answer, for a message: Images[0].Tags[1].Key.
-  std::string path() const {
-    std::string out;
-    for (const auto& part : path_) {
-      if (const auto* name = std::get_if<std::string_view>(&part)) {
-        if (!out.empty()) out += '.';
-        out += quoted(*name, 60);
-      } else {
-        out += "[" + std::to_string(std::get<std::size_t>(part)) + "]";
-      }
-    }
-    return out.empty() ? "the answer" : out;
-  }
-
-  const CompiledModel& model_;
-  std::string& out_;
-  std::vector<std::variant<std::string_view, std::size_t>> path_;
-  std::deque<std::string> lower_camel_names_;  // keeps the names `unmodelled` points into
-};
-
 }  // namespace
 
 Ec2Model::Ec2Model(const Json& model) : model_(compile(model)) {}
@@ -728,38 +448,6 @@ Json Ec2Model::parameters(const std::string& action,
   FormTree tree(*model_, action, *op.input);
   for (const auto& [key, value] : form) tree.add(key, value);
   return tree.json();
-}
-
-std::string Ec2Model::response_xml(const std::string& action, const Json& answer,
-                                   const std::string& request_id) const {
-  const CompiledModel::Operation& op = model_->operation(action);
-  if (!answer.is_object()) bad_answer("the answer is a JSON " + std::string(answer.type_name()) + ", not an object");
-  if (!xml_safe(request_id)) bad_answer("the request id holds characters XML 1.0 cannot carry");
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
-  XmlWriter writer(*model_, out);
-  const std::string root = action + "Response";
-  out += '<' + root + " xmlns=\"";
-  writer.escaped(model_->xml_namespace);
-  out += "\">";
-  // botocore takes the request id from <requestId>, EC2's first element.
-  const std::size_t at = writer.open("requestId");
-  writer.escaped(request_id);
-  writer.close("requestId", at);
-  if (op.output) writer.structure(model_->shapes[*op.output], answer, 0);
-  else writer.members_unmodelled(answer, 0);
-  out += "</" + root + ">";
-  return out;
-}
-
-std::string error_xml(const std::string& code, const std::string& message, const std::string& request_id) {
-  pugi::xml_document doc;
-  add_declaration(doc);
-  pugi::xml_node response = doc.append_child("Response");
-  pugi::xml_node error = response.append_child("Errors").append_child("Error");
-  error.append_child("Code").text().set(xml_sanitised(code).c_str());
-  error.append_child("Message").text().set(xml_sanitised(message).c_str());
-  response.append_child("RequestID").text().set(xml_sanitised(request_id).c_str());
-  return save(doc);
 }
 
 }  // namespace amid::query

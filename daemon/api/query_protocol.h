@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,10 @@ class Ec2Model {
  private:
   std::unique_ptr<const CompiledModel> model_;
 };
+
+// Whether `s` is UTF-8 text (no overlong forms, surrogates or values past
+// U+10FFFF): what a form's names and values must be.
+bool valid_utf8(std::string_view s);
 
 // EC2's error document: <Response><Errors><Error><Code>..</Code><Message>..</Message>
 // </Error></Errors><RequestID>..</RequestID></Response>, after the declaration.
