@@ -109,12 +109,24 @@ std::string encode_ok(const std::string& request_id, const Json& body) {
   return out;
 }
 
-std::string encode_ok_text(const std::string& request_id, std::string_view body_text) {
+std::string encode_ok_listing(const std::string& request_id, const std::string& field, const RowSource& rows) {
   std::string out = "{\"RequestId\":";
   out += dump_answer(Json(request_id));
-  out += ",\"Response\":";
-  out += body_text;
-  out += "}\n";
+  out += ",\"Response\":{";
+  out += dump_answer(Json(field));
+  out += ":[";
+  bool first = true;
+  const std::string next_token = rows([&](const Json& row) {
+    if (!first) out += ',';
+    first = false;
+    out += dump_answer(row);
+  });
+  out += ']';
+  if (!next_token.empty()) {
+    out += ",\"NextToken\":";
+    out += dump_answer(Json(next_token));
+  }
+  out += "}}\n";
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -42,9 +43,16 @@ std::string encode_request(const Request& request);  // with the trailing newlin
 
 Result<Response> parse_response(std::string_view line);
 std::string encode_ok(const std::string& request_id, const Json& body);
-// The same, for a body already serialised as dump_answer does (a large answer
-// built a row at a time, without a tree of the whole answer).
-std::string encode_ok_text(const std::string& request_id, std::string_view body_text);
+
+// A listing too large to hold as a tree (DescribeImages over the whole catalog),
+// rendered a row at a time: a RowSource is called once with a sink, hands it each
+// row in order, and returns the NextToken ("" when this page is the last).
+using RowSink = std::function<void(const Json& row)>;
+using RowSource = std::function<std::string(const RowSink& sink)>;
+// The answer {field: [rows...], "NextToken": token} (no NextToken when "") in that
+// order, written as the rows come: no tree of the whole answer is made. The same
+// text as encode_ok's, whose keys are sorted, for a field before "NextToken" (Images).
+std::string encode_ok_listing(const std::string& request_id, const std::string& field, const RowSource& rows);
 // A value serialised as encode_ok serialises the parts of an answer.
 std::string dump_answer(const Json& value);
 std::string encode_error(const std::string& request_id, const std::string& code,

@@ -43,19 +43,20 @@ struct Services {
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 
-// An action's answer: a JSON body, or (for a large listing built a row at a
-// time) the body's text as protocol::dump_answer writes it.
+// An action's answer: a JSON body, or a listing too large to hold as a tree
+// (DescribeImages over the whole catalog), whose rows the door's AnswerWriter
+// (dispatcher.h) writes one at a time as `rows` renders them.
 struct ActionAnswer {
   ActionAnswer(protocol::Json body) : json(std::move(body)) {}  // NOLINT: every handler returns Json
-  static ActionAnswer text(std::string body_text) {
+  static ActionAnswer listing(std::string field, protocol::RowSource rows) {
     ActionAnswer a{protocol::Json()};
-    a.raw = std::move(body_text);
-    a.is_raw = true;
+    a.field = std::move(field);
+    a.rows = std::move(rows);
     return a;
   }
   protocol::Json json;
-  std::string raw;
-  bool is_raw = false;
+  std::string field;            // a listing's: "Images"
+  protocol::RowSource rows;     // set for a listing
 };
 
 using Handler = std::function<ActionAnswer(Services&, const Caller&, ParamReader&)>;

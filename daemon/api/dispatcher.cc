@@ -22,7 +22,24 @@ const ActionTable& actions() {
   return all;
 }
 
+// The socket's answers: one JSON line each.
+class JsonAnswers final : public AnswerWriter {
+ public:
+  std::string answer(const std::string&, const std::string& request_id, const protocol::Json& body) const override {
+    return protocol::encode_ok(request_id, body);
+  }
+  std::string listing(const std::string&, const std::string& request_id, const std::string& field,
+                      const protocol::RowSource& rows) const override {
+    return protocol::encode_ok_listing(request_id, field, rows);
+  }
+};
+
 }  // namespace
+
+const AnswerWriter& Dispatcher::json_answers() {
+  static const JsonAnswers writer;
+  return writer;
+}
 
 std::optional<ClientToken> read_client_token(ParamReader& p) {
   auto token = p.optional_string("ClientToken", kMaxClientTokenLength);
@@ -82,11 +99,14 @@ bool Dispatcher::reads_only(const std::string& line) {
   return parsed && reads_only_action(parsed.value().action);
 }
 
-Dispatcher::Outcome Dispatcher::run(const Caller& caller, const protocol::Request& request) {
+Dispatcher::Outcome Dispatcher::run(const Caller& caller, const protocol::Request& request,
+                                    const AnswerWriter& writer) {
   Outcome out;
   out.request_id = new_uuid();
   try {
-    out.answer = dispatch(caller, request);
+    ActionAnswer answer = dispatch(caller, request);
+    out.text = answer.rows ? writer.listing(request.action, out.request_id, answer.field, answer.rows)
+                           : writer.answer(request.action, out.request_id, answer.json);
     out.ok = true;
   } catch (const AmidError& e) {
     if (e.code() == codes::kInternalError) {
@@ -107,14 +127,11 @@ std::string Dispatcher::handle(const Caller& caller, const std::string& line) {
   if (!parsed) {
     return protocol::encode_error(new_uuid(), parsed.problem().code, parsed.problem().message);
   }
-  Outcome out = run(caller, parsed.value());
+  Outcome out = run(caller, parsed.value(), json_answers());
   if (!out.ok) return protocol::encode_error(out.request_id, out.error_code, out.error_message);
-  std::string text = out.answer.is_raw ? protocol::encode_ok_text(out.request_id, out.answer.raw)
-                                       : protocol::encode_ok(out.request_id, out.answer.json);
-  out.answer = ActionAnswer{protocol::Json()};
   // A large answer was built of many small blocks: hand their pages back.
-  if (text.size() > (64u << 10)) malloc_trim(0);
-  return text;
+  if (out.text.size() > (64u << 10)) malloc_trim(0);
+  return std::move(out.text);
 }
 
 }  // namespace amid

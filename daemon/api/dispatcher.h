@@ -16,6 +16,18 @@
 
 namespace amid {
 
+// How a front door writes an action's answer once it succeeded: the socket as
+// its JSON line (Dispatcher::json_answers), EC2's HTTP door as XML. A listing
+// (ActionAnswer::listing) is written as its rows are rendered.
+class AnswerWriter {
+ public:
+  virtual ~AnswerWriter() = default;
+  virtual std::string answer(const std::string& action, const std::string& request_id,
+                             const protocol::Json& body) const = 0;
+  virtual std::string listing(const std::string& action, const std::string& request_id, const std::string& field,
+                              const protocol::RowSource& rows) const = 0;
+};
+
 // Every action takes an optional `Region` parameter (EC2's endpoint): the
 // services of that region answer; without it, the default region's do. A region
 // amid does not serve is InvalidParameterValue naming the ones it does.
@@ -26,15 +38,20 @@ class Dispatcher {
   // Another region's.
   void add_region(Services services);
 
-  // What became of one request: the action's answer, or EC2's error code and message.
+  // What became of one request: the action's answer as the door's writer wrote
+  // it, or EC2's error code and message.
   struct Outcome {
     std::string request_id;
     bool ok = false;
-    ActionAnswer answer{protocol::Json()};
+    std::string text;
     std::string error_code, error_message;
   };
-  // One parsed request in, its outcome out (every front door's way in).
-  Outcome run(const Caller& caller, const protocol::Request& request);
+  // One parsed request in, its outcome out (every front door's way in). An
+  // error while the answer is written (a listing renders its rows then) is the
+  // request's error, as one in the action is.
+  Outcome run(const Caller& caller, const protocol::Request& request, const AnswerWriter& writer);
+  // The socket's writer: protocol::encode_ok's line.
+  static const AnswerWriter& json_answers();
   // One request line in, one answer line (with newline) out: the socket's door.
   std::string handle(const Caller& caller, const std::string& line);
   static std::vector<std::string> action_names();

@@ -70,41 +70,39 @@ ActionAnswer describe_images(Services& services, const Caller& caller, ParamRead
   // catalog leaves out rows that a filter on one of its columns cannot match,
   // the other filters read only the fields they need, and a page is read in id
   // order, a chunk at a time, until it is full. Each image is rendered and
-  // written out in turn, never a tree of the whole answer (10,000 images make a
-  // tree of some hundred MiB). The same answer, byte for byte, as rendering every
-  // image, then Listing's wants and take_page, and dumping {"Images", "NextToken"}.
+  // handed to the door's writer in turn, never a tree of the whole answer
+  // (10,000 images make a tree of some hundred MiB). The same answer as
+  // rendering every image, then Listing's wants and take_page.
   ImageQuery narrow;
   narrow.globs = listing.column_globs();
-  const auto& max_results = listing.max_results();
   if (listing.paged()) {
     narrow.by_id = true;
     if (listing.after()) narrow.after_id = listing.after()->front();
     // One more than a page: whether a NextToken is due shows without a second read.
+    const auto& max_results = listing.max_results();
     narrow.limit = max_results ? static_cast<std::size_t>(*max_results) + 1 : 0;
   }
-  const std::vector<std::string> fields = listing.filter_fields();
-  std::string text = "{\"Images\":[";
-  std::size_t count = 0;
-  std::string last_id;
-  bool more = false;
-  services.images.each_described_image(caller, include_deprecated, scope, std::move(narrow), [&](ImageRecord& rec) {
-    if (listing.filtered() && !listing.wants(render_image_fields(rec, fields))) return true;
-    if (max_results && count == static_cast<std::size_t>(*max_results)) {
-      more = true;
-      return false;
-    }
-    if (count++) text += ',';
-    text += protocol::dump_answer(render_image(rec));
-    last_id = rec.id;
-    return true;
+  return ActionAnswer::listing("Images", [services, caller, include_deprecated, scope = std::move(scope),
+                                          narrow = std::move(narrow),
+                                          listing = std::move(listing)](const protocol::RowSink& sink) {
+    const std::vector<std::string> fields = listing.filter_fields();
+    const auto& max_results = listing.max_results();
+    std::size_t count = 0;
+    std::string last_id;
+    bool more = false;
+    services.images.each_described_image(caller, include_deprecated, scope, narrow, [&](ImageRecord& rec) {
+      if (listing.filtered() && !listing.wants(render_image_fields(rec, fields))) return true;
+      if (max_results && count == static_cast<std::size_t>(*max_results)) {
+        more = true;
+        return false;
+      }
+      ++count;
+      sink(render_image(rec));
+      last_id = rec.id;
+      return true;
+    });
+    return more ? listing.next_token({last_id}) : std::string();
   });
-  text += ']';
-  if (more) {
-    text += ",\"NextToken\":";
-    text += protocol::dump_answer(Json(listing.next_token({last_id})));
-  }
-  text += '}';
-  return ActionAnswer::text(std::move(text));
 }
 
 Json deregister_image(Services& services, const Caller& caller, ParamReader& p) {

@@ -70,6 +70,11 @@ class Ec2Model {
   // has a list, text XML 1.0 cannot carry) is an InternalError: a bug of amid's.
   std::string response_xml(const std::string& action, const protocol::Json& answer,
                            const std::string& request_id) const;
+  // The answer {field: [rows...], "NextToken": token} the same way, written as
+  // `rows` renders them (protocol::RowSource): the list, then <nextToken> when the
+  // token is not "". `field` must be a list of the action's output shape.
+  std::string listing_xml(const std::string& action, const std::string& request_id, const std::string& field,
+                          const protocol::RowSource& rows) const;
 
  private:
   std::unique_ptr<const CompiledModel> model_;

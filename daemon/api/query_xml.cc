@@ -101,6 +101,18 @@ class XmlWriter {
     }
   }
 
+  // One element of the list `field` of the answer (`list` its shape), the
+  // index-th: <item>...</item>.
+  void list_item(const std::string& field, const CompiledModel::Shape& list, std::size_t index, const Json& row) {
+    path_.push_back(std::string_view(field));
+    path_.push_back(index);
+    const std::size_t at = open(list.item_xml_name);
+    value_of(model_.shapes[list.item], row, 2);
+    close(list.item_xml_name, at);
+    path_.pop_back();
+    path_.pop_back();
+  }
+
   // Members the model lacks: amid's own (PortForwards, Progress, ...), named the way
   // EC2 names its own (lower camel case), lists as <item>s.
   void members_unmodelled(const Json& object, int depth) {
@@ -250,23 +262,62 @@ class XmlWriter {
 
 }  // namespace
 
-std::string Ec2Model::response_xml(const std::string& action, const Json& answer,
-                                   const std::string& request_id) const {
-  const CompiledModel::Operation& op = model_->operation(action);
-  if (!answer.is_object()) bad_answer("the answer is a JSON " + std::string(answer.type_name()) + ", not an object");
+namespace {
+
+// The response's start: declaration, <ActionResponse xmlns=...>, <requestId>.
+// Returns the root element's name, for its end.
+std::string open_response(const CompiledModel& model, XmlWriter& writer, std::string& out, const std::string& action,
+                          const std::string& request_id) {
   if (!xml_safe(request_id)) bad_answer("the request id holds characters XML 1.0 cannot carry");
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
-  XmlWriter writer(*model_, out);
-  const std::string root = action + "Response";
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+  std::string root = action + "Response";
   out += '<' + root + " xmlns=\"";
-  writer.escaped(model_->xml_namespace);
+  writer.escaped(model.xml_namespace);
   out += "\">";
   // botocore takes the request id from <requestId>, EC2's first element.
   const std::size_t at = writer.open("requestId");
   writer.escaped(request_id);
   writer.close("requestId", at);
+  return root;
+}
+
+}  // namespace
+
+std::string Ec2Model::response_xml(const std::string& action, const Json& answer,
+                                   const std::string& request_id) const {
+  const CompiledModel::Operation& op = model_->operation(action);
+  if (!answer.is_object()) bad_answer("the answer is a JSON " + std::string(answer.type_name()) + ", not an object");
+  std::string out;
+  XmlWriter writer(*model_, out);
+  const std::string root = open_response(*model_, writer, out, action, request_id);
   if (op.output) writer.structure(model_->shapes[*op.output], answer, 0);
   else writer.members_unmodelled(answer, 0);
+  out += "</" + root + ">";
+  return out;
+}
+
+std::string Ec2Model::listing_xml(const std::string& action, const std::string& request_id, const std::string& field,
+                                  const protocol::RowSource& rows) const {
+  const CompiledModel::Operation& op = model_->operation(action);
+  if (!op.output) bad_answer(action + " has no output shape to hold " + field);
+  const CompiledModel::Shape& output = model_->shapes[*op.output];
+  auto member = output.by_name.find(field);
+  if (member == output.by_name.end() || model_->shapes[output.members[member->second].shape].type != Type::kList) {
+    bad_answer(action + "'s output has no list " + field);
+  }
+  const CompiledModel::Member& list_member = output.members[member->second];
+  const CompiledModel::Shape& list = model_->shapes[list_member.shape];
+  std::string out;
+  XmlWriter writer(*model_, out);
+  const std::string root = open_response(*model_, writer, out, action, request_id);
+  const std::size_t at = writer.open(list_member.xml_name);
+  std::size_t index = 0;
+  const std::string next_token = rows([&](const Json& row) {
+    if (!row.is_null()) writer.list_item(field, list, index, row);
+    ++index;
+  });
+  writer.close(list_member.xml_name, at);
+  if (!next_token.empty()) writer.structure(output, Json{{"NextToken", next_token}}, 0);
   out += "</" + root + ">";
   return out;
 }

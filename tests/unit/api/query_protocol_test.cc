@@ -546,6 +546,42 @@ TEST(QueryResponse, RefusesTextXmlCannotCarry) {
   EXPECT_EQ(text_at(doc, "/DescribeImagesResponse/imagesSet/item/name"), "tab\tnewline\n\x7f");
 }
 
+TEST(QueryResponse, AListingWrittenRowByRowIsTheSameDocument) {
+  const std::vector<Json> rows = {
+      Json::parse(R"({"ImageId":"ami-1","Tags":[{"Key":"k","Value":"a<b"}],"Progress":{"Percent":5}})"),
+      Json::parse(R"({"ImageId":"ami-2","Public":false})")};
+  for (const std::string token : {"", "next-page"}) {
+    protocol::RowSource source = [&](const protocol::RowSink& sink) {
+      for (const Json& row : rows) sink(row);
+      return token;
+    };
+    Json whole = {{"Images", rows}};
+    if (!token.empty()) whole["NextToken"] = token;
+    EXPECT_EQ(model().listing_xml("DescribeImages", "req-1", "Images", source),
+              model().response_xml("DescribeImages", whole, "req-1"));
+  }
+  auto none = [](const protocol::RowSink&) { return std::string(); };
+  EXPECT_EQ(model().listing_xml("DescribeImages", "r", "Images", none),
+            model().response_xml("DescribeImages", Json({{"Images", Json::array()}}), "r"));
+}
+
+TEST(QueryResponse, AListingRefusesARowOrAFieldThatDoesNotFit) {
+  AmidError e = thrown([&] {
+    model().listing_xml("DescribeImages", "r", "Images", [](const protocol::RowSink& sink) {
+      sink(Json({{"ImageId", "ami-1"}}));
+      sink(Json({{"ImageId", "ami-2"}, {"Public", "yes"}}));
+      return std::string();
+    });
+  });
+  EXPECT_EQ(e.code(), codes::kInternalError);
+  EXPECT_TRUE(has_substr(e.what(), "Images[1].Public")) << e.what();
+  auto none = [](const protocol::RowSink&) { return std::string(); };
+  for (const char* field : {"NextToken", "Reservations"}) {
+    EXPECT_EQ(thrown([&] { model().listing_xml("DescribeImages", "r", field, none); }).code(), codes::kInternalError)
+        << field;
+  }
+}
+
 TEST(QueryResponse, RefusesAnUnknownAction) {
   EXPECT_EQ(thrown([&] { model().response_xml("AttachVolume", Json::object(), "r"); }).code(), codes::kInvalidAction);
 }

@@ -165,6 +165,21 @@ TEST(EncodeResponse, OkAnswerRoundTrips) {
   EXPECT_EQ(r.value().body, body);
 }
 
+TEST(EncodeResponse, AListingWrittenRowByRowIsEncodeOksLine) {
+  const std::vector<Json> rows = {{{"ImageId", "ami-1"}, {"Name", "a\"b"}}, {{"ImageId", "ami-2"}}};
+  auto source = [&](const std::string& token) {
+    return [&rows, token](const RowSink& sink) {
+      for (const Json& row : rows) sink(row);
+      return token;
+    };
+  };
+  EXPECT_EQ(encode_ok_listing("req-1", "Images", source("")), encode_ok("req-1", {{"Images", rows}}));
+  EXPECT_EQ(encode_ok_listing("req-1", "Images", source("tok")),
+            encode_ok("req-1", {{"Images", rows}, {"NextToken", "tok"}}));
+  EXPECT_EQ(encode_ok_listing("req-1", "Images", [](const RowSink&) { return std::string(); }),
+            encode_ok("req-1", {{"Images", Json::array()}}));
+}
+
 TEST(EncodeResponse, ErrorAnswerRoundTrips) {
   std::string line = encode_error("req-2", codes::kInvalidAmiIdNotFound, "The image id 'ami-1' \"x\"");
   EXPECT_EQ(line.find('\n'), line.size() - 1);
