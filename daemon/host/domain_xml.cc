@@ -137,6 +137,7 @@ std::string render_domain_xml(const DomainSpec& spec) {
     attr(target, "dev", spec.tap);
     attr(target, "managed", "no");
     attr(child(nic, "model"), "type", "virtio");
+    if (!spec.link_up) attr(child(nic, "link"), "state", "down");
   }
   pugi::xml_node usb = child(devices, "controller");
   attr(usb, "type", "usb");
@@ -161,6 +162,18 @@ std::string render_domain_xml(const DomainSpec& spec) {
     pugi::xml_node agent_target = child(agent, "target");
     attr(agent_target, "type", "virtio");
     attr(agent_target, "name", kGuestAgentChannel);
+  }
+  if (spec.resume_channel) {
+    pugi::xml_node resume = child(devices, "channel");
+    attr(resume, "type", "unix");
+    if (!spec.resume_socket.empty()) {
+      pugi::xml_node source = child(resume, "source");
+      attr(source, "mode", "bind");
+      attr(source, "path", spec.resume_socket);
+    }
+    pugi::xml_node resume_target = child(resume, "target");
+    attr(resume_target, "type", "virtio");
+    attr(resume_target, "name", kResumeChannel);
   }
   attr(child(devices, "memballoon"), "model", "none");
 
@@ -227,6 +240,22 @@ std::string with_disk_file(const std::string& domain_xml, const std::string& tar
     return out.str();
   }
   throw AmidError(codes::kInternalError, "the domain has no disk " + target);
+}
+
+std::string interface_with_link(const std::string& domain_xml, const std::string& mac, bool up) {
+  pugi::xml_document doc = parse_domain(domain_xml);
+  for (pugi::xml_node nic : doc.child("domain").child("devices").children("interface")) {
+    if (mac != nic.child("mac").attribute("address").value()) continue;
+    pugi::xml_node link = nic.child("link");
+    if (!link) link = nic.append_child("link");
+    pugi::xml_attribute state = link.attribute("state");
+    if (!state) state = link.append_attribute("state");
+    state.set_value(up ? "up" : "down");
+    std::ostringstream out;
+    nic.print(out, "  ", pugi::format_indent);
+    return out.str();
+  }
+  throw AmidError(codes::kInternalError, "the domain has no network interface " + mac);
 }
 
 std::string libvirt_arch(const std::string& ec2_arch) {

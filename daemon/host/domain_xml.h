@@ -38,6 +38,15 @@ struct DomainSpec {
   // one, and the host socket behind it ("": the path libvirt picks).
   bool guest_agent = true;
   std::string agent_socket;
+  // amid's own port to the guest (a virtio-serial channel): how a guest restored
+  // from a warm image learns who it now is (docs/WARM_IMAGES.md). Every domain
+  // has it, so that any running instance's memory can be saved and restored.
+  // The host socket behind it: "" = the path libvirt picks.
+  bool resume_channel = true;
+  std::string resume_socket;
+  // The NIC's link: down while a warm image's memory is saved, so that a guest
+  // restored from it sends nothing before it took its own MAC address.
+  bool link_up = true;
   std::optional<std::string> user_data_file;  // exposed as fw_cfg opt/amid/user-data
   // The guest's network settings for a guest without cloud-init, exposed as
   // the fw_cfg entry opt/amid/network (images/README.md); "" = none.
@@ -51,12 +60,19 @@ struct DomainSpec {
 inline constexpr const char* kMetadataNamespace = "https://github.com/amid/xmlns/instance/1";
 // The virtio-serial port name qemu-guest-agent listens on (QEMU's convention).
 inline constexpr const char* kGuestAgentChannel = "org.qemu.guest_agent.0";
+// The virtio-serial port name of amid's resume messages (images/README.md).
+inline constexpr const char* kResumeChannel = "org.amid.resume.0";
 
 // x86_64 guests: SeaBIOS boots hvm disks, ACPI power button. aarch64 guests: the
 // `virt` machine; hvm disks boot through UEFI (firmware='efi', libvirt picks
 // AAVMF from the firmware descriptors), paravirtual ones directly without ACPI
 // (the power button is a device-tree GPIO key); TCG uses a cortex-a57 CPU.
 std::string render_domain_xml(const DomainSpec& spec);
+
+// The domain's NIC with MAC `mac` (its <interface> element, as the domain XML
+// has it) with its link up or down: what virDomainUpdateDeviceFlags takes to
+// change only that. Throws AmidError when there is no such NIC.
+std::string interface_with_link(const std::string& domain_xml, const std::string& mac, bool up);
 
 // EC2's architecture name (x86_64, arm64) as libvirt spells it (x86_64, aarch64).
 std::string libvirt_arch(const std::string& ec2_arch);

@@ -287,6 +287,35 @@ void Hypervisor::shutdown_domain(const std::string& name, bool through_agent) {
   if (virDomainShutdownFlags(dom.get(), how) < 0) throw_libvirt("cannot shut down " + name);
 }
 
+void Hypervisor::save_domain(const std::string& name, const std::string& path) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  // Recorded as running: a restore runs it unless told to keep it paused.
+  if (virDomainSaveFlags(dom.get(), path.c_str(), nullptr, VIR_DOMAIN_SAVE_RUNNING) < 0) {
+    throw_libvirt("cannot save " + name + " to " + path);
+  }
+}
+
+void Hypervisor::restore_domain(const std::string& path, bool paused) {
+  if (virDomainRestoreFlags(conn_->handle.get(), path.c_str(), nullptr,
+                            paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING) < 0) {
+    throw_libvirt("cannot restore from " + path);
+  }
+}
+
+void Hypervisor::set_link(const std::string& name, const std::string& mac, bool up) {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  // The device as it is live, with only its link changed: libvirt refuses a
+  // change of anything else (model, tap) on a running domain.
+  CString live(virDomainGetXMLDesc(dom.get(), 0));
+  if (!live) throw_libvirt("cannot read the XML of " + name);
+  const std::string xml = interface_with_link(live.get(), mac, up);
+  if (virDomainUpdateDeviceFlags(dom.get(), xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    throw_libvirt("cannot set the link of " + name + "'s NIC " + mac + (up ? " up" : " down"));
+  }
+}
+
 bool Hypervisor::guest_agent_connected(const std::string& name) const {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom || virDomainIsActive(dom.get()) != 1) return false;

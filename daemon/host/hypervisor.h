@@ -90,6 +90,17 @@ class Hypervisor {
   // Points disk `target` of the domain's persistent definition at `file`.
   void set_disk_file(const std::string& name, const std::string& target, const std::string& file);
 
+  // Warm images (docs/WARM_IMAGES.md). save_domain writes the running domain's
+  // memory and device state to `path` (libvirt's save image) and stops it.
+  // restore_domain starts a domain from a save image, the domain the image's
+  // own XML names (a defined domain of that name and UUID becomes the running
+  // one); `paused`: its vCPUs wait for resume_domain.
+  void save_domain(const std::string& name, const std::string& path);
+  void restore_domain(const std::string& path, bool paused = false);
+  // Sets the link of the running domain's NIC with MAC `mac` up or down (the
+  // guest sees its carrier come or go; nothing is sent or received while down).
+  void set_link(const std::string& name, const std::string& mac, bool up);
+
   // Calls `fn(domain_name)` whenever a domain stops (shutdown, destroy, crash).
   // fn runs on libvirt's event-loop thread: it must only hand work off, never block.
   // One watcher per Hypervisor; registered for the life of the connection.

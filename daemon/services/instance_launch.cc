@@ -178,19 +178,21 @@ std::vector<InstanceRecord> InstanceService::launch(const Caller& caller, const 
   return launched;
 }
 
-void InstanceService::place_agent_socket(const InstanceRecord& rec, DomainSpec& spec) const {
-  // The embedded driver would put the agent's socket deep under its root
+void InstanceService::place_channel_sockets(const InstanceRecord& rec, DomainSpec& spec) const {
+  // The embedded driver would put a channel's socket deep under its root
   // (lib/qemu/channel/target/domain-N-NAME/...), past the 107 bytes a Unix
-  // socket's path may have when the state folder's path is long: it goes into
-  // the instance's own folder instead (QEMU runs as amid's user there). Other
-  // drivers pick a short path of their own.
+  // socket's path may have when the state folder's path is long: the guest
+  // agent's and amid's resume port go into the instance's own folder instead
+  // (QEMU runs as amid's user there). Other drivers pick short paths of their own.
   if (rt_.hypervisor.uri().rfind("qemu:///embed", 0) != 0) return;
   spec.agent_socket = rec.dir + "/agent.sock";
-  if (spec.agent_socket.size() > kMaxUnixSocketPath) {
-    log_warn("instance " + rec.id + ": no guest agent port: its socket's path would be " +
-             std::to_string(spec.agent_socket.size()) + " bytes, more than a Unix socket allows (" +
+  spec.resume_socket = rec.dir + "/resume.sock";
+  if (spec.agent_socket.size() > kMaxUnixSocketPath || spec.resume_socket.size() > kMaxUnixSocketPath) {
+    log_warn("instance " + rec.id + ": no guest agent or resume port: their sockets' paths would be " +
+             std::to_string(spec.resume_socket.size()) + " bytes, more than a Unix socket allows (" +
              std::to_string(kMaxUnixSocketPath) + "); use a shorter state folder");
     spec.guest_agent = false;
+    spec.resume_channel = false;
   }
 }
 
@@ -403,7 +405,7 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
     // and the route to the metadata service, through fw_cfg.
     spec.fw_cfg_network = fw_cfg_network(metadata_of(rec, req.key_pair, req.user_data));
   }
-  place_agent_socket(rec, spec);
+  place_channel_sockets(rec, spec);
   spec.kernel = image.kernel_file;
   spec.initrd = image.ramdisk_file;
   spec.cmdline = image.kernel_cmdline;

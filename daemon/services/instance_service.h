@@ -131,8 +131,8 @@ class InstanceService {
   std::uint64_t free_capacity_mib() const;
   // Undoes a launch: domain, volumes, files, catalog row.
   void roll_back_launch(const InstanceRecord& rec);
-  // Where the guest agent's socket of a new instance goes (see the definition).
-  void place_agent_socket(const InstanceRecord& rec, DomainSpec& spec) const;
+  // Where a new instance's channel sockets go: the guest agent's, amid's resume port.
+  void place_channel_sockets(const InstanceRecord& rec, DomainSpec& spec) const;
   static constexpr std::size_t kMaxUnixSocketPath = 107;  // sun_path's 108 bytes, with the NUL
   // The mappings an instance gets (image's merged with the launch's), checked:
   // snapshots exist and are visible. Throws before anything is created.

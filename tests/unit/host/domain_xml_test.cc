@@ -330,8 +330,51 @@ TEST(GuestAgent, EveryDomainHasTheAgentsPortAndItIsConnectedOnlyWhenLibvirtSaysS
   EXPECT_STREQ(doc.select_node("/domain/devices/channel/source").node().attribute("path").value(),
                "/var/lib/amid/instances/i-1/agent.sock");
   spec.guest_agent = false;  // a path too long for a Unix socket: no port rather than a failed start
+  spec.resume_channel = false;
   ASSERT_TRUE(doc.load_string(render_domain_xml(spec).c_str()));
   EXPECT_FALSE(doc.select_node("/domain/devices/channel"));
+}
+
+// amid's resume port: every domain has it, so that any instance's memory can
+// be saved into a warm image and its clones told who they are.
+TEST(ResumeChannel, EveryDomainHasAmidsPortAndItsNicLinkCanStartDown) {
+  DomainSpec spec = hvm_spec();
+  pugi::xml_document doc = parse(render_domain_xml(spec));
+  pugi::xml_node resume =
+      doc.select_node("/domain/devices/channel[target/@name='org.amid.resume.0']").node();
+  ASSERT_TRUE(resume);
+  EXPECT_STREQ(resume.attribute("type").value(), "unix");
+  EXPECT_STREQ(resume.child("target").attribute("type").value(), "virtio");
+  EXPECT_FALSE(resume.child("source")) << "no path given: libvirt picks one";
+  EXPECT_FALSE(doc.select_node("/domain/devices/interface/link")) << "the link is up unless asked";
+
+  spec.resume_socket = "/var/lib/amid/instances/i-1/resume.sock";
+  spec.tap = "amid6789abcdef0";
+  spec.mac = "52:54:00:12:34:56";
+  spec.link_up = false;
+  doc = parse(render_domain_xml(spec));
+  resume = doc.select_node("/domain/devices/channel[target/@name='org.amid.resume.0']").node();
+  EXPECT_STREQ(resume.child("source").attribute("mode").value(), "bind");
+  EXPECT_STREQ(resume.child("source").attribute("path").value(), "/var/lib/amid/instances/i-1/resume.sock");
+  EXPECT_STREQ(doc.select_node("/domain/devices/interface/link").node().attribute("state").value(), "down");
+}
+
+TEST(ResumeChannel, TheLinkUpdateIsTheLiveNicWithOnlyItsLinkChanged) {
+  const std::string live = R"(<domain type='qemu'><name>i-1</name><devices>
+    <interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target dev='amid1' managed='no'/>
+      <model type='virtio'/><alias name='net0'/></interface>
+    <interface type='ethernet'><mac address='52:54:00:aa:00:02'/><target dev='amid2' managed='no'/>
+      <model type='virtio'/><link state='down'/></interface></devices></domain>)";
+  pugi::xml_document doc = parse(interface_with_link(live, "52:54:00:aa:00:01", false));
+  pugi::xml_node nic = doc.child("interface");
+  EXPECT_STREQ(nic.child("target").attribute("dev").value(), "amid1");
+  EXPECT_STREQ(nic.child("model").attribute("type").value(), "virtio");
+  EXPECT_STREQ(nic.child("link").attribute("state").value(), "down");
+  doc = parse(interface_with_link(live, "52:54:00:aa:00:02", true));
+  EXPECT_STREQ(doc.child("interface").child("target").attribute("dev").value(), "amid2");
+  EXPECT_STREQ(doc.child("interface").child("link").attribute("state").value(), "up");
+  EXPECT_EQ(std::distance(doc.child("interface").children("link").begin(), doc.child("interface").children("link").end()), 1);
+  EXPECT_THROW(interface_with_link(live, "52:54:00:aa:00:03", true), AmidError);
 }
 
 // --no-reboot captures: the point-in-time snapshot puts only the captured disks
