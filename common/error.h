@@ -40,6 +40,7 @@ inline constexpr const char* kTagLimitExceeded = "TagLimitExceeded";
 inline constexpr const char* kInvalidNextToken = "InvalidNextToken";
 inline constexpr const char* kInvalidParameterCombination = "InvalidParameterCombination";
 inline constexpr const char* kIncorrectInstanceState = "IncorrectInstanceState";
+inline constexpr const char* kIncorrectState = "IncorrectState";  // a resource other than an instance
 inline constexpr const char* kUnsupportedOperation = "UnsupportedOperation";
 inline constexpr const char* kInvalidDisk = "InvalidParameterValue.Disk";
 inline constexpr const char* kAuthFailure = "AuthFailure";

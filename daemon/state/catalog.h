@@ -123,6 +123,7 @@ class Catalog {
   bool insert_instances_with_token(const std::vector<InstanceRecord>& instances,
                                    const ClientTokenRecord& token);
   void set_instance_state(const std::string& id, InstanceState state, const std::string& reason = {});
+  void set_instance_launch_mode(const std::string& id, const std::string& launch_mode);
   void mark_terminated(const std::string& id, const std::string& when);
   std::optional<InstanceRecord> find_instance(const std::string& id) const;
   std::vector<InstanceRecord> list_instances() const;
@@ -192,6 +193,12 @@ class Catalog {
   std::optional<AccessKeyRecord> find_access_key(const std::string& id) const;
   std::vector<AccessKeyRecord> list_access_keys(const std::string& owner) const;  // "": everyone's
   void delete_access_key(const std::string& id);
+
+  // Warm states (catalog_warm_states.cc): at most one per image.
+  void put_warm_state(const WarmStateRecord& warm);  // inserts or replaces
+  std::optional<WarmStateRecord> find_warm_state(const std::string& image_id) const;
+  std::vector<WarmStateRecord> list_warm_states(const std::string& state) const;  // "": all
+  void delete_warm_state(const std::string& image_id);
 
   // Key pairs (catalog_key_pairs.cc). Names are unique per owner and region:
   // insert_key_pair returns false (nothing written) when the name is taken.

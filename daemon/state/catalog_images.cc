@@ -111,7 +111,10 @@ void attach_image_extras(sqlite3* db, std::vector<ImageRecord>& list) {
     for (std::size_t i = 0; i < f.binds.size(); ++i) s.bind(static_cast<int>(i + 1), f.binds[i]);
     while (s.step()) perms[s.text(0)].push_back({s.text(1), s.text(2)});
   }
+  std::map<std::string, WarmStateRecord> warm;
+  for (auto& w : sql::read_warm_states_of(db, ids)) warm.emplace(w.image_id, std::move(w));
   for (auto& r : list) {
+    if (auto it = warm.find(r.id); it != warm.end()) r.warm = std::move(it->second);
     if (auto it = tags.find(r.id); it != tags.end()) r.tags = std::move(it->second);
     if (auto it = perms.find(r.id); it != perms.end()) r.launch_permissions = std::move(it->second);
     if (auto it = mappings.find(r.id); it != mappings.end() && r.block_device_mappings) {
@@ -122,6 +125,9 @@ void attach_image_extras(sqlite3* db, std::vector<ImageRecord>& list) {
 
 void delete_image_row(sqlite3* db, const std::string& id) {
   drop_launch_permissions(db, id);
+  Stmt warm(db, "DELETE FROM warm_states WHERE image_id=?");
+  warm.bind(1, id);
+  warm.step();
   sql::drop_mappings(db, id);
   Stmt s(db, "DELETE FROM images WHERE id=?");
   s.bind(1, id);
@@ -211,6 +217,7 @@ std::optional<ImageRecord> Catalog::find_image(const std::string& id) const {
   auto r = read_image(s);
   r.tags = sql::read_tags(db_, id);
   r.launch_permissions = read_launch_permissions(db_, id);
+  if (auto warm = sql::read_warm_states_of(db_, {id}); !warm.empty()) r.warm = std::move(warm.front());
   if (r.block_device_mappings) r.block_device_mappings = sql::read_mappings(db_, id);
   overlay_progress(r);
   return r;

@@ -13,7 +13,7 @@ using sql::Stmt;
 const char* kInstanceCols =
     "id,reservation_id,image_id,owner,region,instance_type,vcpus,memory_mib,state,state_reason,"
     "launch_time,terminated_time,domain_uuid,root_device_type,virtualization_type,architecture,dir,"
-    "launch_index,key_name,private_ip";
+    "launch_index,key_name,private_ip,launch_mode";
 
 InstanceRecord read_instance(const Stmt& s) {
   InstanceRecord r;
@@ -37,6 +37,7 @@ InstanceRecord read_instance(const Stmt& s) {
   r.launch_index = static_cast<int>(s.integer(17));
   r.key_name = s.text(18);
   r.private_ip = s.text(19);
+  r.launch_mode = s.text(20);
   return r;
 }
 
@@ -74,14 +75,14 @@ bool Catalog::insert_instances_with_token(const std::vector<InstanceRecord>& lis
 
 void Catalog::write_instances(const std::vector<InstanceRecord>& list) {
   for (const auto& r : list) {
-    Stmt s(db_, std::string("INSERT INTO instances (") + kInstanceCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Stmt s(db_, std::string("INSERT INTO instances (") + kInstanceCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.id).bind(2, r.reservation_id).bind(3, r.image_id).bind(4, r.owner);
     s.bind(5, r.region).bind(6, r.instance_type).bind(7, static_cast<std::int64_t>(r.vcpus));
     s.bind(8, static_cast<std::int64_t>(r.memory_mib)).bind(9, to_string(r.state)).bind(10, r.state_reason);
     s.bind(11, r.launch_time).bind(12, r.terminated_time).bind(13, r.domain_uuid);
     s.bind(14, r.root_device_type).bind(15, r.virtualization_type).bind(16, r.architecture);
     s.bind(17, r.dir).bind(18, static_cast<std::int64_t>(r.launch_index)).bind(19, r.key_name);
-    s.bind(20, r.private_ip);
+    s.bind(20, r.private_ip).bind(21, r.launch_mode);
     s.step();
     sql::write_tags(db_, r.id, r.tags);
     sql::write_mappings(db_, r.id, r.block_device_mappings);
@@ -149,6 +150,13 @@ void Catalog::set_instance_state(const std::string& id, InstanceState state, con
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE instances SET state=?, state_reason=? WHERE id=?");
   s.bind(1, to_string(state)).bind(2, reason).bind(3, id);
+  s.step();
+}
+
+void Catalog::set_instance_launch_mode(const std::string& id, const std::string& launch_mode) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE instances SET launch_mode=? WHERE id=?");
+  s.bind(1, launch_mode).bind(2, id);
   s.step();
 }
 

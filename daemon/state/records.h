@@ -40,6 +40,28 @@ struct LaunchPermission {
 };
 using LaunchPermissions = std::vector<LaunchPermission>;
 
+// A warm image's memory state (docs/WARM_IMAGES.md): a guest booted from the
+// image, saved (libvirt's save image) once its resume listener greeted amid,
+// with the root disk as that guest left it, and what a launch must match to
+// be restored from it instead of booting.
+struct WarmStateRecord {
+  std::string image_id;
+  std::string state = "pending";  // pending | available | failed
+  std::string state_reason;       // failed: why
+  std::string memory_file;        // the save image, absolute
+  std::string root_layer;         // qcow2 over the image's root disk
+  std::uint64_t memory_bytes = 0; // the save image's size
+  std::string instance_type;      // of the guest that was saved
+  std::uint64_t memory_mib = 0;
+  int vcpus = 0;
+  std::string machine;            // QEMU's machine, as libvirt expanded it (pc-i440fx-7.2)
+  std::string cpu;                // the domain's <cpu> mode and model ("host-passthrough", "custom:cortex-a57", "default")
+  std::string accelerator;        // libvirt's domain type: kvm | qemu (TCG)
+  std::string qemu_version;       // libvirt's hypervisor version of QEMU (7002000)
+  bool nic = false;               // had a network interface
+  std::string create_time;
+};
+
 struct ImageRecord {
   std::string id, name, description, owner, region;
   std::string architecture = "x86_64";
@@ -72,6 +94,8 @@ struct ImageRecord {
   // Who else may launch it, sorted (find_image/list_images fill it; insert_image*
   // ignores it: a new image is private).
   LaunchPermissions launch_permissions;
+  // Its warm state, when it has one (find_image/list_images fill it).
+  std::optional<WarmStateRecord> warm;
 
   // Gone for everyone: deregistered, or a capture or copy that failed.
   bool is_dead() const { return state == ImageState::kDeregistered || state == ImageState::kFailed; }
@@ -111,6 +135,9 @@ struct InstanceRecord {
   std::vector<PortForward> port_forwards;
   BlockDeviceMappings block_device_mappings;      // the merged mappings it was launched with
   Tags tags;
+  // How its launch brought its guest up: "cold" (booted) or "warm" (restored
+  // from its image's warm state, docs/WARM_IMAGES.md). A later start boots.
+  std::string launch_mode = "cold";
 
   // Takes memory on its host: pending, running or stopping.
   bool is_live() const {

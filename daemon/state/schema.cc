@@ -169,6 +169,18 @@ CREATE TABLE access_keys (
   id TEXT PRIMARY KEY, owner TEXT NOT NULL, secret TEXT NOT NULL, create_time TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX access_keys_owner ON access_keys(owner);
 )sql"},
+    // 15 -> 16: warm images (docs/WARM_IMAGES.md): an image's saved memory
+    // state and what a launch must match to restore it; how an instance came up.
+    {R"sql(
+CREATE TABLE warm_states (
+  image_id TEXT PRIMARY KEY, state TEXT NOT NULL, state_reason TEXT NOT NULL DEFAULT '',
+  memory_file TEXT NOT NULL DEFAULT '', root_layer TEXT NOT NULL DEFAULT '',
+  memory_bytes INTEGER NOT NULL DEFAULT 0, instance_type TEXT NOT NULL, memory_mib INTEGER NOT NULL,
+  vcpus INTEGER NOT NULL, machine TEXT NOT NULL DEFAULT '', cpu TEXT NOT NULL DEFAULT '',
+  accelerator TEXT NOT NULL DEFAULT '', qemu_version TEXT NOT NULL DEFAULT '', nic INTEGER NOT NULL DEFAULT 0,
+  create_time TEXT NOT NULL) WITHOUT ROWID;
+ALTER TABLE instances ADD COLUMN launch_mode TEXT NOT NULL DEFAULT 'cold';
+)sql"},
 };
 
 void mappings_to_rows(sqlite3* db) {

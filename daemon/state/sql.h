@@ -91,6 +91,8 @@ IdFilter id_filter(const char* column, const std::vector<std::string>& ids);
 
 // Every tag of the resources `ids` (and, for many, of others between them), by id.
 std::map<std::string, Tags> read_tags_of(sqlite3* db, const std::vector<std::string>& ids);
+// The warm states of the images `ids` (and, for many, of others between them).
+std::vector<WarmStateRecord> read_warm_states_of(sqlite3* db, const std::vector<std::string>& ids);
 // Every tag of resources whose id starts with `prefix` ("ami-", "i-"...), by id.
 std::map<std::string, Tags> read_tags_with_prefix(sqlite3* db, const std::string& prefix);
 void write_tags(sqlite3* db, const std::string& id, const Tags& tags);  // adds or overwrites keys

@@ -71,7 +71,7 @@ TEST_F(CatalogV4Test, UpgradesASchemaThreeCatalogAndKeepsItsRows) {
     EXPECT_TRUE(c.insert_instances_with_token({instance("i-0000000000000000b", "r-0000000000000000b")},
                                               token("t", "r-0000000000000000b")));
   }
-  EXPECT_EQ(user_version(db_path()), 15) << "upgraded on to the current schema";
+  EXPECT_EQ(user_version(db_path()), 16) << "upgraded on to the current schema";
   // Opening it again neither fails nor migrates twice.
   Catalog again(db_path());
   auto img = again.find_image("ami-0000000000000000a");

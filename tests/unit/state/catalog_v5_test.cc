@@ -39,7 +39,7 @@ TEST_F(CatalogV5Test, UpgradesASchemaFourCatalogAndKeepsItsRows) {
     EXPECT_EQ(c.count_instances_using(id), 1);
     c.edit_launch_permissions(id, {{"user", "000000002000"}, {"group", "all"}}, {});
   }
-  EXPECT_EQ(user_version(db_path()), 15) << "upgraded through every schema since";
+  EXPECT_EQ(user_version(db_path()), 16) << "upgraded through every schema since";
   Catalog again(db_path());
   auto img = again.find_image(id);
   ASSERT_TRUE(img.has_value());
