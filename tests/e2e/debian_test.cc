@@ -36,13 +36,6 @@ std::string debian_image() {
   return env ? env : "";
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class Debian : public ::testing::Test {
  protected:
   void SetUp() override {

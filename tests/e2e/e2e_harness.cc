@@ -26,14 +26,14 @@ std::string read_all(int fd) {
   return s;
 }
 
-std::string slurp(const std::string& path) {
+}  // namespace
+
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream b;
   b << in.rdbuf();
   return b.str();
 }
-
-}  // namespace
 
 Result run(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   char out_tpl[] = "/tmp/amid-e2e-out-XXXXXX";
@@ -78,7 +78,7 @@ pid_t qemu_pid_of(const std::string& instance_id) {
   pid_t found = -1;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string cmd = slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmd = read_file(std::string("/proc/") + e->d_name + "/cmdline");
     if (cmd.find("guest=" + instance_id) != std::string::npos &&
         cmd.find("qemu-system") != std::string::npos) {
       found = std::atoi(e->d_name);
@@ -91,7 +91,7 @@ pid_t qemu_pid_of(const std::string& instance_id) {
 
 bool process_alive(pid_t pid) {
   if (pid <= 0) return false;
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (stat.empty()) return false;
   auto close_paren = stat.rfind(')');
   return close_paren != std::string::npos && stat.size() > close_paren + 2 &&
@@ -172,11 +172,11 @@ void Amid::start(const std::vector<std::string>& extra) {
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("amid exited at start:\n" + slurp(log_path));
+      throw std::runtime_error("amid exited at start:\n" + read_file(log_path));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  throw std::runtime_error("amid did not answer within 90 s:\n" + slurp(log_path));
+  throw std::runtime_error("amid did not answer within 90 s:\n" + read_file(log_path));
 }
 
 int Amid::stop() {
@@ -219,7 +219,7 @@ Amid::~Amid() {
   DIR* d = ::opendir("/proc");
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string cmd = slurp(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmd = read_file(std::string("/proc/") + e->d_name + "/cmdline");
     if (cmd.find("qemu-system") != std::string::npos && cmd.find(dir_ + "/") != std::string::npos) {
       ::kill(std::atoi(e->d_name), SIGKILL);
     }
@@ -227,7 +227,7 @@ Amid::~Amid() {
   ::closedir(d);
   // The region network's namespace outlives an amid that was killed (or left
   // instances): the log names it.
-  std::istringstream log(slurp(this->log()));
+  std::istringstream log(read_file(this->log()));
   const std::string marker = "guest network in namespace ";
   for (std::string line; std::getline(log, line);) {
     auto at = line.find(marker);

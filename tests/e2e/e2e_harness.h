@@ -18,6 +18,8 @@ struct Result {  // what a child process did
 // Runs argv (no shell), returns exit code and output.
 Result run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 std::string sha256_of(const std::string& path);
+// A file's whole text ("" when it cannot be read): amid's log, a console.
+std::string read_file(const std::string& path);
 // The pid of the QEMU process whose command line names guest=ID, or -1.
 pid_t qemu_pid_of(const std::string& instance_id);
 bool process_alive(pid_t pid);

@@ -26,13 +26,6 @@ using Json = nlohmann::json;
 
 const char* kAws = "/usr/bin/aws";
 
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Starts amid with its EC2 endpoint on a free loopback port; answers the
 // endpoint its log names ("" when none).
 std::string start_with_ec2_endpoint(Amid& amid) {
@@ -40,7 +33,7 @@ std::string start_with_ec2_endpoint(Amid& amid) {
   std::ofstream(config) << "[ec2_api]\nlisten = \"127.0.0.1:0\"\n";
   amid.start({"--config", config});
   std::smatch m;
-  const std::string log = text_of(amid.log());
+  const std::string log = read_file(amid.log());
   if (std::regex_search(log, m, std::regex("EC2 API on (http://127\\.0\\.0\\.1:[0-9]+)"))) return m[1];
   return "";
 }
@@ -79,7 +72,7 @@ TEST(Ec2Api, TheAwsCliRunsTheLabWalkthroughAndGetsEc2sErrors) {
   }
   Amid amid;
   AwsCli aws(amid);
-  ASSERT_FALSE(aws.endpoint().empty()) << "amid's log names no EC2 API endpoint:\n" << text_of(amid.log());
+  ASSERT_FALSE(aws.endpoint().empty()) << "amid's log names no EC2 API endpoint:\n" << read_file(amid.log());
 
   // The access key, saved as the AWS CLI's credentials file.
   const std::string credentials = amid.dir() + "/credentials";
@@ -149,7 +142,7 @@ TEST(Ec2Api, TheAwsCliRunsTheLabWalkthroughAndGetsEc2sErrors) {
             "DryRunOperation");
   const std::string wrong = amid.dir() + "/wrong-credentials";
   {
-    std::string s = text_of(credentials);
+    std::string s = read_file(credentials);
     auto at = s.find("aws_secret_access_key = ");
     ASSERT_NE(at, std::string::npos) << s;
     s[at + 24] = s[at + 24] == 'A' ? 'B' : 'A';  // one character of the secret changed
@@ -177,7 +170,7 @@ TEST(Ec2Api, TheAwsCliRunsTheLabWalkthroughAndGetsEc2sErrors) {
 void run_sdk_lab(const std::vector<std::string>& argv) {
   Amid amid;
   const std::string endpoint = start_with_ec2_endpoint(amid);
-  ASSERT_FALSE(endpoint.empty()) << "amid's log names no EC2 API endpoint:\n" << text_of(amid.log());
+  ASSERT_FALSE(endpoint.empty()) << "amid's log names no EC2 API endpoint:\n" << read_file(amid.log());
   Result key = amid.amictl({"create-access-key", "--output", "json"});
   ASSERT_EQ(key.exit_code, 0) << key.err;
   const Json access_key = Json::parse(key.out)["AccessKey"];

@@ -59,11 +59,6 @@ bool have(const std::string& program) {
   return run({"sh", "-c", "command -v " + program}).exit_code == 0;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // A region whose libvirt daemon cannot be reached stops amid at start, and the
 // message says what is wrong and what to do (as virsh does): the socket that is
 // missing, whether libvirtd or virtqemud runs. The embedded region comes first,
@@ -79,7 +74,7 @@ TEST(Regions, AnUnreachableLibvirtDaemonIsReportedWithItsSocketAndWhatToDo) {
                           << "\"\n";
     std::filesystem::remove(amid.log());
     EXPECT_THROW(amid.start({"--config", config}), std::runtime_error) << uri << " was reached";
-    return slurp(amid.log());
+    return read_file(amid.log());
   };
   const bool daemons_run = run({"pgrep", "-x", "libvirtd|virtqemud"}).exit_code == 0;
 

@@ -18,15 +18,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "e2e_harness.h"
+
 namespace amid::e2e {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
 
 // Non-blank lines, trailing blanks cut (virsh pads its --name lists).
 std::vector<std::string> lines_of(const std::string& text) {
@@ -73,7 +68,7 @@ void require_programs() {
 }
 
 pid_t parent_of(pid_t pid) {
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   auto close_paren = stat.rfind(')');
   if (close_paren == std::string::npos) return -1;
   std::istringstream rest(stat.substr(close_paren + 2));
@@ -169,7 +164,7 @@ void RemoteHost::wait_until_answering() {
     if (::waitpid(unshare_pid_, &status, WNOHANG) == unshare_pid_) {
       unshare_pid_ = -1;
       throw std::runtime_error("RemoteHost: libvirtd exited at start; " + log() + " ends with:\n" +
-                               tail(slurp(log()), 30));
+                               tail(read_file(log()), 30));
     }
     if (run({"timeout", "20", "virsh", "-c", uri_, "version"}).exit_code == 0) {
       for (pid_t pid : all_pids()) {
@@ -181,7 +176,7 @@ void RemoteHost::wait_until_answering() {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   throw std::runtime_error("RemoteHost: libvirtd did not answer on " + uri_ + " within 60 s; " + log() +
-                           " ends with:\n" + tail(slurp(log()), 30));
+                           " ends with:\n" + tail(read_file(log()), 30));
 }
 
 Result RemoteHost::exec(const std::vector<std::string>& argv) const {
@@ -220,7 +215,7 @@ void RemoteHost::stop() {
     }
   }
   for (pid_t pid : processes_in(pid_ns_)) {
-    if (slurp("/proc/" + std::to_string(pid) + "/comm") == "libvirtd\n") ::kill(pid, SIGTERM);
+    if (read_file("/proc/" + std::to_string(pid) + "/comm") == "libvirtd\n") ::kill(pid, SIGTERM);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (::waitpid(unshare_pid_, nullptr, WNOHANG) != unshare_pid_) {
