@@ -22,6 +22,7 @@ Region::Region(RegionParts parts)
       instances_(rt_, images_),
       capture_(rt_, images_, instances_),
       copy_(rt_),
+      warm_images_(rt_, images_, instances_),
       tags_(rt_),
       key_pairs_(rt_),
       security_groups_(rt_, instances_),
@@ -41,11 +42,13 @@ void Region::set_scheduler(Scheduler* scheduler) {
   instances_.set_scheduler(scheduler);
   capture_.set_scheduler(scheduler);
   copy_.set_scheduler(scheduler);
+  warm_images_.set_scheduler(scheduler);
 }
 
 void Region::recover() {
   reconcile(rt_, images_, instances_);
   capture_.recover_interrupted();
+  warm_images_.recover_interrupted();
   // The filter between guests lives in the namespace and outlives amid, but
   // what changed while amid was down (instances gone) is put right.
   update_filter(rt_);

@@ -25,6 +25,7 @@
 #include "daemon/services/scheduler.h"
 #include "daemon/services/security_group_service.h"
 #include "daemon/services/tag_service.h"
+#include "daemon/services/warm_images.h"
 
 namespace amid {
 
@@ -53,6 +54,7 @@ class Region {
   InstanceService& instances() { return instances_; }
   CaptureService& capture() { return capture_; }
   CopyService& copy() { return copy_; }
+  WarmImageService& warm_images() { return warm_images_; }
   TagService& tags() { return tags_; }
   KeyPairService& key_pairs() { return key_pairs_; }
   SecurityGroupService& security_groups() { return security_groups_; }
@@ -60,13 +62,14 @@ class Region {
   const MetadataService& metadata() const { return metadata_; }
   // What the dispatcher calls for this region.
   Services services() {
-    return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_, access_keys_};
+    return {images_, instances_, tags_, capture_, copy_, key_pairs_, security_groups_, access_keys_, warm_images_};
   }
 
-  // Work that waits (stop deadlines, capture and copy jobs) goes to `scheduler` from now on.
+  // Work that waits (stop deadlines, capture, copy and warm-image jobs) goes to `scheduler` from now on.
   void set_scheduler(Scheduler* scheduler);
   // At start, before anything is served: catalog, files and libvirt brought in
-  // line (services/reconcile.h), and captures cut short by a stopped amid ended.
+  // line (services/reconcile.h), and captures and warm-image jobs cut short by
+  // a stopped amid ended.
   void recover();
   // Once the scheduler is set: domain events are acted on, and what a previous
   // amid left half done (an instance still stopping) goes on.
@@ -83,6 +86,7 @@ class Region {
   InstanceService instances_;
   CaptureService capture_;
   CopyService copy_;
+  WarmImageService warm_images_;
   TagService tags_;
   KeyPairService key_pairs_;
   SecurityGroupService security_groups_;

@@ -29,6 +29,7 @@ void add_disable_image_deregistration_protection(CLI::App& app, ContextFactory c
 void add_enable_image_deprecation(CLI::App& app, ContextFactory ctx);
 void add_disable_image_deprecation(CLI::App& app, ContextFactory ctx);
 void add_copy_image(CLI::App& app, ContextFactory ctx);
+void add_warm_image(CLI::App& app, ContextFactory ctx);
 void add_create_tags(CLI::App& app, ContextFactory ctx);
 void add_delete_tags(CLI::App& app, ContextFactory ctx);
 void add_describe_tags(CLI::App& app, ContextFactory ctx);
@@ -85,6 +86,7 @@ inline constexpr CommandEntry kCommands[] = {
     {"reboot-instances", add_reboot_instances},
     {"create-image", add_create_image},
     {"copy-image", add_copy_image},
+    {"warm-image", add_warm_image},
     {"describe-volumes", add_describe_volumes},
     {"create-tags", add_create_tags},
     {"delete-tags", add_delete_tags},

@@ -41,6 +41,7 @@ void add_describe_images(CLI::App& app, ContextFactory make_ctx) {
                 {"ARCH", [](auto& j) { return field(j, "/Architecture"); }},
                 {"VIRT", [](auto& j) { return field(j, "/VirtualizationType"); }},
                 {"ROOT", [](auto& j) { return field(j, "/RootDeviceType"); }},
+                {"WARM", [](auto& j) { return field(j, "/WarmState/State"); }},
                 {"SIZE GIB", [](auto& j) { return field(j, "/BlockDeviceMappings/0/Ebs/VolumeSize"); }},
                 {"OWNER", [](auto& j) { return field(j, "/OwnerId"); }},
                 {"PUBLIC", [](auto& j) { return j.value("Public", false) ? std::string("yes") : std::string("no"); }},

@@ -75,6 +75,34 @@ bool wait_images_available(Context& ctx, const std::vector<std::string>& ids, in
   }
 }
 
+bool wait_images_warm(Context& ctx, const std::vector<std::string>& ids, int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  for (;;) {
+    protocol::Json body;
+    if (!call(ctx, "DescribeImages", {{"ImageIds", ids}}, body)) return false;
+    bool all_warm = true;
+    for (const auto& img : body["Images"]) {
+      const std::string id = img.value("ImageId", "");
+      const std::string state = field(img, "/WarmState/State");
+      if (state == "-" || state == "failed") {
+        ctx.err << "amictl: image " << id << " is not being made warm"
+                << (state == "failed" ? ": " + field(img, "/WarmState/StateReason") : std::string())
+                << " (amictl warm-image --image-id " << id << ")\n";
+        ctx.exit_code = kFailed;
+        return false;
+      }
+      if (state != "available") all_warm = false;
+    }
+    if (all_warm) return true;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ctx.err << "amictl: timed out after " << timeout_seconds << " s waiting for the image to be warm\n";
+      ctx.exit_code = kTimedOut;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
 void print_new_image(Context& ctx, const protocol::Json& body, bool wait, int timeout_seconds) {
   std::string id = body.value("ImageId", "");
   if (wait && !wait_images_available(ctx, {id}, timeout_seconds)) {

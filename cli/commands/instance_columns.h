@@ -32,6 +32,7 @@ inline std::vector<Column> instance_columns() {
           {"IMAGE ID", [](auto& j) { return field(j, "/ImageId"); }},
           {"TYPE", [](auto& j) { return field(j, "/InstanceType"); }},
           {"STATE", [](auto& j) { return field(j, "/State/Name"); }},
+          {"LAUNCH", [](auto& j) { return field(j, "/LaunchMode"); }},
           {"ROOT", [](auto& j) { return field(j, "/RootDeviceType"); }},
           {"ZONE", [](auto& j) { return field(j, "/Placement/AvailabilityZone"); }},
           {"LAUNCHED", [](auto& j) { return field(j, "/LaunchTime"); }},

@@ -49,6 +49,15 @@ void add_wait(CLI::App& app, ContextFactory make_ctx) {
     Context& ctx = make_ctx();
     wait_images_available(ctx, *ids, *timeout);
   });
+  auto* warm = wait->add_subcommand("image-warm", "Wait until the images are warm (amictl warm-image)");
+  auto warm_ids = std::make_shared<std::vector<std::string>>();
+  auto warm_timeout = std::make_shared<int>(600);
+  warm->add_option("--image-ids", *warm_ids, "ami-... ids")->required();
+  warm->add_option("--timeout", *warm_timeout, "seconds to wait at most")->default_str("600");
+  warm->callback([=] {
+    Context& ctx = make_ctx();
+    wait_images_warm(ctx, *warm_ids, *warm_timeout);
+  });
   for (const char* state : {"running", "stopped", "terminated"}) add_instance_waiter(*wait, make_ctx, state);
 }
 

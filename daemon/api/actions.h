@@ -29,6 +29,7 @@ class InstanceService;
 class KeyPairService;
 class SecurityGroupService;
 class TagService;
+class WarmImageService;
 
 // The services an action may call: one region's.
 struct Services {
@@ -40,6 +41,7 @@ struct Services {
   KeyPairService& key_pairs;
   SecurityGroupService& security_groups;
   AccessKeyService& access_keys;  // account-wide: the same keys in every region
+  WarmImageService& warm_images;
   const std::map<std::string, Services>* regions = nullptr;  // every region's, by name (copy-image)
 };
 

@@ -1,11 +1,14 @@
 // The image actions: RegisterImage, DescribeImages, DeregisterImage, their
-// protection, deprecation and launch permissions, CreateImage and CopyImage.
+// protection, deprecation and launch permissions, CreateImage and CopyImage,
+// and amid's own WarmImage (services/warm_images.h; not in EC2's model, so the
+// socket's only).
 #include "daemon/api/actions.h"
 
 #include "daemon/api/listing.h"
 #include "daemon/services/capture_service.h"
 #include "daemon/services/copy_service.h"
 #include "daemon/services/render.h"
+#include "daemon/services/warm_images.h"
 
 namespace amid {
 namespace {
@@ -320,6 +323,16 @@ Json copy_image(Services& services, const Caller& caller, ParamReader& p) {
   return {{"ImageId", image.id}};
 }
 
+// Makes an available image warm in the background: its WarmState is pending
+// until a guest booted from it has been saved (describe-images shows it).
+Json warm_image(Services& services, const Caller& caller, ParamReader& p) {
+  std::string image_id = p.required_string("ImageId");
+  std::string instance_type = p.optional_string("InstanceType").value_or("");
+  p.finish();
+  WarmStateRecord warm = services.warm_images.warm_image(caller, image_id, instance_type);
+  return {{"ImageId", warm.image_id}, {"WarmState", render_warm_state(warm)}};
+}
+
 }  // namespace
 
 const ActionTable& image_actions() {
@@ -336,6 +349,7 @@ const ActionTable& image_actions() {
       {"ResetImageAttribute", reset_image_attribute},
       {"CreateImage", create_image},
       {"CopyImage", copy_image},
+      {"WarmImage", warm_image},
   };
   return table;
 }

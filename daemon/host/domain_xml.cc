@@ -258,6 +258,32 @@ std::string interface_with_link(const std::string& domain_xml, const std::string
   throw AmidError(codes::kInternalError, "the domain has no network interface " + mac);
 }
 
+std::string channel_socket_in(const std::string& domain_xml, const std::string& channel) {
+  pugi::xml_document doc;
+  if (!doc.load_string(domain_xml.c_str())) return "";
+  for (pugi::xml_node c : doc.child("domain").child("devices").children("channel")) {
+    if (channel == c.child("target").attribute("name").value()) return c.child("source").attribute("path").value();
+  }
+  return "";
+}
+
+SavedMachine saved_machine_of(const std::string& domain_xml) {
+  pugi::xml_document doc = parse_domain(domain_xml);
+  pugi::xml_node dom = doc.child("domain");
+  SavedMachine out;
+  out.machine = dom.child("os").child("type").attribute("machine").value();
+  out.domain_type = dom.attribute("type").value();
+  pugi::xml_node cpu = dom.child("cpu");
+  if (!cpu) {
+    out.cpu = "default";
+  } else {
+    out.cpu = cpu.attribute("mode").value();
+    if (out.cpu.empty()) out.cpu = "custom";
+    if (const char* model = cpu.child_value("model"); *model) out.cpu += std::string(":") + model;
+  }
+  return out;
+}
+
 std::string libvirt_arch(const std::string& ec2_arch) {
   return ec2_arch == "arm64" ? "aarch64" : ec2_arch;
 }

@@ -74,6 +74,18 @@ std::string render_domain_xml(const DomainSpec& spec);
 // change only that. Throws AmidError when there is no such NIC.
 std::string interface_with_link(const std::string& domain_xml, const std::string& mac, bool up);
 
+// The source path of the virtio-serial channel named `channel` in a domain's
+// XML ("" when it has none, or the XML does not parse).
+std::string channel_socket_in(const std::string& domain_xml, const std::string& channel);
+
+// What a warm image records of the domain it saved: the machine (as libvirt
+// expanded it), the CPU ("host-passthrough", "custom:cortex-a57", "default")
+// and the domain type (kvm, qemu).
+struct SavedMachine {
+  std::string machine, cpu, domain_type;
+};
+SavedMachine saved_machine_of(const std::string& domain_xml);
+
 // EC2's architecture name (x86_64, arm64) as libvirt spells it (x86_64, aarch64).
 std::string libvirt_arch(const std::string& ec2_arch);
 

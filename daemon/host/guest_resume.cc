@@ -143,15 +143,24 @@ void resume_guest(const std::string& socket_path, const ResumeMessage& message, 
   const auto deadline = Clock::now() + timeout;
   Fd fd(connect_until(socket_path, deadline));
   if (fd.get() < 0) fail(socket_path + ": no socket to connect to within " + std::to_string(timeout.count()) + " ms");
-  LineReader lines(fd.get(), deadline);
-  if (!greeted(lines)) fail("the guest did not greet within " + std::to_string(timeout.count()) + " ms (no listener?)");
+  // The message goes first, without waiting for the greeting: a guest saved
+  // before it saw amid's earlier connection close (wait_for_resume_listener's)
+  // resumes in its read of a message and never greets. One that greets reads
+  // the message once its greeting is through; the guest's port keeps it.
   write_all(fd.get(), text);
+  LineReader lines(fd.get(), deadline);
+  bool greeting = false;
   while (auto line = lines.next()) {
+    if (*line == kGreeting) {
+      greeting = true;
+      continue;
+    }
     if (line->rfind("amid-resume-failed ", 0) == 0) fail("the guest refused its identity: " + line->substr(19));
     // An answer meant for an earlier connection (amid hung up before it came) is passed over.
     if (*line == "amid-resumed " + message.instance_id) return;
   }
-  fail("the guest did not answer within " + std::to_string(timeout.count()) + " ms");
+  fail(std::string("the guest did not answer within ") + std::to_string(timeout.count()) + " ms" +
+       (greeting ? "" : " and did not greet (no listener?)"));
 }
 
 }  // namespace amid

@@ -38,9 +38,10 @@ std::string render_resume_message(const ResumeMessage& message);
 // makes it when it starts): it is looked for until the deadline.
 bool wait_for_resume_listener(const std::string& socket_path, std::chrono::milliseconds timeout);
 
-// Sends `message` to the guest behind `socket_path` and waits for its answer.
-// Throws when the guest does not greet, answers amid-resume-failed, names
-// another instance, or says nothing before the deadline.
+// Sends `message` to the guest behind `socket_path` as soon as it connects
+// (greetings are passed over: a guest saved while it waited for a message
+// never greets) and waits for its answer. Throws when the guest answers
+// amid-resume-failed, or nothing for this instance before the deadline.
 void resume_guest(const std::string& socket_path, const ResumeMessage& message, std::chrono::milliseconds timeout);
 
 }  // namespace amid

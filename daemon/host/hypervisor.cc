@@ -316,6 +316,20 @@ void Hypervisor::set_link(const std::string& name, const std::string& mac, bool 
   }
 }
 
+std::string Hypervisor::channel_socket(const std::string& name, const std::string& channel) const {
+  DomainHandle dom = lookup(conn_->handle.get(), name);
+  if (!dom) throw_libvirt("no domain " + name);
+  CString live(virDomainGetXMLDesc(dom.get(), 0));
+  if (!live) throw_libvirt("cannot read the XML of " + name);
+  return channel_socket_in(live.get(), channel);
+}
+
+std::string Hypervisor::version() const {
+  unsigned long v = 0;
+  if (virConnectGetVersion(conn_->handle.get(), &v) < 0) throw_libvirt("cannot read the hypervisor's version");
+  return std::to_string(v);
+}
+
 bool Hypervisor::guest_agent_connected(const std::string& name) const {
   DomainHandle dom = lookup(conn_->handle.get(), name);
   if (!dom || virDomainIsActive(dom.get()) != 1) return false;

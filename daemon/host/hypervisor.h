@@ -100,6 +100,11 @@ class Hypervisor {
   // Sets the link of the running domain's NIC with MAC `mac` up or down (the
   // guest sees its carrier come or go; nothing is sent or received while down).
   void set_link(const std::string& name, const std::string& mac, bool up);
+  // The host socket behind the running domain's virtio-serial channel named
+  // `channel` (libvirt's path when amid gave none); "" when it has none.
+  std::string channel_socket(const std::string& name, const std::string& channel) const;
+  // The hypervisor's version as libvirt gives it (QEMU 7.2.0: "7002000").
+  std::string version() const;
 
   // Calls `fn(domain_name)` whenever a domain stops (shutdown, destroy, crash).
   // fn runs on libvirt's event-loop thread: it must only hand work off, never block.

@@ -36,14 +36,18 @@ void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instance
   }
 }
 
-void start_guest(Runtime& rt, const InstanceRecord& instance) {
-  if (!rt.network || instance.private_ip.empty()) return rt.hypervisor.start_domain(instance.id);
+void start_guest(Runtime& rt, const InstanceRecord& instance, const std::function<void(bool paused)>& start) {
+  auto start_qemu = [&](bool paused) {
+    if (start) start(paused);
+    else rt.hypervisor.start_domain(instance.id, paused);
+  };
+  if (!rt.network || instance.private_ip.empty()) return start_qemu(false);
   const std::string tap = tap_of(instance.id);
   update_filter(rt);  // its rules are in place before its first frame
   rt.network->create_tap(tap);
   try {
     // Paused, so that the guest's first frame already leaves inside the namespace.
-    rt.hypervisor.start_domain(instance.id, /*paused=*/true);
+    start_qemu(/*paused=*/true);
     rt.network->attach_tap(tap);
     rt.hypervisor.resume_domain(instance.id);
   } catch (...) {

@@ -8,6 +8,7 @@
 // interface and no address, and their domains start as before. Any thread.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,10 @@ void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instance
 
 // Starts the instance's defined domain: with a network, a fresh tap, QEMU
 // started paused, the tap moved into the namespace, then the vCPUs resumed.
-void start_guest(Runtime& rt, const InstanceRecord& instance);
+// `start(paused)` starts QEMU (default: boots the definition); a warm launch
+// restores a save image instead.
+void start_guest(Runtime& rt, const InstanceRecord& instance,
+                 const std::function<void(bool paused)>& start = nullptr);
 
 // Makes the instance's forwards match what it is now: while it is pending or
 // running, one forward from 127.0.0.1 to each port its security groups open to

@@ -88,6 +88,9 @@ class ImageService {
   // An available image the caller may launch (deprecated ones too, as on EC2);
   // throws InvalidAMIID.* otherwise.
   ImageRecord launchable_image(const Caller& caller, const std::string& id);
+  // The image if the caller owns it (or is an admin); those who cannot see it get
+  // InvalidAMIID.NotFound, those it is shared with AuthFailure saying who may `what`.
+  ImageRecord owned_image(const Caller& caller, const std::string& id, const char* what = "change it");
   // Removes files and rows of deregistered images nothing depends on any more: no
   // instance that is not terminated was launched from it or names one of its
   // snapshots, no volume sits on one of its snapshots, and no live image's
@@ -115,9 +118,6 @@ class ImageService {
  private:
   // The image if the caller may see it (InvalidAMIID.* otherwise).
   ImageRecord visible_image(const Caller& caller, const std::string& id);
-  // The image if the caller owns it (or is an admin); those who cannot see it get
-  // InvalidAMIID.NotFound, those it is shared with AuthFailure saying who may `what`.
-  ImageRecord owned_image(const Caller& caller, const std::string& id, const char* what = "change it");
   // A cooldown that has run out shows as plain "disabled".
   void settle_protection(ImageRecord& rec) const;
   Runtime& rt_;

@@ -10,11 +10,13 @@
 #include "daemon/host/domain_xml.h"
 #include "daemon/host/nocloud_seed.h"
 #include "daemon/host/log.h"
+#include "daemon/host/save_image.h"
 #include "daemon/services/guest_network.h"
 #include "daemon/services/instance_metadata.h"
 #include "daemon/services/instance_service.h"
 #include "daemon/services/layers.h"
 #include "daemon/services/render.h"
+#include "daemon/services/warm_images.h"
 #include "daemon/state/iso_time.h"
 
 namespace amid {
@@ -323,11 +325,19 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
       root_size = *m.ebs->volume_size_gib * kGiB;
     }
   }
-  files.create_overlay(image.disk_file, root, root_size > image.size_bytes ? root_size : 0);
+  // A warm image's instance goes on from the root disk its saved guest left
+  // (warm_images.h), when it matches what was saved; else it boots cold.
+  const std::string cold_because =
+      image.warm ? warm_mismatch(rt_, image, rec, mappings, instance_store_gib, root_size) : "the image is not warm";
+  const bool warm = cold_because.empty();
+  if (image.warm && !warm) log_info("instance " + rec.id + " boots cold: " + cold_because);
+  std::vector<std::string> root_chain = root_backing(rt_.catalog, image);
+  if (warm) root_chain.insert(root_chain.begin(), image.warm->root_layer);
+  files.create_overlay(root_chain.front(), root, root_size > image.size_bytes ? root_size : 0);
   files.sync(root);
   // A thin template reads through the templates it was captured over: the
   // domain states the whole chain.
-  disks.push_back({root, "vda", root_backing(rt_.catalog, image), false});
+  disks.push_back({root, "vda", root_chain, false});
   auto root_snap = root_snapshot(rt_.catalog, image);
 
   for (const auto& m : mappings) {
@@ -437,12 +447,43 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   files.sync(rec.dir);
 
   rt_.hypervisor.define_domain(render_domain_xml(spec));
-  start_guest(rt_, rec);
+  if (warm && restore_guest(rec, spec, *image.warm, req.user_data)) {
+    rec.launch_mode = "warm";
+    rt_.catalog.set_instance_launch_mode(rec.id, rec.launch_mode);
+  } else if (!warm) {
+    start_guest(rt_, rec);
+  }
   rt_.catalog.set_instance_state(rec.id, InstanceState::kRunning);
   rec.state = InstanceState::kRunning;
   log_info("instance " + rec.id + " launched from " + image.id + " (" + rec.instance_type + ", " +
-           spec.domain_type + ", " + std::to_string(volumes) + " disks)");
+           spec.domain_type + ", " + std::to_string(volumes) + " disks, " + rec.launch_mode + ")");
   return rec;
+}
+
+bool InstanceService::restore_guest(const InstanceRecord& rec, const DomainSpec& spec, const WarmStateRecord& warm,
+                                    const std::optional<std::string>& user_data) {
+  // The saved guest's state with this instance's XML in its header: one copy
+  // per launch, removed once QEMU read it.
+  const std::string save = rec.dir + "/restore.save";
+  try {
+    write_save_image(warm.memory_file, save, restore_xml(warm, spec), /*running=*/true);
+    start_guest(rt_, rec, [&](bool paused) { rt_.hypervisor.restore_domain(save, paused); });
+    rt_.files->remove(save);
+    resume_restored(rt_, rec, spec, user_data);
+    return true;
+  } catch (const std::exception& e) {
+    log_warn("instance " + rec.id + ": restoring " + warm.image_id + "'s warm state failed (" + e.what() +
+             "); it boots cold");
+    try {
+      rt_.files->remove(save);
+      rt_.hypervisor.destroy_domain(rec.id);
+    } catch (const std::exception& again) {
+      log_warn("instance " + rec.id + ": " + again.what());
+    }
+    release_guest_network(rt_, rec.id);
+    start_guest(rt_, rec);
+    return false;
+  }
 }
 
 }  // namespace amid

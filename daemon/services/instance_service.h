@@ -131,6 +131,12 @@ class InstanceService {
   std::uint64_t free_capacity_mib() const;
   // Undoes a launch: domain, volumes, files, catalog row.
   void roll_back_launch(const InstanceRecord& rec);
+  // Starts the defined domain of `rec` from `warm` (its save image, with this
+  // instance's XML) and tells the guest who it is; true when it came up so.
+  // Anything failing on the way: the restored domain is stopped and the
+  // instance boots cold (false), with one log line saying why.
+  bool restore_guest(const InstanceRecord& rec, const DomainSpec& spec, const WarmStateRecord& warm,
+                     const std::optional<std::string>& user_data);
   // Where a new instance's channel sockets go: the guest agent's, amid's resume port.
   void place_channel_sockets(const InstanceRecord& rec, DomainSpec& spec) const;
   static constexpr std::size_t kMaxUnixSocketPath = 107;  // sun_path's 108 bytes, with the NUL

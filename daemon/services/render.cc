@@ -77,6 +77,12 @@ protocol::Json render_image_if(const ImageRecord& r, Want want) {
                                                          static_cast<double>(r.progress_total))}};
     });
   }
+  if (r.warm) {
+    // amid's additions: whether a launch may restore instead of booting
+    // (services/warm_images.h), and what that warm state is valid for.
+    put("Warm", [&] { return r.warm->state == "available"; });
+    put("WarmState", [&] { return render_warm_state(*r.warm); });
+  }
   if (!r.tags.empty()) put("Tags", [&] { return render_tags(r.tags); });
   if (!r.kernel_id.empty()) put("KernelId", [&] { return r.kernel_id; });
   if (!r.ramdisk_id.empty()) put("RamdiskId", [&] { return r.ramdisk_id; });
@@ -178,6 +184,10 @@ protocol::Json render_instance(const InstanceRecord& r) {
     }
   }
   if (!r.tags.empty()) j["Tags"] = render_tags(r.tags);
+  // amid's: how its launch brought the guest up, booted ("cold") or restored
+  // from its image's warm state ("warm"); not known while pending. A later
+  // start boots. Not EC2's BootMode, which is the firmware.
+  if (r.state != InstanceState::kPending) j["LaunchMode"] = r.launch_mode;
   if (!r.key_name.empty()) j["KeyName"] = r.key_name;
   if (!r.state_reason.empty()) {
     auto colon = r.state_reason.find(':');
@@ -245,6 +255,23 @@ protocol::Json render_security_group_rule(const SecurityGroupRecord& g, const Se
                       {"IsEgress", false},              {"IpProtocol", rule.protocol}, {"CidrIpv4", rule.cidr}};
   put_ports(j, rule);
   if (!rule.description.empty()) j["Description"] = rule.description;
+  return j;
+}
+
+protocol::Json render_warm_state(const WarmStateRecord& w) {
+  protocol::Json j = {{"State", w.state}, {"CreateTime", w.create_time}};
+  if (!w.instance_type.empty()) j["InstanceType"] = w.instance_type;
+  if (w.state == "available") {
+    j["MemoryBytes"] = w.memory_bytes;
+    j["MemoryMiB"] = w.memory_mib;
+    j["VCpus"] = w.vcpus;
+    j["Machine"] = w.machine;
+    j["CpuModel"] = w.cpu;
+    j["Accelerator"] = w.accelerator == "kvm" ? "kvm" : "tcg";
+    j["QemuVersion"] = w.qemu_version;
+    j["NetworkInterface"] = w.nic;
+  }
+  if (!w.state_reason.empty()) j["StateReason"] = w.state_reason;
   return j;
 }
 

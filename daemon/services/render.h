@@ -16,6 +16,9 @@ protocol::Json render_image_fields(const ImageRecord& image, const std::vector<s
 // enabled-with-cooldown, or disabled-after-<time> while a cooldown runs (the
 // record's protected_until; ImageService clears it once past).
 std::string deregistration_protection_state(const ImageRecord& image);
+// amid's WarmState of an image (services/warm_images.h): its state, and once
+// available what a launch must match to restore from it.
+protocol::Json render_warm_state(const WarmStateRecord& warm);
 protocol::Json render_instance(const InstanceRecord& instance);
 protocol::Json render_instance_state(InstanceState state);
 protocol::Json render_volume(const VolumeRecord& volume);

@@ -418,5 +418,30 @@ TEST(DiskFiles, ReadsEachTargetAndRetargetsOneDroppingItsBackingChain) {
   EXPECT_THROW(disk_files_of("<not xml"), AmidError);
 }
 
+TEST(ChannelSocketIn, FindsTheNamedChannelsSocketOrNothing) {
+  DomainSpec spec = hvm_spec();
+  spec.resume_socket = "/var/lib/amid/instances/i-1/resume.sock";
+  spec.agent_socket = "/var/lib/amid/instances/i-1/agent.sock";
+  const std::string xml = render_domain_xml(spec);
+  EXPECT_EQ(channel_socket_in(xml, kResumeChannel), spec.resume_socket);
+  EXPECT_EQ(channel_socket_in(xml, "org.qemu.guest_agent.0"), spec.agent_socket);
+  EXPECT_EQ(channel_socket_in(xml, "org.example.none"), "");
+  EXPECT_EQ(channel_socket_in("<not xml", kResumeChannel), "");
+}
+
+TEST(SavedMachineOf, ReadsTheMachineCpuAndDomainType) {
+  auto m = saved_machine_of(R"(<domain type='qemu'><os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os>
+    <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu></domain>)");
+  EXPECT_EQ(m.machine, "pc-i440fx-7.2");
+  EXPECT_EQ(m.cpu, "custom:qemu64");
+  EXPECT_EQ(m.domain_type, "qemu");
+  auto passthrough = saved_machine_of(R"(<domain type='kvm'><os><type machine='pc-q35-7.2'>hvm</type></os>
+    <cpu mode='host-passthrough'/></domain>)");
+  EXPECT_EQ(passthrough.cpu, "host-passthrough");
+  EXPECT_EQ(passthrough.domain_type, "kvm");
+  EXPECT_EQ(saved_machine_of("<domain type='qemu'><os><type machine='virt'>hvm</type></os></domain>").cpu, "default");
+  EXPECT_THROW(saved_machine_of("<not xml"), AmidError);
+}
+
 }  // namespace
 }  // namespace amid

@@ -101,7 +101,23 @@ TEST(ResumeMessage, RefusesWhatWouldBreakItsLines) {
   EXPECT_TRUE(has_substr(::amid::testing::thrown([&] { render_resume_message(m); }).what(), "instance-id"));
 }
 
-TEST(ResumeGuest, SendsTheMessageAfterTheGreetingAndPassesOverAStaleAnswer) {
+// A guest saved while it waited for a message (it had greeted amid's earlier
+// connection) never greets again: the message must not wait for a greeting.
+TEST(ResumeGuest, SendsTheMessageToAGuestThatDoesNotGreet) {
+  ::amid::testing::TempDir tmp;
+  const std::string path = tmp.file("resume.sock");
+  std::string received;
+  {
+    FakeGuest guest(path, [&](int fd) {
+      received = read_message(fd);
+      say(fd, "amid-resumed i-0123456789abcdef0\n");
+    });
+    resume_guest(path, message(), 5s);
+  }
+  EXPECT_EQ(received, render_resume_message(message()));
+}
+
+TEST(ResumeGuest, PassesOverTheGreetingAndAStaleAnswer) {
   ::amid::testing::TempDir tmp;
   const std::string path = tmp.file("resume.sock");
   std::string received;
