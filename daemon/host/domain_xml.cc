@@ -148,33 +148,27 @@ std::string render_domain_xml(const DomainSpec& spec) {
   attr(src, "path", spec.console_log);
   attr(src, "append", "on");
   attr(child(serial, "target"), "port", "0");
-  // The QEMU guest agent's port (virtio-serial; libvirt picks the host socket).
-  // A guest that runs qemu-guest-agent answers on it: amid then shuts it down
-  // and freezes its file systems through the agent (host/hypervisor.h).
-  if (spec.guest_agent) {
-    pugi::xml_node agent = child(devices, "channel");
-    attr(agent, "type", "unix");
-    if (!spec.agent_socket.empty()) {
-      pugi::xml_node source = child(agent, "source");
+  // A virtio-serial port named `name` whose host end is a Unix socket QEMU
+  // listens on: at `socket`, or where libvirt picks when "".
+  auto add_channel = [&](const char* name, const std::string& socket) {
+    pugi::xml_node channel = child(devices, "channel");
+    attr(channel, "type", "unix");
+    if (!socket.empty()) {
+      pugi::xml_node source = child(channel, "source");
       attr(source, "mode", "bind");
-      attr(source, "path", spec.agent_socket);
+      attr(source, "path", socket);
     }
-    pugi::xml_node agent_target = child(agent, "target");
-    attr(agent_target, "type", "virtio");
-    attr(agent_target, "name", kGuestAgentChannel);
-  }
-  if (spec.resume_channel) {
-    pugi::xml_node resume = child(devices, "channel");
-    attr(resume, "type", "unix");
-    if (!spec.resume_socket.empty()) {
-      pugi::xml_node source = child(resume, "source");
-      attr(source, "mode", "bind");
-      attr(source, "path", spec.resume_socket);
-    }
-    pugi::xml_node resume_target = child(resume, "target");
-    attr(resume_target, "type", "virtio");
-    attr(resume_target, "name", kResumeChannel);
-  }
+    pugi::xml_node target = child(channel, "target");
+    attr(target, "type", "virtio");
+    attr(target, "name", name);
+  };
+  // The QEMU guest agent's port. A guest that runs qemu-guest-agent answers on
+  // it: amid then shuts it down and freezes its file systems through the agent
+  // (host/hypervisor.h).
+  if (spec.guest_agent) add_channel(kGuestAgentChannel, spec.agent_socket);
+  // amid's resume port (host/guest_resume.h): a guest restored from a warm
+  // image learns its identity on it.
+  if (spec.resume_channel) add_channel(kResumeChannel, spec.resume_socket);
   attr(child(devices, "memballoon"), "model", "none");
 
   std::ostringstream out;
