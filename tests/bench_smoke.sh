@@ -9,7 +9,7 @@ out=$(mktemp -d /tmp/amid-bench-smoke-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 "$root/bench/run" --smoke --out "$out"
 fail=0
-for n in launch boot capture copy scale terminate server ec2api; do
+for n in launch boot capture copy scale terminate server ec2api warm; do
   for f in "$n.md" "$n.tsv" "$n.png"; do
     [ -s "$out/$f" ] || { echo "bench smoke: $n wrote no $f" >&2; fail=1; }
   done
