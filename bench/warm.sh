@@ -10,8 +10,8 @@
 #   overlay and a console of its own with `virsh save-image-define`), timed
 #   until virsh returns (the guest running). Target: warm at most 1.0 s, and
 #   at most 1.15 x the plain restore.
-# at-once-N: N launches at once (--count N: 8 and 16, 2 in the smoke run),
-#   warm and cold, until every one's ready line; plotted by N with the single
+# at-once-N: N launches at once (--count N: 4, 8 and 16, warm; cold up to 8;
+#   2 in the smoke run), until every one's ready line; plotted by N with the single
 #   launches (warm-by-count.png). The QEMU processes' total PSS
 #   (/proc/PID/smaps_rollup) after the 8: warm against cold (2 in the smoke run).
 # Also: the save image's size against the guest's RAM, and disk used per warm
@@ -163,9 +163,13 @@ many() {
 }
 # N at once, warm and cold, for the plot by instance count; PSS from the
 # middle size (8; 2 in the smoke run).
-if [ "$BENCH_SMOKE" = 1 ]; then counts=(2) pss_n=2; else counts=(8 16) pss_n=8; fi
+# Cold stops at 8: 16 guests booting at once under TCG on 2 cores sometimes
+# leave one stuck in its kernel's timer check ("MP-BIOS bug: 8254 timer not
+# connected to IO-APIC"), a boot problem warm launches do not have.
+if [ "$BENCH_SMOKE" = 1 ]; then counts=(2) pss_n=2 cold_max=2; else counts=(4 8 16) pss_n=8 cold_max=8; fi
 for n in "${counts[@]}"; do
   for v in warm cold; do
+    [ "$v" = cold ] && [ "$n" -gt "$cold_max" ] && continue
     ami=$warm_ami; [ "$v" = cold ] && ami=$cold_ami
     log "$n $v launches at once"
     out=$(many "amid-$v" "$ami" "$n") || exit 1
@@ -179,7 +183,9 @@ done
   printf 'count\twarm\tcold\n'
   printf '1\t%s\t%s\n' "$(stats_of launch-ready amid-warm | cut -d' ' -f1)" "$(stats_of launch-ready amid-cold | cut -d' ' -f1)"
   for n in "${counts[@]}"; do
-    printf '%s\t%s\t%s\n' "$n" "$(stats_of "at-once-$n" amid-warm | cut -d' ' -f1)" "$(stats_of "at-once-$n" amid-cold | cut -d' ' -f1)"
+    cold=$(stats_of "at-once-$n" amid-cold | cut -d' ' -f1)
+    [ "$cold" = nan ] && cold=NaN  # gnuplot leaves the point out
+    printf '%s\t%s\t%s\n' "$n" "$(stats_of "at-once-$n" amid-warm | cut -d' ' -f1)" "$cold"
   done
 } >"$BENCH_OUT/warm-by-count.dat"
 gnuplot <<EOF
@@ -205,7 +211,7 @@ row launch-user-data amid-warm "warm run-instances until the user data's first l
 row launch-user-data amid-cold "cold run-instances until the user data's first line"
 for n in "${counts[@]}"; do
   row "at-once-$n" amid-warm "$n warm launches at once (one run-instances --count $n), until every ready line"
-  row "at-once-$n" amid-cold "$n cold launches at once, the same way"
+  [ "$n" -gt "$cold_max" ] || row "at-once-$n" amid-cold "$n cold launches at once, the same way"
 done
 value_row memory "total PSS of $pss_n warm guests' QEMU processes (t3.nano, 512 MiB each), after their ready lines" "$warm_pss" MiB
 value_row memory "total PSS of $pss_n cold-booted guests' QEMU processes, the same way" "$cold_pss" MiB
