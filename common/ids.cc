@@ -1,8 +1,13 @@
 #include "common/ids.h"
 
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+
+#include "common/error.h"
 
 namespace amid {
 
@@ -45,6 +50,18 @@ std::string new_uuid() {
   char text[37];
   uuid_unparse_lower(raw, text);
   return text;
+}
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::getrandom(out.data() + done, n - done, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) throw AmidError(codes::kInternalError, std::string("getrandom: ") + std::strerror(errno));
+    done += static_cast<std::size_t>(got);
+  }
+  return out;
 }
 
 }  // namespace amid

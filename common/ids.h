@@ -3,6 +3,7 @@
 // Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,8 @@ bool is_valid_id(std::string_view id, std::string_view prefix);
 std::string account_id(unsigned uid);
 // A new random RFC 4122 UUID in its text form (for libvirt domain UUIDs).
 std::string new_uuid();
+// `n` bytes from the kernel's CSPRNG (getrandom), for secrets and seeds.
+// Throws AmidError (InternalError) when the kernel gives none.
+std::string random_bytes(std::size_t n);
 
 }  // namespace amid

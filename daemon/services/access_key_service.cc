@@ -1,13 +1,10 @@
 #include "daemon/services/access_key_service.h"
 
-#include <sys/random.h>
-
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <mutex>
 
 #include "common/error.h"
+#include "common/ids.h"
 #include "daemon/host/log.h"
 #include "daemon/state/iso_time.h"
 
@@ -16,16 +13,8 @@ namespace {
 
 // `n` characters of `alphabet` (whose size divides 256: no bias), from the kernel's CSPRNG.
 std::string random_text(std::size_t n, std::string_view alphabet) {
-  std::string bytes(n, '\0');
-  std::size_t done = 0;
-  while (done < n) {
-    ssize_t got = ::getrandom(bytes.data() + done, n - done, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) throw AmidError(codes::kInternalError, std::string("getrandom: ") + std::strerror(errno));
-    done += static_cast<std::size_t>(got);
-  }
   std::string out;
-  for (unsigned char b : bytes) out += alphabet[b % alphabet.size()];
+  for (unsigned char b : random_bytes(n)) out += alphabet[b % alphabet.size()];
   return out;
 }
 

@@ -1,7 +1,5 @@
 #include "daemon/services/warm_images.h"
 
-#include <sys/random.h>
-
 #include <ctime>
 
 #include "common/block_device_mapping.h"
@@ -39,17 +37,6 @@ std::string resume_socket_of(Runtime& rt, const std::string& instance_id) {
 }
 
 bool has_network(const Runtime& rt, const InstanceRecord& rec) { return rt.network && !rec.private_ip.empty(); }
-
-std::string random_bytes(std::size_t n) {
-  std::string out(n, '\0');
-  std::size_t done = 0;
-  while (done < n) {
-    ssize_t got = ::getrandom(out.data() + done, n - done, 0);
-    if (got < 0) throw AmidError(codes::kInternalError, "getrandom failed");
-    done += static_cast<std::size_t>(got);
-  }
-  return out;
-}
 
 void remove_quietly(RegionFiles& files, const std::string& path) {
   try {
