@@ -11,7 +11,6 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "daemon/host/fs.h"
 
 namespace amid {
 namespace {
@@ -262,13 +261,17 @@ void write_save_image(const std::string& src, const std::string& dest, const std
     if (::fchmod(out.fd(), 0600) != 0) io_failure("cannot chmod", tmp);  // a stale .tmp keeps its mode
     write_all(out, head);
     copy_tail(in, out, original.stream_offset);
-    if (::fsync(out.fd()) != 0) io_failure("cannot fsync", tmp);
     out.close();
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
-  fs::rename_durable(tmp, dest);
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    errno = err;
+    io_failure("cannot rename " + tmp + " to", dest);
+  }
 }
 
 }  // namespace amid

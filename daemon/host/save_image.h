@@ -57,7 +57,9 @@ std::string render_save_image_header(const SaveImageHeader& original, const std:
 
 // Writes at `dest` a save image of `src`'s guest for `new_domain_xml`: the
 // rendered header, then `src`'s stream copied in the kernel (copy_file_range;
-// holes stay holes). Goes through dest + ".tmp", fsync and rename; mode 0600.
+// holes stay holes). Goes through dest + ".tmp" and a rename; mode 0600. Not
+// fsynced: the copy serves one restore and goes right after it (a crash loses
+// nothing the next launch does not write again), and a launch waits for it.
 void write_save_image(const std::string& src, const std::string& dest, const std::string& new_domain_xml,
                       bool running);
 

@@ -213,7 +213,9 @@ void resume_restored(Runtime& rt, const InstanceRecord& rec, const DomainSpec& s
   message.hostname = rec.id;  // EC2's resource-based hostname, as the NoCloud seed says
   message.network = spec.fw_cfg_network;
   message.user_data = user_data;
-  resume_guest(resume_socket_of(rt, rec.id), message, kResumeTimeout);
+  // The path amid chose, when it chose one: no read of the live XML on the way.
+  const std::string socket = spec.resume_socket.empty() ? resume_socket_of(rt, rec.id) : spec.resume_socket;
+  resume_guest(socket, message, kResumeTimeout);
   if (!spec.tap.empty()) rt.hypervisor.set_link(rec.id, spec.mac, true);
 }
 
