@@ -129,4 +129,9 @@ void QemuImg::create_overlay(const std::string& backing, const std::string& over
   run_or_throw(argv, "overlay on " + backing);
 }
 
+void QemuImg::set_backing_file(const std::string& overlay, const std::string& backing) const {
+  run_or_throw({"qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b", backing, overlay},
+               "backing file of " + overlay);
+}
+
 }  // namespace amid

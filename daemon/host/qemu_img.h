@@ -47,6 +47,10 @@ class QemuImg {
   // size_bytes 0 keeps the backing file's size.
   void create_overlay(const std::string& backing, const std::string& overlay,
                       std::uint64_t size_bytes = 0) const;
+  // Points the qcow2 `overlay` at `backing` (qcow2) without reading either
+  // (qemu-img rebase -u): only for a backing file with the same content as
+  // the one it replaces, such as a byte-for-byte copy.
+  void set_backing_file(const std::string& overlay, const std::string& backing) const;
 };
 
 }  // namespace amid

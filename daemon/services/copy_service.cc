@@ -1,15 +1,18 @@
 #include "daemon/services/copy_service.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
 
 #include "common/ids.h"
+#include "daemon/host/fs.h"
 #include "daemon/host/log.h"
 #include "daemon/services/image_jobs.h"
 #include "daemon/services/layers.h"
 #include "daemon/services/validate.h"
+#include "daemon/services/warm_images.h"
 #include "daemon/state/iso_time.h"
 
 namespace amid {
@@ -45,6 +48,7 @@ ImageRecord CopyService::start_copy(const Caller& caller, const CopyImageRequest
   image.creation_date = iso_now();
   image.source = "copy:" + src.region + "/" + src.id;
   image.source_instance.clear();
+  image.warm.reset();  // the copy's own, if any, comes with its job (plan_warm_state)
   image.restart_source = false;
   image.progress_done = 0;
   image.progress_total = 0;
@@ -114,6 +118,7 @@ ImageRecord CopyService::start_copy(const Caller& caller, const CopyImageRequest
     image.ramdisk_file = dir + "/initrd.img";
     add_file(src.ramdisk_file, image.ramdisk_file, false);
   }
+  plan_warm_state(src, from_files, image, job);
   {
     std::lock_guard lock(rt_.image_refs_mu);  // the source's files stay until the copy has them
     record_pending_image(rt_.catalog, caller, action, req.client_token, image);
@@ -146,14 +151,61 @@ void CopyService::run(const CopyJob& job) {
       }
       done_before += f.bytes;
     }
+    if (job.warm) {
+      copy_root_layer(job);
+      rt_.catalog.set_image_progress(image.id, image.progress_total, image.progress_total);
+    }
     write_manifest(rt_, image, {{"Source", image.source}});
+    // Warm before available: a launch that waited for the copy restores.
+    if (job.warm) rt_.catalog.put_warm_state(*job.warm);
     rt_.catalog.complete_image(image.id, *image.block_device_mappings, job.snapshots);
-    log_info("image " + image.id + " available (" + image.name + ", copied from " + image.source.substr(5) + ")");
+    log_info("image " + image.id + " available (" + image.name + ", copied from " + image.source.substr(5) +
+             (job.warm ? ", warm" : "") + ")");
   } catch (const std::exception& e) {
     fail_image_job(rt_, image, e.what());
   }
 }
 
+void CopyService::plan_warm_state(const ImageRecord& src, RegionFiles& from_files, ImageRecord& image,
+                                  CopyJob& job) {
+  if (!src.warm || src.warm->state != "available") return;
+  if (!from_files.on_this_host() || !rt_.files->on_this_host()) {
+    log_info("image " + image.id + ": the copy of " + src.id + " is not warm: warm states stay on this machine, and " +
+             (from_files.on_this_host() ? "this region's" : src.region + "'s") + " store is on another host");
+    return;
+  }
+  WarmStateRecord warm = *src.warm;
+  warm.image_id = image.id;
+  warm.memory_file = warm_memory_file(rt_.store, image.id);
+  warm.root_layer = warm_root_layer(rt_.store, image.id);
+  std::uint64_t memory_bytes = 0, layer_bytes = 0;
+  try {
+    memory_bytes = from_files.file_size(src.warm->memory_file);
+    layer_bytes = from_files.file_size(src.warm->root_layer);
+  } catch (const AmidError&) {
+    throw AmidError(codes::kInternalError, "SourceImageId: " + src.id + ": its warm state's files are missing");
+  }
+  job.files.push_back({src.warm->memory_file, warm.memory_file, memory_bytes, false, &from_files});
+  image.progress_total += memory_bytes + layer_bytes;
+  job.warm_root_from = src.warm->root_layer;
+  job.warm = warm;
+}
+
+// The root layer holds what the saved guest wrote over the source's disk; the
+// copy's disk has the same bytes, so the layer's copy is only pointed at it.
+void CopyService::copy_root_layer(const CopyJob& job) {
+  const std::string& to = job.warm->root_layer;
+  const std::string part = to + ".part";
+  try {
+    fs::copy_sparse_durable(job.warm_root_from, part, 0600);
+    rt_.qemu_img.set_backing_file(part, job.image.disk_file);
+    if (::chmod(part.c_str(), 0444) != 0) throw AmidError(codes::kInternalError, "cannot chmod " + part);
+    fs::rename_durable(part, to);
+  } catch (...) {
+    ::unlink(part.c_str());
+    throw;
+  }
+}
 
 // A thin snapshot of another region, made standalone in this one: flattened
 // where its chain is, then copied across when that is not here.

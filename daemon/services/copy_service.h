@@ -2,6 +2,9 @@
 // this region, as EC2's CopyImage: every file it is made of (root template,
 // snapshots, kernel, ramdisk) copied byte for byte and sparse under new ids. A
 // thin snapshot is copied standalone, so that the copy holds all it reads.
+// A warm image's warm state (services/warm_images.h) comes along when both
+// stores are on this machine, as warm states are: its save image copied, its
+// root layer copied and pointed at the copy's disk.
 //
 // copy_image() checks, records the image as `pending` and returns at once; the
 // copy runs on the scheduler as a CopyJob, with progress on the image. A
@@ -54,11 +57,18 @@ class CopyService {
     ImageRecord image;                     // pending, as recorded
     std::vector<CopyFile> files;
     std::vector<SnapshotRecord> snapshots;  // recorded when every file is in place
+    std::optional<WarmStateRecord> warm;    // the copy's warm state, recorded with it
+    std::string warm_root_from;             // the source's root layer
   };
 
   ImageRecord start_copy(const Caller& caller, const CopyImageRequest& request, ImageService& source_images,
                          const std::string& token_action);
   void run(const CopyJob& job);
+  // The source's warm state for `image`, its save image added to `job`'s
+  // files; none (and a log line) when the source is not warm or a store is
+  // on another machine.
+  void plan_warm_state(const ImageRecord& src, RegionFiles& from_files, ImageRecord& image, CopyJob& job);
+  void copy_root_layer(const CopyJob& job);
   // A thin snapshot of another region, made standalone in this one: flattened
   // where its chain is, then copied across when that is not here.
   void flatten_across(RegionFiles& from_files, const std::string& from, const std::string& to,

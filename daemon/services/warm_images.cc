@@ -19,13 +19,6 @@ using namespace std::chrono_literals;
 // How long a restored guest may take to take its identity.
 constexpr auto kResumeTimeout = 30s;
 
-std::string memory_file_of(const Runtime& rt, const std::string& image_id) {
-  return rt.store.image_dir(image_id) + "/warm-memory.save";
-}
-std::string root_layer_of(const Runtime& rt, const std::string& image_id) {
-  return rt.store.image_dir(image_id) + "/warm-root.qcow2";
-}
-
 // The resume port's host socket: amid's own path on the embedded driver,
 // libvirt's otherwise (read from the running domain).
 std::string resume_socket_of(Runtime& rt, const std::string& instance_id) {
@@ -47,6 +40,13 @@ void remove_quietly(RegionFiles& files, const std::string& path) {
 }
 
 }  // namespace
+
+std::string warm_memory_file(const Store& store, const std::string& image_id) {
+  return store.image_dir(image_id) + "/warm-memory.save";
+}
+std::string warm_root_layer(const Store& store, const std::string& image_id) {
+  return store.image_dir(image_id) + "/warm-root.qcow2";
+}
 
 WarmStateRecord WarmImageService::warm_image(const Caller& caller, const std::string& image_id,
                                              const std::string& instance_type) {
@@ -89,8 +89,8 @@ WarmStateRecord WarmImageService::warm_image(const Caller& caller, const std::st
 }
 
 void WarmImageService::run(const Caller& caller, WarmStateRecord warm) {
-  const std::string memory_file = memory_file_of(rt_, warm.image_id);
-  const std::string root_layer = root_layer_of(rt_, warm.image_id);
+  const std::string memory_file = warm_memory_file(rt_.store, warm.image_id);
+  const std::string root_layer = warm_root_layer(rt_.store, warm.image_id);
   std::string instance_id;
   try {
     RunInstancesRequest req;
@@ -153,8 +153,8 @@ void WarmImageService::recover_interrupted() {
     warm.state = "failed";
     warm.state_reason = "amid stopped while the image was being made warm; make it warm again";
     rt_.catalog.put_warm_state(warm);
-    const std::string memory_file = memory_file_of(rt_, warm.image_id);
-    for (const auto& path : {memory_file + ".tmp", memory_file, root_layer_of(rt_, warm.image_id)}) {
+    const std::string memory_file = warm_memory_file(rt_.store, warm.image_id);
+    for (const auto& path : {memory_file + ".tmp", memory_file, warm_root_layer(rt_.store, warm.image_id)}) {
       remove_quietly(*rt_.files, path);
     }
     log_warn("image " + warm.image_id + ": " + warm.state_reason);

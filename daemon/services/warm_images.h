@@ -56,6 +56,11 @@ class WarmImageService {
   std::chrono::milliseconds boot_timeout_ = std::chrono::seconds(300);
 };
 
+// Where an image's warm state lives in a store: the save image, and the root
+// layer (a qcow2 over the image's disk).
+std::string warm_memory_file(const Store& store, const std::string& image_id);
+std::string warm_root_layer(const Store& store, const std::string& image_id);
+
 // Why instance `rec` (with its merged `mappings` and root size) cannot be
 // restored from `image`'s warm state: "" when it can.
 std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const InstanceRecord& rec,

@@ -2,7 +2,8 @@
 // made warm restores instead of booting; each restored instance is its own
 // machine (instance id, hostname, MAC, address, random output, clock, user
 // data), reaches the metadata service as itself, and a launch that does not
-// match the warm state boots cold and says why.
+// match the warm state boots cold and says why. A copy of the image is warm
+// and restores on its own once the source is gone.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -151,6 +152,13 @@ TEST_F(Warm, RestoredInstancesAreEachTheirOwnMachineAndAMismatchBootsCold) {
   EXPECT_EQ(cold_out.find("amid-tiny: resumed"), std::string::npos) << cold_out;
   EXPECT_NE(read_file(amid_.log()).find(cold_id + " boots cold: t3.micro has"), std::string::npos) << read_file(amid_.log());
 
+  // A copy of the image is warm too (its root layer now on the copy's disk).
+  Result copy = amid_.amictl({"copy-image", "--source-region", "local-1", "--source-image-id", image, "--name",
+                              "tiny copy", "--wait", "--timeout", "300"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
+  const std::string copy_id = copy.out.substr(0, copy.out.find_first_of(" \n"));
+  EXPECT_EQ(describe_image(copy_id)["Warm"], true) << describe_image(copy_id).dump();
+
   // Deregistered with its instances gone, the warm state's files go with the image.
   ids.push_back(cold_id);
   std::vector<std::string> terminate = {"terminate-instances", "--instance-ids"};
@@ -164,6 +172,15 @@ TEST_F(Warm, RestoredInstancesAreEachTheirOwnMachineAndAMismatchBootsCold) {
   }
   EXPECT_FALSE(std::filesystem::exists(dir)) << "the warm state's files outlived the image; amid's log:\n"
                                              << read_file(amid_.log());
+
+  // The copy restores on its own, with the source's files gone.
+  Result from_copy = amid_.amictl({"run-instances", "--image-id", copy_id, "--instance-type", "t3.nano",
+                                   "--user-data", "file://" + ud_path, "--output", "json"});
+  ASSERT_EQ(from_copy.exit_code, 0) << from_copy.err;
+  const std::string copy_instance = Json::parse(from_copy.out)["Instances"][0]["InstanceId"];
+  const std::string copy_out = console_until(copy_instance, "warm-imds=");
+  EXPECT_EQ(describe_instance(copy_instance)["LaunchMode"], "warm") << read_file(amid_.log());
+  EXPECT_NE(copy_out.find("amid-tiny: resumed " + copy_instance), std::string::npos) << copy_out;
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 // the job runs, and only visible in its region; bad input changes nothing.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "daemon/host/process.h"
+#include "daemon/services/warm_images.h"
 #include "tests/unit/service_fixture.h"
 
 namespace amid {
@@ -130,6 +133,75 @@ TEST_F(CopyImageTest, AThinCapturedImageIsCopiedStandalone) {
                                     copied->disk_file});
   EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
   EXPECT_EQ(catalog_->count_snapshots_based_on_image(captured), 0) << "nothing in local-2 sits on it";
+}
+
+// A warm image's copy is warm too: its save image copied byte for byte, its
+// root layer copied read-only and pointed at the copy's own disk, the rest of
+// the warm state as it was. A warm state that is not available stays behind.
+TEST_F(CopyImageTest, AWarmImagesCopyCarriesItsWarmState) {
+  std::string src = register_image("warm");
+  auto source = catalog_->find_image(src);
+  ASSERT_TRUE(source);
+  WarmStateRecord w;
+  w.image_id = src;
+  w.state = "available";
+  w.memory_file = warm_memory_file(*store_, src);
+  w.root_layer = warm_root_layer(*store_, src);
+  ::amid::testing::write_text(w.memory_file, "saved guest memory");
+  ProcessResult layer = run_process({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                                     source->disk_file, w.root_layer});
+  ASSERT_EQ(layer.exit_code, 0) << layer.err;
+  w.memory_bytes = 18;
+  w.instance_type = "t3.nano";
+  w.memory_mib = 512;
+  w.vcpus = 2;
+  w.machine = "pc-i440fx-7.2";
+  w.cpu = "default";
+  w.accelerator = "qemu";
+  w.qemu_version = "7002000";
+  w.nic = true;
+  catalog_->put_warm_state(w);
+
+  auto r = copy({{"Region", "local-2"}, {"SourceRegion", "local-1"}, {"SourceImageId", src}, {"Name", "warm copy"}});
+  ASSERT_TRUE(r.ok) << r.error_code << ": " << r.error_message;
+  std::string dst = r.body["ImageId"];
+  EXPECT_FALSE(catalog_->find_warm_state(dst)) << "no warm state before the copy is done";
+  scheduler_.run_posted();
+  auto d = call("DescribeImages", {{"Region", "local-2"}, {"ImageIds", {dst}}});
+  ASSERT_TRUE(d.ok) << d.error_message;
+  EXPECT_EQ(d.body["Images"][0]["State"], "available") << d.body.dump();
+  EXPECT_EQ(d.body["Images"][0]["Warm"], true) << d.body.dump();
+
+  auto copied = catalog_->find_warm_state(dst);
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(copied->state, "available");
+  EXPECT_EQ(copied->memory_file, warm_memory_file(*east_store_, dst));
+  EXPECT_EQ(copied->root_layer, warm_root_layer(*east_store_, dst));
+  EXPECT_EQ(read_text(copied->memory_file), "saved guest memory");
+  EXPECT_EQ(copied->memory_bytes, w.memory_bytes);
+  EXPECT_EQ(copied->instance_type, "t3.nano");
+  EXPECT_EQ(copied->machine, w.machine);
+  EXPECT_EQ(copied->qemu_version, w.qemu_version);
+  EXPECT_TRUE(copied->nic);
+  ProcessResult info = run_process({"qemu-img", "info", "-U", "--output=json", copied->root_layer});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(Json::parse(info.out).value("backing-filename", ""), catalog_->find_image(dst)->disk_file)
+      << "the copy's layer sits on the copy's disk, not the source's";
+  struct stat st {};
+  ASSERT_EQ(::stat(copied->root_layer.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_FALSE(file_exists(copied->root_layer + ".part"));
+
+  // The source's warm state untouched; a failed one is not copied.
+  EXPECT_EQ(catalog_->find_warm_state(src)->root_layer, w.root_layer);
+  w.state = "failed";
+  catalog_->put_warm_state(w);
+  auto cold = copy({{"Region", "local-2"}, {"SourceRegion", "local-1"}, {"SourceImageId", src}, {"Name", "cold"}});
+  ASSERT_TRUE(cold.ok) << cold.error_message;
+  scheduler_.run_posted();
+  std::string cold_id = cold.body["ImageId"];
+  EXPECT_FALSE(catalog_->find_warm_state(cold_id));
+  EXPECT_FALSE(file_exists(warm_memory_file(*east_store_, cold_id)));
 }
 
 TEST_F(CopyImageTest, TagsAreCopiedOnlyWhenAskedAndADescriptionIsKept) {
