@@ -310,6 +310,13 @@ TEST_F(Capture, AmidKilledMidCaptureFailsTheImageAndRestartsTheInstance) {
   Result r = amid_.amictl({"create-image", "--instance-id", src, "--name", "interrupted"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string killed = r.out.substr(0, r.out.find('\n'));
+  // Killed once the capture's job has asked the guest to shut down: killed
+  // before (a busy machine may start the job late), the guest would simply
+  // run on, and there would be no second boot to wait for.
+  for (int i = 0; i < 600 && instance_state(src) != "stopping"; ++i) {  // the shutdown takes over a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(instance_state(src), "stopping") << "the capture never began its shutdown";
   amid_.kill9();  // the guest is shutting down for the capture
   amid_.start();
 
