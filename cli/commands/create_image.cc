@@ -10,7 +10,7 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
       "create-image", "Capture an EBS-backed instance (running or stopped) as a new image");
   struct Opts {
     std::string instance, name, description, bdm, client_token, tag_specs;
-    bool no_reboot = false, wait = false;
+    bool no_reboot = false, warm = false, wait = false;
     int timeout = 1800;
   };
   auto o = std::make_shared<Opts>();
@@ -19,6 +19,10 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->add_option("--description", o->description, "up to 255 characters");
   cmd->add_flag("--no-reboot", o->no_reboot,
                 "capture while the guest runs (crash-consistent); default: clean shutdown, capture, start");
+  cmd->add_flag("--warm", o->warm,
+                "amid's extension: also save the running guest's memory with the image, so that its launches "
+                "restore instead of booting (docs/WARM_IMAGES.md); the guest is paused for the save and the copy "
+                "of its disks, then goes on (no reboot)");
   cmd->add_flag("--wait", o->wait, "wait until the image is available, with a progress bar");
   cmd->add_option("--timeout", o->timeout, "seconds --wait waits at most")->default_str("1800");
   cmd->add_option("--block-device-mappings", o->bdm,
@@ -32,6 +36,7 @@ void add_create_image(CLI::App& app, ContextFactory make_ctx) {
   cmd->callback([o, make_ctx, cmd] {
     Context& ctx = make_ctx();
     protocol::Json params = {{"InstanceId", o->instance}, {"Name", o->name}, {"NoReboot", o->no_reboot}};
+    if (o->warm) params["Warm"] = true;
     if (!o->description.empty()) params["Description"] = o->description;
     if (!o->bdm.empty()) params["BlockDeviceMappings"] = read_block_device_mappings(o->bdm);
     if (cmd->count("--client-token")) params["ClientToken"] = o->client_token;

@@ -291,6 +291,7 @@ Json create_image(Services& services, const Caller& caller, ParamReader& p) {
   req.name = p.required_string("Name", 128);
   req.description = p.optional_string("Description", 255).value_or("");
   req.no_reboot = p.optional_bool("NoReboot").value_or(false);
+  req.warm = p.optional_bool("Warm").value_or(false);  // amid's extension (docs/WARM_IMAGES.md)
   read_image_tag_specifications(p, req.image_tags, req.snapshot_tags);
   if (const Json* bdm = p.optional_json("BlockDeviceMappings")) {
     req.block_device_mappings = from_ec2_json(*bdm).value_or_throw();

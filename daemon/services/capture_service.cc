@@ -3,18 +3,26 @@
 #include <algorithm>
 #include <set>
 
+#include <sys/stat.h>
+
 #include "common/ids.h"
+#include "daemon/host/domain_xml.h"
+#include "daemon/host/fs.h"
+#include "daemon/host/guest_resume.h"
 #include "daemon/host/log.h"
 #include "daemon/services/image_jobs.h"
 #include "daemon/services/layers.h"
 #include "daemon/services/render.h"
 #include "daemon/services/validate.h"
+#include "daemon/services/warm_images.h"
 #include "daemon/state/iso_time.h"
 
 namespace amid {
 namespace {
 
 constexpr const char* kCreateImageAction = "CreateImage";
+// How long create-image --warm waits for the guest's resume listener to greet.
+constexpr std::chrono::seconds kListenerTimeout{10};
 
 }  // namespace
 
@@ -101,6 +109,7 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
     }
   }
   std::erase_if(job.disks, [&](const Disk& d) { return dropped.count(d.target) > 0; });
+  if (req.warm) check_warm(inst, job.disks, req.block_device_mappings);
 
   ImageRecord& image = job.image;
   image.id = new_id("ami");
@@ -115,7 +124,7 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
   image.creation_date = iso_now();
   image.source = "instance:" + inst.id;
   image.source_instance = inst.id;
-  image.consistency = req.no_reboot ? "crash-consistent" : "consistent";
+  image.consistency = req.no_reboot && !req.warm ? "crash-consistent" : "consistent";
   image.disk_file = rt_.store.image_disk(image.id);
   image.tags = req.image_tags;
   for (auto& d : job.disks) {
@@ -133,11 +142,15 @@ ImageRecord CaptureService::start_capture(const Caller& caller, const CreateImag
       image.ramdisk_file = rt_.store.image_dir(image.id) + "/initrd.img";
     }
   }
-  image.restart_source = inst.state == InstanceState::kRunning && !req.no_reboot;
+  image.restart_source = inst.state == InstanceState::kRunning && (!req.no_reboot || req.warm);
   record_pending_image(rt_.catalog, caller, kCreateImageAction, req.client_token, image);
   log_info("image " + image.id + " capture of " + inst.id + " begins (" +
-           (req.no_reboot ? "no reboot: a live point-in-time copy" : "clean shutdown") + ")");
-  job.no_reboot = req.no_reboot;
+           (req.warm        ? "warm: the guest saved, its disks copied, the guest restored"
+            : req.no_reboot ? "no reboot: a live point-in-time copy"
+                            : "clean shutdown") +
+           ")");
+  job.no_reboot = req.no_reboot && !req.warm;
+  if (req.warm) job.warm = WarmStateRecord{};
   job.extra = req.block_device_mappings;
   job.snapshot_tags = req.snapshot_tags;
   ImageRecord answer = image;
@@ -326,12 +339,27 @@ void CaptureService::run(CaptureJob job) {
   InstanceLease& lease = *job.lease;
   const InstanceRecord& inst = lease.instance();
   bool stopped_by_us = false;
+  bool saved_by_us = false;
   bool live = false;
+  std::string save = job.warm ? warm_memory_file(rt_.store, image.id) + ".tmp" : "";
+  // The saved guest goes on from its save, kept until then.
+  auto resume_source = [&] {
+    try {
+      lease.resume_saved(save);
+    } catch (const std::exception& e) {
+      log_error("instance " + inst.id + " could not be resumed after create-image --warm: " + e.what());
+    }
+    saved_by_us = false;
+  };
   try {
     rt_.files->make_dir(rt_.store.image_dir(image.id));
     auto st = rt_.hypervisor.domain_status(inst.id);
     bool running = st && st->state != DomainRunState::kShutoff;
-    if (running && !job.no_reboot) {
+    if (job.warm) {
+      save_for_warm(job);
+      saved_by_us = true;
+      running = false;
+    } else if (running && !job.no_reboot) {
       lease.shut_down(kShutdownTimeout);
       stopped_by_us = true;
       running = false;
@@ -368,6 +396,11 @@ void CaptureService::run(CaptureJob job) {
     protocol::Json provenance = {{"Source", image.source}, {"Consistency", image.consistency}};
     if (image.freeze_ms >= 0) provenance["FreezeMilliseconds"] = image.freeze_ms;
     write_manifest(rt_, image, provenance);
+    if (job.warm) {
+      keep_warm_state(job);
+      save = job.warm->memory_file;
+      resume_source();
+    }
     // Snapshots, mappings and "available" in one transaction: never half recorded.
     // The image is complete before the guest's writes are merged back: from here
     // on, actions on the instance wait for that merge rather than fail.
@@ -376,6 +409,8 @@ void CaptureService::run(CaptureJob job) {
     log_info("image " + image.id + " available (" + image.name + ", from " + inst.id + ")");
   } catch (const std::exception& e) {
     if (live) lease.settling();
+    if (saved_by_us) resume_source();  // before the image's folder, and the save in it, goes
+    if (job.warm) rt_.catalog.delete_warm_state(image.id);
     fail_image_job(rt_, image, e.what());
   }
   if (live) merge_back(lease);
@@ -386,6 +421,84 @@ void CaptureService::run(CaptureJob job) {
       log_error("instance " + inst.id + " could not be started again after create-image: " + e.what());
     }
   }
+}
+
+void CaptureService::check_warm(const InstanceRecord& inst, const std::vector<Disk>& disks,
+                                const BlockDeviceMappings& extra) const {
+  if (inst.state != InstanceState::kRunning) {
+    throw AmidError(codes::kIncorrectInstanceState, "Warm: instance " + inst.id + " is " + to_string(inst.state) +
+                                                        "; create-image --warm saves a running guest's memory");
+  }
+  if (!rt_.files->on_this_host()) {
+    throw AmidError(codes::kUnsupportedOperation,
+                    "Warm: region " + rt_.settings.region + "'s store is on another host; warm images are made on this one");
+  }
+  auto beside_root = [](const std::string& device) {
+    return "Warm: the image would map " + device + " beside its root, and a warm image has its root disk only; "
+           "drop it with --block-device-mappings (NoDevice) or capture without --warm";
+  };
+  for (const auto& d : disks) {
+    if (d.target != "vda") throw AmidError(codes::kInvalidParameterCombination, beside_root(d.device_name));
+  }
+  auto type = rt_.instance_types.find(inst.instance_type);
+  const bool has_instance_store = type != rt_.instance_types.end() && type->second.instance_store_gib > 0;
+  for (const auto& m : inst.block_device_mappings) {
+    if (m.virtual_name && has_instance_store) {
+      throw AmidError(codes::kInvalidParameterCombination, beside_root(m.device_name));
+    }
+  }
+  for (const auto& m : extra) {
+    if (!m.no_device) throw AmidError(codes::kInvalidParameterCombination, beside_root(m.device_name));
+  }
+}
+
+void CaptureService::save_for_warm(CaptureJob& job) {
+  const InstanceRecord& inst = job.lease->instance();
+  const std::string socket = rt_.hypervisor.channel_socket(inst.id, kResumeChannel);
+  if (socket.empty() || !wait_for_resume_listener(socket, kListenerTimeout)) {
+    throw AmidError(codes::kInternalError,
+                    "Warm: " + inst.id + "'s guest did not greet amid on the resume port (" + kResumeChannel +
+                        ") within " + std::to_string(kListenerTimeout.count()) +
+                        " s: its image has no resume listener, or its boot is not done (images/README.md, Warm images)");
+  }
+  const std::optional<std::string> live = rt_.hypervisor.domain_xml(inst.id);
+  if (!live) throw AmidError(codes::kInternalError, "instance " + inst.id + "'s domain is gone");
+  const SavedMachine machine = saved_machine_of(*live);
+  WarmStateRecord& warm = *job.warm;
+  warm.image_id = job.image.id;
+  warm.instance_type = inst.instance_type;
+  warm.memory_mib = inst.memory_mib;
+  warm.vcpus = inst.vcpus;
+  warm.machine = machine.machine;
+  warm.cpu = machine.cpu;
+  warm.accelerator = machine.domain_type;
+  warm.qemu_version = rt_.hypervisor.version();
+  warm.nic = rt_.network && !inst.private_ip.empty();
+  warm.memory_file = warm_memory_file(rt_.store, job.image.id);
+  warm.root_layer = warm_root_layer(rt_.store, job.image.id);
+  job.lease->save_memory(warm.memory_file + ".tmp");
+  log_info("image " + job.image.id + ": " + inst.id + " saved (" + std::to_string(rt_.files->file_size(warm.memory_file + ".tmp")) +
+           " bytes of memory state)");
+}
+
+void CaptureService::keep_warm_state(const CaptureJob& job) {
+  WarmStateRecord warm = *job.warm;
+  // Restored instances get their overlays on the root layer, as for an image
+  // made warm by booting it; here the guest wrote nothing after the copy, so
+  // the layer is empty.
+  const std::string part = warm.root_layer + ".part";
+  try {
+    rt_.qemu_img.create_overlay(job.image.disk_file, part);
+    if (::chmod(part.c_str(), 0444) != 0) throw AmidError(codes::kInternalError, "cannot chmod " + part);
+    fs::rename_durable(part, warm.root_layer);
+  } catch (...) {
+    ::unlink(part.c_str());
+    throw;
+  }
+  fs::rename_durable(warm.memory_file + ".tmp", warm.memory_file);
+  warm.memory_bytes = rt_.files->file_size(warm.memory_file);
+  warm.state = "available";
+  rt_.catalog.put_warm_state(warm);
 }
 
 // The instance's writes during a live capture go back into its own disks.

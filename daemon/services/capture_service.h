@@ -13,6 +13,12 @@
 // source template and the instance's own disks are only read. A failure part way
 // removes every partial file, marks the image `failed` with the reason, and
 // returns the instance to the state it was in.
+//
+// --warm (amid's extension, docs/WARM_IMAGES.md) also makes the image warm:
+// the running guest is saved (memory and disks at one point), its disks
+// copied while it is off, and it is restored from that save and goes on; the
+// save becomes the image's warm state, with an empty root layer over the
+// image's root disk.
 #pragma once
 
 #include <chrono>
@@ -35,6 +41,7 @@ namespace amid {
 struct CreateImageRequest {
   std::string instance_id, name, description;
   bool no_reboot = false;
+  bool warm = false;  // amid's extension: the image carries the guest's memory too
   BlockDeviceMappings block_device_mappings;  // add ephemerals / drop volumes, as EC2 allows
   std::optional<ClientToken> client_token;    // makes the request idempotent (services/client_token.h)
   Tags image_tags;     // TagSpecifications, ResourceType "image": on the image from the start
@@ -82,6 +89,7 @@ class CaptureService {
     ImageRecord image;                     // pending, as recorded
     std::shared_ptr<InstanceLease> lease;  // the instance, held until the job ends
     bool no_reboot = false;
+    std::optional<WarmStateRecord> warm;   // --warm: what the save must record
     std::vector<Disk> disks;               // what is captured (dropped ones left out)
     BlockDeviceMappings extra;             // the request's additions and removals
     Tags snapshot_tags;
@@ -90,6 +98,16 @@ class CaptureService {
   // Checks, leases the instance, records the pending image and posts its job.
   ImageRecord start_capture(const Caller& caller, const CreateImageRequest& request);
   void run(CaptureJob job);
+  // --warm's rules (InvalidParameterCombination, IncorrectInstanceState,
+  // UnsupportedOperation naming Warm), checked before anything is recorded.
+  void check_warm(const InstanceRecord& instance, const std::vector<Disk>& disks,
+                  const BlockDeviceMappings& extra) const;
+  // --warm: checks the guest has a resume listener, records what a restore
+  // must match into job.warm, and saves the guest (its QEMU gone after).
+  void save_for_warm(CaptureJob& job);
+  // --warm, the disks copied: the image's root layer made and the save moved
+  // into place, the warm state recorded available.
+  void keep_warm_state(const CaptureJob& job);
   // Decides whether the disk can be captured as a thin layer (see docs/CAPTURE.md).
   void plan_layer(const ImageRecord& image, Disk& disk) const;
   // Copies every disk into its snapshot file (live: after freezing a point in

@@ -14,6 +14,8 @@ InstanceLease::~InstanceLease() { owner_.end_lease(instance_.id); }
 void InstanceLease::settling() { owner_.lease_settling(instance_.id); }
 void InstanceLease::shut_down(std::chrono::seconds timeout) { owner_.shut_down_leased(instance_.id, timeout); }
 void InstanceLease::start_again() { owner_.start_leased(instance_.id); }
+void InstanceLease::save_memory(const std::string& path) { owner_.save_leased(instance_.id, path); }
+void InstanceLease::resume_saved(const std::string& path) { owner_.resume_leased(instance_.id, path); }
 std::string InstanceLease::next_start_disk(const std::string& target) {
   return owner_.next_start_disk(instance_.id, target);
 }
@@ -143,6 +145,53 @@ void InstanceService::start_leased(const std::string& id) {
   start_guest(rt_, *rec);
   rt_.catalog.set_instance_state(id, InstanceState::kRunning);
   log_info("instance " + id + " started again after create-image");
+}
+
+void InstanceService::save_leased(const std::string& id, const std::string& path) {
+  std::lock_guard lock(state_mu_);
+  auto rec = rt_.catalog.find_instance(id);
+  if (!rec) throw AmidError(codes::kInternalError, "instance " + id + " vanished during create-image");
+  // Pending, as during a start: an amid that stops now finds it off and the
+  // capture's recovery starts it again (restart_source).
+  rt_.catalog.set_instance_state(id, InstanceState::kPending, kStartingReason);
+  const bool nic = rt_.network && !rec->private_ip.empty();
+  try {
+    if (nic) rt_.hypervisor.set_link(id, mac_for_instance(id), false);
+    rt_.hypervisor.save_domain(id, path);
+  } catch (...) {
+    try {
+      if (nic) rt_.hypervisor.set_link(id, mac_for_instance(id), true);
+    } catch (const std::exception& e) {
+      log_warn("instance " + id + ": cannot set its link up again: " + e.what());
+    }
+    rt_.catalog.set_instance_state(id, InstanceState::kRunning);
+    throw;
+  }
+  log_info("instance " + id + " saved for create-image --warm");
+}
+
+void InstanceService::resume_leased(const std::string& id, const std::string& path) {
+  std::lock_guard lock(state_mu_);
+  auto rec = rt_.catalog.find_instance(id);
+  if (!rec) throw AmidError(codes::kInternalError, "instance " + id + " vanished during create-image");
+  const bool nic = rt_.network && !rec->private_ip.empty();
+  // The saved QEMU's tap went with it: a new one, as for a start.
+  release_guest_network(rt_, id);
+  try {
+    start_guest(rt_, *rec, [&](bool paused) { rt_.hypervisor.restore_domain(path, paused); });
+    if (nic) rt_.hypervisor.set_link(id, mac_for_instance(id), true);
+    log_info("instance " + id + " resumed after create-image --warm");
+  } catch (const std::exception& e) {
+    log_warn("instance " + id + ": cannot resume from its save (" + e.what() + "); it boots again");
+    try {
+      rt_.hypervisor.destroy_domain(id);
+    } catch (const std::exception& again) {
+      log_warn("instance " + id + ": " + again.what());
+    }
+    release_guest_network(rt_, id);
+    start_guest(rt_, *rec);
+  }
+  rt_.catalog.set_instance_state(id, InstanceState::kRunning);
 }
 
 std::string InstanceService::next_start_disk(const std::string& id, const std::string& target) {

@@ -41,6 +41,13 @@ class InstanceLease {
   // Starts it again after shut_down (its definition defined again if an amid
   // start parked it meanwhile). The instance is running.
   void start_again();
+  // create-image --warm: saves the running guest's memory to `path`
+  // (libvirt's save image) with its NIC's link down, so that no clone sends
+  // with this instance's MAC; QEMU is then gone. The instance is pending.
+  void save_memory(const std::string& path);
+  // Restores the guest saved at `path` and sets its link up again; if that
+  // fails, it boots instead (and the log says why). The instance is running.
+  void resume_saved(const std::string& path);
   // The file behind disk `target` ("vda") in the definition the instance's next
   // start uses: libvirt's persistent one, or the one parked in the catalog. ""
   // when neither has that disk.

@@ -163,6 +163,8 @@ class InstanceService {
   // The first shutdown request of a capture: the guest agent's when it answers, else the button.
   void shut_down_through_agent_or_button(const std::string& id);
   void start_leased(const std::string& id);
+  void save_leased(const std::string& id, const std::string& path);
+  void resume_leased(const std::string& id, const std::string& path);
   std::string next_start_disk(const std::string& id, const std::string& target);
   void point_next_start_disk(const std::string& id, const std::string& target, const std::string& file);
   // Refused (IncorrectInstanceState) while the instance is leased. state_mu_ held.

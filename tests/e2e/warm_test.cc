@@ -183,5 +183,46 @@ TEST_F(Warm, RestoredInstancesAreEachTheirOwnMachineAndAMismatchBootsCold) {
   EXPECT_NE(copy_out.find("amid-tiny: resumed " + copy_instance), std::string::npos) << copy_out;
 }
 
+// create-image --warm: a running guest saved with its disks at one point.
+// The source goes on (restored, not rebooted); a launch of the new image
+// restores that guest, whose disk holds what it wrote before the capture.
+TEST_F(Warm, CreateImageWarmSavesARunningGuestThatGoesOn) {
+  Result reg = amid_.amictl({"register-image", "--name", "tiny", "--disk", tiny_image()});
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  const std::string image = reg.out.substr(0, reg.out.find('\n'));
+  const std::string writer = amid_.dir() + "/writer.sh";
+  std::ofstream(writer) << "echo captured-disk >/warm-marker && sync && echo warm-written\n";
+  Result run = amid_.amictl({"run-instances", "--image-id", image, "--instance-type", "t3.nano", "--user-data",
+                             "file://" + writer, "--output", "json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string source = Json::parse(run.out)["Instances"][0]["InstanceId"];
+  console_until(source, "amid-tiny: ready");
+
+  Result made = amid_.amictl({"create-image", "--instance-id", source, "--name", "captured warm", "--warm",
+                              "--wait", "--timeout", "300"});
+  ASSERT_EQ(made.exit_code, 0) << made.out << made.err << "\namid's log:\n" << read_file(amid_.log());
+  const std::string captured = made.out.substr(0, made.out.find_first_of(" \n"));
+  Json img = describe_image(captured);
+  EXPECT_EQ(img["Warm"], true) << img.dump();
+  EXPECT_EQ(img["WarmState"]["InstanceType"], "t3.nano") << img.dump();
+
+  // The source was restored, not rebooted, and runs.
+  Json src = describe_instance(source);
+  EXPECT_EQ(src["State"]["Name"], "running") << src.dump();
+  const std::string log = read_file(amid_.log());
+  EXPECT_NE(log.find("instance " + source + " resumed after create-image --warm"), std::string::npos) << log;
+
+  const std::string reader = amid_.dir() + "/reader.sh";
+  std::ofstream(reader) << "echo \"warm-marker=$(cat /warm-marker)\"\n";
+  Result clone = amid_.amictl({"run-instances", "--image-id", captured, "--instance-type", "t3.nano",
+                               "--user-data", "file://" + reader, "--output", "json"});
+  ASSERT_EQ(clone.exit_code, 0) << clone.err;
+  const std::string clone_id = Json::parse(clone.out)["Instances"][0]["InstanceId"];
+  const std::string out = console_until(clone_id, "warm-marker=");
+  EXPECT_EQ(describe_instance(clone_id)["LaunchMode"], "warm") << read_file(amid_.log());
+  EXPECT_NE(out.find("amid-tiny: resumed " + clone_id), std::string::npos) << out;
+  EXPECT_EQ(value_of(out, "marker"), "captured-disk") << "the disk as it was when the memory was saved";
+}
+
 }  // namespace
 }  // namespace amid::e2e

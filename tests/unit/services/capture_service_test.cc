@@ -70,5 +70,37 @@ TEST_F(CaptureTagsTest, CreateImageTagsTheImageAndItsSnapshots) {
   EXPECT_TRUE(catalog_->tags_of(instance).empty());
 }
 
+// create-image --warm (Warm) needs a running guest and an image of its root
+// disk only; a refused request names Warm and records nothing.
+TEST_F(CaptureTagsTest, WarmIsRefusedForAStoppedInstanceOrAnImageWithMoreThanItsRoot) {
+  if (!::amid::testing::have_qemu_img()) GTEST_SKIP() << "qemu-img is not on PATH";
+  std::string disk = tmp_.file("disk.qcow2");
+  ASSERT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", disk, "2M"}));
+  ::chmod(disk.c_str(), 0644);
+  auto reg = call("RegisterImage", {{"Name", "base"}, {"DiskPath", disk}});
+  ASSERT_TRUE(reg.ok) << reg.error_code << ": " << reg.error_message;
+  auto run = call("RunInstances", {{"ImageId", reg.body["ImageId"]}, {"InstanceType", "t3.nano"}});
+  ASSERT_TRUE(run.ok) << run.error_code << ": " << run.error_message;
+  std::string instance = run.body["Instances"][0]["InstanceId"];
+  const std::size_t images = catalog_->list_images().size();
+
+  auto added = call("CreateImage", {{"InstanceId", instance}, {"Name", "warm"}, {"Warm", true},
+                                    {"BlockDeviceMappings", Json::parse(R"([{"DeviceName":"/dev/vdb","Ebs":{"VolumeSize":1}}])")}});
+  EXPECT_EQ(added.error_code, codes::kInvalidParameterCombination);
+  EXPECT_NE(added.error_message.find("Warm: the image would map /dev/vdb beside its root"), std::string::npos)
+      << added.error_message;
+
+  ASSERT_TRUE(call("StopInstances", {{"InstanceIds", {instance}}, {"Force", true}}).ok);
+  auto stopped = call("CreateImage", {{"InstanceId", instance}, {"Name", "warm"}, {"Warm", true}});
+  EXPECT_EQ(stopped.error_code, codes::kIncorrectInstanceState);
+  EXPECT_NE(stopped.error_message.find("Warm: instance " + instance + " is stopped"), std::string::npos)
+      << stopped.error_message;
+  EXPECT_EQ(catalog_->list_images().size(), images) << "nothing recorded";
+  // The lease was let go: a plain capture goes ahead.
+  auto plain = call("CreateImage", {{"InstanceId", instance}, {"Name", "plain"}});
+  EXPECT_TRUE(plain.ok) << plain.error_code << ": " << plain.error_message;
+  scheduler_.run_posted();
+}
+
 }  // namespace
 }  // namespace amid
