@@ -461,19 +461,9 @@ void CaptureService::save_for_warm(CaptureJob& job) {
                         ") within " + std::to_string(kListenerTimeout.count()) +
                         " s: its image has no resume listener, or its boot is not done (images/README.md, Warm images)");
   }
-  const std::optional<std::string> live = rt_.hypervisor.domain_xml(inst.id);
-  if (!live) throw AmidError(codes::kInternalError, "instance " + inst.id + "'s domain is gone");
-  const SavedMachine machine = saved_machine_of(*live);
   WarmStateRecord& warm = *job.warm;
   warm.image_id = job.image.id;
-  warm.instance_type = inst.instance_type;
-  warm.memory_mib = inst.memory_mib;
-  warm.vcpus = inst.vcpus;
-  warm.machine = machine.machine;
-  warm.cpu = machine.cpu;
-  warm.accelerator = machine.domain_type;
-  warm.qemu_version = rt_.hypervisor.version();
-  warm.nic = rt_.network && !inst.private_ip.empty();
+  record_saved_machine(rt_, inst, warm);
   warm.memory_file = warm_memory_file(rt_.store, job.image.id);
   warm.root_layer = warm_root_layer(rt_.store, job.image.id);
   job.lease->save_memory(warm.memory_file + ".tmp");

@@ -106,17 +106,7 @@ void WarmImageService::run(const Caller& caller, WarmStateRecord warm) {
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(boot_timeout_).count()) +
                           " s of its launch: the image has no resume listener (images/README.md, Warm images)");
     }
-    const std::optional<std::string> live = rt_.hypervisor.domain_xml(rec.id);
-    if (!live) throw AmidError(codes::kInternalError, "instance " + rec.id + "'s domain is gone");
-    const SavedMachine machine = saved_machine_of(*live);
-    warm.instance_type = rec.instance_type;
-    warm.memory_mib = rec.memory_mib;
-    warm.vcpus = rec.vcpus;
-    warm.machine = machine.machine;
-    warm.cpu = machine.cpu;
-    warm.accelerator = machine.domain_type;
-    warm.qemu_version = rt_.hypervisor.version();
-    warm.nic = has_network(rt_, rec);
+    record_saved_machine(rt_, rec, warm);
     // A clone of this guest must send nothing before it took its own MAC.
     if (warm.nic) rt_.hypervisor.set_link(rec.id, mac_for_instance(rec.id), false);
     rt_.hypervisor.save_domain(rec.id, memory_file + ".tmp");
@@ -159,6 +149,20 @@ void WarmImageService::recover_interrupted() {
     }
     log_warn("image " + warm.image_id + ": " + warm.state_reason);
   }
+}
+
+void record_saved_machine(Runtime& rt, const InstanceRecord& rec, WarmStateRecord& warm) {
+  const std::optional<std::string> live = rt.hypervisor.domain_xml(rec.id);
+  if (!live) throw AmidError(codes::kInternalError, "instance " + rec.id + "'s domain is gone");
+  const SavedMachine machine = saved_machine_of(*live);
+  warm.instance_type = rec.instance_type;
+  warm.memory_mib = rec.memory_mib;
+  warm.vcpus = rec.vcpus;
+  warm.machine = machine.machine;
+  warm.cpu = machine.cpu;
+  warm.accelerator = machine.domain_type;
+  warm.qemu_version = rt.hypervisor.version();
+  warm.nic = has_network(rt, rec);
 }
 
 std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const InstanceRecord& rec,

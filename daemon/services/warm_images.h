@@ -61,6 +61,12 @@ class WarmImageService {
 std::string warm_memory_file(const Store& store, const std::string& image_id);
 std::string warm_root_layer(const Store& store, const std::string& image_id);
 
+// Fills in what a restore from a save of running instance `rec` must match:
+// its type's memory and vCPUs, the machine, CPU and domain type of its live
+// domain, libvirt's QEMU version, whether it has a NIC. Throws when its domain
+// is gone.
+void record_saved_machine(Runtime& rt, const InstanceRecord& rec, WarmStateRecord& warm);
+
 // Why instance `rec` (with its merged `mappings` and root size) cannot be
 // restored from `image`'s warm state: "" when it can.
 std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const InstanceRecord& rec,

@@ -20,18 +20,23 @@ class CaptureTagsTest : public ::amid::testing::CatalogFixture {
     CatalogFixture::SetUp();
     region_->set_scheduler(&scheduler_);
   }
+  // A t3.nano instance of a registered 2 MiB disk, running (on the test driver).
+  void launch(std::string& instance) {
+    std::string disk = tmp_.file("disk.qcow2");
+    ASSERT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", disk, "2M"}));
+    ::chmod(disk.c_str(), 0644);
+    auto reg = call("RegisterImage", {{"Name", "base"}, {"DiskPath", disk}});
+    ASSERT_TRUE(reg.ok) << reg.error_code << ": " << reg.error_message;
+    auto run = call("RunInstances", {{"ImageId", reg.body["ImageId"]}, {"InstanceType", "t3.nano"}});
+    ASSERT_TRUE(run.ok) << run.error_code << ": " << run.error_message;
+    instance = run.body["Instances"][0]["InstanceId"];
+  }
 };
 
 TEST_F(CaptureTagsTest, CreateImageTagsTheImageAndItsSnapshots) {
   if (!::amid::testing::have_qemu_img()) GTEST_SKIP() << "qemu-img is not on PATH";
-  std::string disk = tmp_.file("disk.qcow2");
-  ASSERT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", disk, "2M"}));
-  ::chmod(disk.c_str(), 0644);
-  auto reg = call("RegisterImage", {{"Name", "base"}, {"DiskPath", disk}});
-  ASSERT_TRUE(reg.ok) << reg.error_code << ": " << reg.error_message;
-  auto run = call("RunInstances", {{"ImageId", reg.body["ImageId"]}, {"InstanceType", "t3.nano"}});
-  ASSERT_TRUE(run.ok) << run.error_code << ": " << run.error_message;
-  std::string instance = run.body["Instances"][0]["InstanceId"];
+  std::string instance;
+  ASSERT_NO_FATAL_FAILURE(launch(instance));
   // Captured stopped: the test driver has no ACPI shutdown, and a stopped
   // instance is copied as it is (no shutdown, no restart).
   ASSERT_TRUE(call("StopInstances", {{"InstanceIds", {instance}}, {"Force", true}}).ok);
@@ -74,14 +79,8 @@ TEST_F(CaptureTagsTest, CreateImageTagsTheImageAndItsSnapshots) {
 // disk only; a refused request names Warm and records nothing.
 TEST_F(CaptureTagsTest, WarmIsRefusedForAStoppedInstanceOrAnImageWithMoreThanItsRoot) {
   if (!::amid::testing::have_qemu_img()) GTEST_SKIP() << "qemu-img is not on PATH";
-  std::string disk = tmp_.file("disk.qcow2");
-  ASSERT_TRUE(::amid::testing::qemu_img({"create", "-q", "-f", "qcow2", disk, "2M"}));
-  ::chmod(disk.c_str(), 0644);
-  auto reg = call("RegisterImage", {{"Name", "base"}, {"DiskPath", disk}});
-  ASSERT_TRUE(reg.ok) << reg.error_code << ": " << reg.error_message;
-  auto run = call("RunInstances", {{"ImageId", reg.body["ImageId"]}, {"InstanceType", "t3.nano"}});
-  ASSERT_TRUE(run.ok) << run.error_code << ": " << run.error_message;
-  std::string instance = run.body["Instances"][0]["InstanceId"];
+  std::string instance;
+  ASSERT_NO_FATAL_FAILURE(launch(instance));
   const std::size_t images = catalog_->list_images().size();
 
   auto added = call("CreateImage", {{"InstanceId", instance}, {"Name", "warm"}, {"Warm", true},
