@@ -410,7 +410,6 @@ void CaptureService::run(CaptureJob job) {
   } catch (const std::exception& e) {
     if (live) lease.settling();
     if (saved_by_us) resume_source();  // before the image's folder, and the save in it, goes
-    if (job.warm) rt_.catalog.delete_warm_state(image.id);
     fail_image_job(rt_, image, e.what());
   }
   if (live) merge_back(lease);
@@ -467,8 +466,8 @@ void CaptureService::save_for_warm(CaptureJob& job) {
   warm.memory_file = warm_memory_file(rt_.store, job.image.id);
   warm.root_layer = warm_root_layer(rt_.store, job.image.id);
   job.lease->save_memory(warm.memory_file + ".tmp");
-  log_info("image " + job.image.id + ": " + inst.id + " saved (" + std::to_string(rt_.files->file_size(warm.memory_file + ".tmp")) +
-           " bytes of memory state)");
+  log_info("image " + job.image.id + ": " + inst.id + " saved (" +
+           std::to_string(rt_.files->file_size(warm.memory_file + ".tmp")) + " bytes of memory state)");
 }
 
 void CaptureService::keep_warm_state(const CaptureJob& job) {

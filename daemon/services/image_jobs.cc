@@ -45,6 +45,7 @@ void fail_image_job(Runtime& rt, const ImageRecord& image, const std::string& re
     log_error("image " + image.id + ": cannot remove partial files: " + e.what());
   }
   for (const auto& snap : rt.catalog.snapshots_of_image(image.id)) rt.catalog.delete_snapshot(snap.id);
+  rt.catalog.delete_warm_state(image.id);  // a copy's or a --warm capture's, recorded just before the end
   rt.catalog.set_image_state(image.id, ImageState::kFailed, "Server.InternalError: " + reason);
 }
 

@@ -28,8 +28,8 @@ ImageRecord replayed_image(const Catalog& catalog, const ClientTokenRecord& prio
 // shows it, available, with `extra` fields over it (Source, Consistency...).
 void write_manifest(Runtime& rt, const ImageRecord& image, const protocol::Json& extra);
 
-// A job that could not finish: its files go, its snapshots' rows go, and the
-// image is `failed` with the reason.
+// A job that could not finish: its files go, its snapshots' rows and its warm
+// state go, and the image is `failed` with the reason.
 void fail_image_job(Runtime& rt, const ImageRecord& image, const std::string& reason);
 
 }  // namespace amid

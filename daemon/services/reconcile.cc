@@ -19,6 +19,7 @@ void reconcile(Runtime& rt, ImageService& images, InstanceService& instances) {
     log_warn("image " + img.id + " was being registered when amid stopped; it failed");
     rt.files->remove_dir(rt.store.image_dir(img.id));
     for (const auto& snap : rt.catalog.snapshots_of_image(img.id)) rt.catalog.delete_snapshot(snap.id);
+    rt.catalog.delete_warm_state(img.id);  // a copy's, recorded just before the end
     bool copy = img.source.rfind("copy:", 0) == 0;
     rt.catalog.set_image_state(img.id, ImageState::kFailed,
                                copy ? "Server.InternalError: amid stopped during the copy; run copy-image again"

@@ -1,11 +1,13 @@
 // Chaos: amid killed by SIGKILL at random points of register, run, stop, start,
-// create-image, terminate and deregister, then restarted. After each restart:
-// every image is available or cleanly failed, no instance is left pending, no file
-// or domain definition is orphaned (a stopped instance's is parked in the catalog,
-// not in libvirt), every qcow2 passes `qemu-img check`, and the guests amid was
-// not touching kept their QEMU process.
+// create-image, terminate and deregister, and of the warm ones (warm-image, a
+// warm launch, create-image --warm; docs/WARM_IMAGES.md), then restarted.
+// After each restart: every image is available or cleanly failed, no instance
+// is left pending, no warm state is left pending and a failed one has no files,
+// no file or domain definition is orphaned (a stopped instance's is parked in
+// the catalog, not in libvirt), every qcow2 passes `qemu-img check`, and the
+// guests amid was not touching kept their QEMU process.
 //
-// CI runs AMID_CHAOS_ROUNDS (default 7: each operation once); by hand, e.g.
+// CI runs AMID_CHAOS_ROUNDS (default 10: each operation once); by hand, e.g.
 //   AMID_CHAOS_ROUNDS=50 build/tests/amid_e2e_tests --gtest_filter=Chaos.*
 // AMID_CHAOS_SEED repeats a run (the seed is printed).
 #include <gtest/gtest.h>
@@ -108,6 +110,16 @@ class Chaos : public ::testing::Test {
       }
     }
     for (const auto& [id, st] : instances()) EXPECT_NE(st, "pending") << id;
+    for (const auto& img : images()) {
+      if (!img.contains("WarmState")) continue;
+      const std::string warm = img["WarmState"].value("State", "");
+      EXPECT_NE(warm, "pending") << img["ImageId"] << "'s warm state";
+      if (warm == "failed") {
+        const std::string dir = amid_.state_dir() + "/images/" + img["ImageId"].get<std::string>();
+        EXPECT_FALSE(fs::exists(dir + "/warm-memory.save")) << "a failed warm state kept its save image";
+        EXPECT_FALSE(fs::exists(dir + "/warm-root.qcow2")) << "a failed warm state kept its root layer";
+      }
+    }
 
     const std::string s = amid_.state_dir();
     const std::string db = s + "/catalog.db";
@@ -152,7 +164,7 @@ class Chaos : public ::testing::Test {
 };
 
 TEST_F(Chaos, AmidKilledAtRandomPointsRecoversCleanly) {
-  const int rounds = std::getenv("AMID_CHAOS_ROUNDS") ? std::atoi(std::getenv("AMID_CHAOS_ROUNDS")) : 7;
+  const int rounds = std::getenv("AMID_CHAOS_ROUNDS") ? std::atoi(std::getenv("AMID_CHAOS_ROUNDS")) : 10;
   const unsigned seed = std::getenv("AMID_CHAOS_SEED") ? static_cast<unsigned>(std::atol(std::getenv("AMID_CHAOS_SEED")))
                                                        : std::random_device{}();
   std::cout << "chaos: " << rounds << " rounds, AMID_CHAOS_SEED=" << seed << std::endl;
@@ -169,9 +181,15 @@ TEST_F(Chaos, AmidKilledAtRandomPointsRecoversCleanly) {
                           "--timeout", "180"}).exit_code, 0);
   const pid_t keeper_pid = qemu_pid_of(keeper);
   ASSERT_GT(keeper_pid, 0);
+  // A warm image for the warm launches (a launch with base_'s volume boots cold).
+  r = amid_.amictl({"register-image", "--name", "chaos warm", "--disk", tiny_image()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string warm = r.out.substr(0, r.out.find('\n'));
+  r = amid_.amictl({"warm-image", "--image-id", warm, "--instance-type", "t3.nano", "--wait", "--timeout", "300"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
-  const std::vector<std::string> ops = {"register", "run", "stop", "start", "create-image", "terminate",
-                                        "deregister"};
+  const std::vector<std::string> ops = {"register",   "run",        "stop",      "start",       "create-image",
+                                        "terminate",  "deregister", "warm-image", "warm-launch", "warm-capture"};
   int registered = 0;
   for (int round = 0; round < rounds; ++round) {
     const std::string op = ops[static_cast<size_t>(round) % ops.size()];
@@ -182,14 +200,34 @@ TEST_F(Chaos, AmidKilledAtRandomPointsRecoversCleanly) {
     } else if (op == "run") {
       args = {"run-instances", "--image-id", base_, "--instance-type", "t3.nano", "--block-device-mappings",
               "file://" + bdm_};
-    } else if (op == "stop" || op == "create-image" || op == "terminate") {
-      std::string victim = pick("running", keeper);
+    } else if (op == "stop" || op == "create-image" || op == "terminate" || op == "warm-capture") {
+      std::string victim = op == "warm-capture" ? "" : pick("running", keeper);
+      if (op == "warm-capture") {
+        // Root disk only (launch() maps a volume, which --warm refuses): one restored from the warm image.
+        Result w = amid_.amictl({"run-instances", "--image-id", warm, "--instance-type", "t3.nano", "--output", "text"});
+        EXPECT_EQ(w.exit_code, 0) << w.err;
+        victim = w.out.substr(0, w.out.find('\t'));
+      }
       if (victim.empty()) victim = launch();
       if (op == "stop") args = {"stop-instances", "--instance-ids", victim};
       if (op == "terminate") args = {"terminate-instances", "--instance-ids", victim};
-      if (op == "create-image") {
+      if (op == "create-image" || op == "warm-capture") {
         args = {"create-image", "--instance-id", victim, "--name", "chaos capture " + std::to_string(round)};
+        if (op == "warm-capture") {
+          // Its guest must be booted (the resume listener greets once it is):
+          // then the kill lands in the save, the copy or the restore.
+          amid_.amictl({"get-console-output", "--instance-id", victim, "--wait-for", "amid-tiny: ready",
+                        "--timeout", "180"});
+          args.push_back("--warm");
+        }
       }
+    } else if (op == "warm-image") {
+      Result reg = amid_.amictl({"register-image", "--name", "chaos " + std::to_string(registered++), "--disk",
+                                 tiny_image()});
+      args = {"warm-image", "--image-id", reg.out.substr(0, reg.out.find('\n')), "--instance-type", "t3.nano",
+              "--wait", "--timeout", "300"};
+    } else if (op == "warm-launch") {
+      args = {"run-instances", "--image-id", warm, "--instance-type", "t3.nano"};
     } else if (op == "start") {
       std::string victim = pick("stopped", keeper);
       if (victim.empty()) {
@@ -202,7 +240,7 @@ TEST_F(Chaos, AmidKilledAtRandomPointsRecoversCleanly) {
     } else if (op == "deregister") {
       std::string target;
       for (const auto& img : images()) {
-        if (img["ImageId"] != base_ && img["State"] == "available") target = img["ImageId"];
+        if (img["ImageId"] != base_ && img["ImageId"] != warm && img["State"] == "available") target = img["ImageId"];
       }
       if (target.empty()) {
         Result reg = amid_.amictl({"register-image", "--name", "chaos " + std::to_string(registered++), "--disk",
