@@ -1,6 +1,5 @@
 #include "daemon/services/copy_service.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -194,17 +193,10 @@ void CopyService::plan_warm_state(const ImageRecord& src, RegionFiles& from_file
 // The root layer holds what the saved guest wrote over the source's disk; the
 // copy's disk has the same bytes, so the layer's copy is only pointed at it.
 void CopyService::copy_root_layer(const CopyJob& job) {
-  const std::string& to = job.warm->root_layer;
-  const std::string part = to + ".part";
-  try {
+  write_root_layer(job.warm->root_layer, [&](const std::string& part) {
     fs::copy_sparse_durable(job.warm_root_from, part, 0600);
     rt_.qemu_img.set_backing_file(part, job.image.disk_file);
-    if (::chmod(part.c_str(), 0444) != 0) throw AmidError(codes::kInternalError, "cannot chmod " + part);
-    fs::rename_durable(part, to);
-  } catch (...) {
-    ::unlink(part.c_str());
-    throw;
-  }
+  });
 }
 
 // A thin snapshot of another region, made standalone in this one: flattened

@@ -1,5 +1,8 @@
 #include "daemon/services/warm_images.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <ctime>
 
 #include "common/block_device_mapping.h"
@@ -46,6 +49,18 @@ std::string warm_memory_file(const Store& store, const std::string& image_id) {
 }
 std::string warm_root_layer(const Store& store, const std::string& image_id) {
   return store.image_dir(image_id) + "/warm-root.qcow2";
+}
+
+void write_root_layer(const std::string& to, const std::function<void(const std::string& part)>& make) {
+  const std::string part = to + ".part";
+  try {
+    make(part);
+    if (::chmod(part.c_str(), 0444) != 0) throw AmidError(codes::kInternalError, "cannot chmod " + part);
+    fs::rename_durable(part, to);
+  } catch (...) {
+    ::unlink(part.c_str());
+    throw;
+  }
 }
 
 WarmStateRecord WarmImageService::warm_image(const Caller& caller, const std::string& image_id,

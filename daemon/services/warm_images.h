@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "daemon/host/domain_xml.h"
@@ -60,6 +61,10 @@ class WarmImageService {
 // layer (a qcow2 over the image's disk).
 std::string warm_memory_file(const Store& store, const std::string& image_id);
 std::string warm_root_layer(const Store& store, const std::string& image_id);
+// Puts a root layer in place at `to`: `make` writes the qcow2 at the path it
+// is given (beside `to`), which is then made read-only (0444) and renamed
+// over `to`; on failure it is removed and the error passed on.
+void write_root_layer(const std::string& to, const std::function<void(const std::string& part)>& make);
 
 // Fills in what a restore from a save of running instance `rec` must match:
 // its type's memory and vCPUs, the machine, CPU and domain type of its live
