@@ -5,7 +5,9 @@
 // the user data), then create-image in both modes through the guest's
 // qemu-guest-agent (a live capture with its file systems frozen, which the next
 // guest's own e2fsck finds clean; a clean shutdown asked of the agent), and a
-// launch from the image, which cloud-init treats as a new instance.
+// launch from the image, which cloud-init treats as a new instance; then
+// create-image --warm of the first server and a launch restored from it, which
+// takes its own identity and runs cloud-init again as a new instance.
 //
 // The template is $AMID_DEBIAN_IMAGE (scripts/test builds it once per recipe
 // under build/debian/). Under TCG a boot takes about 95 s.
@@ -268,7 +270,67 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_EQ(who.exit_code, 0) << who.err;
   EXPECT_EQ(who.out.substr(0, who.out.find('\n')), second) << who.out << who.err;
 
-  for (const auto& i : {id, second}) {
+  // A warm image of the first server, which booted again after its capture:
+  // its memory and disks at one point. A server restored from it takes its
+  // own identity at once (amid-resume.service) and then runs cloud-init over
+  // its own seed as a new instance: its key pair, user data, host keys and
+  // machine id are its own, not the saved server's.
+  const std::string identity = "hostname; cat /etc/machine-id /etc/ssh/ssh_host_ed25519_key.pub";
+  Result settled = amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--",
+                                 "cloud-init status --wait >/dev/null; systemctl is-active amid-resume; " + identity});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  ASSERT_EQ(settled.out.rfind("active\n" + id + "\n", 0), 0u)
+      << "the resume listener is not running after the boot:\n" << settled.out;
+  const auto warmed_at = std::chrono::steady_clock::now();
+  std::string warm = first_field(amid_.amictl({"create-image", "--instance-id", id, "--name", "Warm-Debian", "--warm",
+                                               "--output", "text"}));
+  Result warm_done = amid_.amictl({"wait", "image-available", "--image-ids", warm, "--timeout", "600"});
+  ASSERT_EQ(warm_done.exit_code, 0) << warm_done.out << warm_done.err << read_file(amid_.log());
+  std::cout << "[ debian   ] create-image --warm: " << seconds_since(warmed_at) << " s" << std::endl;
+  Json warm_image = Json::parse(amid_.amictl({"describe-images", "--image-ids", warm, "--output", "json"}).out)["Images"][0];
+  EXPECT_EQ(warm_image["Warm"], true) << warm_image.dump(2);
+
+  const auto restored_at = std::chrono::steady_clock::now();
+  std::string third = first_field(amid_.amictl({"run-instances", "--image-id", warm, "--instance-type", "t3.micro",
+                                                "--key-name", "other", "--user-data",
+                                                "file://" + amid_.dir() + "/user-data", "--output", "text"}));
+  ASSERT_EQ(third.rfind("i-", 0), 0u) << third;
+  wait_console(third, "amid-debian: resumed " + third, 60);
+  std::cout << "[ debian   ] warm run-instances to the guest's resumed line: " << seconds_since(restored_at) << " s"
+            << std::endl;
+  console = wait_console(third, "Datasource DataSourceNoCloud", 300);
+  std::cout << "[ debian   ] warm run-instances to cloud-init's end: " << seconds_since(restored_at) << " s" << std::endl;
+  Json third_instance = Json::parse(amid_.amictl({"describe-instances", "--instance-ids", third, "--output", "json"})
+                                        .out)["Reservations"][0]["Instances"][0];
+  EXPECT_EQ(third_instance["LaunchMode"], "warm") << "not restored; amid's log:\n" << read_file(amid_.log());
+  const std::string third_ip = third_instance.value("PrivateIpAddress", "");
+  EXPECT_NE(third_ip, first_ip);
+  EXPECT_NE(console.find("amid-e2e host=" + third + " file=written by cloud-config"), std::string::npos) << console;
+  EXPECT_NE(console.find(other_pub.substr(other_pub.find(' ') + 1, 40)), std::string::npos)
+      << "the restored instance's key is not in admin's authorized_keys:\n" << console;
+  EXPECT_NE(console.find("amid-e2e-net eth0=" + third_ip + "/20"), std::string::npos) << console;
+  EXPECT_NE(console.find("amid-e2e-imds id=" + third), std::string::npos) << console;
+  Result third_identity = amid_.amictl({"ssh", "--instance-id", third, "--key", amid_.dir() + "/other.pem", "--", identity});
+  ASSERT_EQ(third_identity.exit_code, 0) << third_identity.out << third_identity.err;
+  std::istringstream saved_lines(settled.out), restored_lines(third_identity.out);
+  std::string line, saved_machine, saved_host_key, restored_host, restored_machine, restored_host_key;
+  std::getline(saved_lines, line);  // "active"
+  std::getline(saved_lines, line);  // the hostname
+  std::getline(saved_lines, saved_machine);
+  std::getline(saved_lines, saved_host_key);
+  std::getline(restored_lines, restored_host);
+  std::getline(restored_lines, restored_machine);
+  std::getline(restored_lines, restored_host_key);
+  EXPECT_EQ(restored_host, third);
+  EXPECT_EQ(restored_machine.size(), 32u) << third_identity.out;
+  EXPECT_NE(restored_machine, saved_machine) << "the restored server kept the saved one's machine id";
+  EXPECT_EQ(restored_host_key.rfind("ssh-ed25519 ", 0), 0u) << third_identity.out;
+  EXPECT_NE(restored_host_key, saved_host_key) << "the restored server kept the saved one's SSH host key";
+  // The saved server went on after its capture, still itself.
+  Result still = amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--", "hostname"});
+  EXPECT_EQ(still.out, id + "\n") << still.err;
+
+  for (const auto& i : {id, second, third}) {
     Result t = amid_.amictl({"terminate-instances", "--instance-ids", i});
     EXPECT_EQ(t.exit_code, 0) << t.err;
   }
