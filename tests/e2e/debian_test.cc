@@ -310,7 +310,8 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
       << "the restored instance's key is not in admin's authorized_keys:\n" << console;
   EXPECT_NE(console.find("amid-e2e-net eth0=" + third_ip + "/20"), std::string::npos) << console;
   EXPECT_NE(console.find("amid-e2e-imds id=" + third), std::string::npos) << console;
-  Result third_identity = amid_.amictl({"ssh", "--instance-id", third, "--key", amid_.dir() + "/other.pem", "--", identity});
+  Result third_identity = amid_.amictl({"ssh", "--instance-id", third, "--key", amid_.dir() + "/other.pem", "--",
+                                        identity + "; cloud-init status"});
   ASSERT_EQ(third_identity.exit_code, 0) << third_identity.out << third_identity.err;
   std::istringstream saved_lines(settled.out), restored_lines(third_identity.out);
   std::string line, saved_machine, saved_host_key, restored_host, restored_machine, restored_host_key;
@@ -326,6 +327,8 @@ TEST_F(Debian, AKeyPairAndCloudConfigReachTheGuestAndItsImage) {
   EXPECT_NE(restored_machine, saved_machine) << "the restored server kept the saved one's machine id";
   EXPECT_EQ(restored_host_key.rfind("ssh-ed25519 ", 0), 0u) << third_identity.out;
   EXPECT_NE(restored_host_key, saved_host_key) << "the restored server kept the saved one's SSH host key";
+  std::getline(restored_lines, line);
+  EXPECT_EQ(line, "status: done") << "cloud-init's second run did not end well:\n" << third_identity.out;
   // The saved server went on after its capture, still itself.
   Result still = amid_.amictl({"ssh", "--instance-id", id, "--key", key_file, "--", "hostname"});
   EXPECT_EQ(still.out, id + "\n") << still.err;
