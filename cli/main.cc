@@ -7,6 +7,7 @@
 
 #include "cli/commands/commands.h"
 #include "cli/exit_codes.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   using namespace amid::cli;
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--output", output, "json | table | text")
       ->check(CLI::IsMember({"json", "table", "text"}))
       ->default_str("table");
-  app.set_version_flag("--version", "amictl 0.1.0");
+  app.set_version_flag("--version", std::string("amictl ") + amid::kVersion);
 
   std::unique_ptr<Client> client;
   std::optional<Context> ctx;

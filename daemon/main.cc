@@ -24,6 +24,7 @@
 #include "daemon/host/fs.h"
 #include "daemon/host/log.h"
 #include "daemon/host/reaper.h"
+#include "common/version.h"
 #include "daemon/region.h"
 
 namespace amid {
@@ -142,7 +143,7 @@ int run(int argc, char** argv) {
   app.add_option("--libvirt-uri", libvirt_uri,
                  "libvirt URI, or 'embedded' for qemu:///embed inside the state dir");
   app.add_option("--accel", accel, "auto | kvm | tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  app.set_version_flag("--version", "amid 0.1.0");
+  app.set_version_flag("--version", std::string("amid ") + amid::kVersion);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
