@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The Debian package (packaging/package.cmake): builds it from the build tree
+# (cmake --build BUILD --target package), checks its name, metadata, file
+# list and control files, runs lintian (no errors allowed; its whole output is
+# printed), then installs it with dpkg into a scratch root (--root, maintainer
+# scripts run with DPKG_ROOT set: --force-script-chrootless) and checks what an
+# admin relies on: the paths, the groups, the conffile, and that removing and
+# purging leave /var/lib/amid alone.
+# Usage: tests/package_test.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+fail=0
+bad() { echo "package test: $*" >&2; fail=1; }
+
+version=$("$build/daemon/amid" --version | awk '{print $2}')
+[ -n "$version" ] || { echo "package test: amid --version printed no version" >&2; exit 1; }
+[ "$("$build/cli/amictl" --version)" = "amictl $version" ] || bad "amictl --version is not 'amictl $version'"
+rm -f "$build"/amid_*.deb
+cmake --build "$build" --target package >/dev/null
+deb=$build/amid_${version}_amd64.deb
+[ -f "$deb" ] || { ls "$build"/*.deb >&2 || true; echo "package test: no $deb" >&2; exit 1; }
+echo "package: $deb ($(du -k "$deb" | cut -f1) KiB)"
+
+# Metadata: the version from one place, Depends from dpkg-shlibdeps (libvirt0)
+# and the programs amid runs.
+field() { dpkg-deb -f "$deb" "$1"; }
+[ "$(field Package)" = amid ] || bad "Package is '$(field Package)'"
+[ "$(field Version)" = "$version" ] || bad "Version is '$(field Version)', amid --version says $version"
+[ "$(field Architecture)" = amd64 ] || bad "Architecture is '$(field Architecture)'"
+depends=$(field Depends)
+echo "Depends: $depends"
+for d in libvirt0 libsqlite3-0 libc6 qemu-system-x86 qemu-utils libvirt-daemon-driver-qemu nftables; do
+  grep -qE "(^|, )$d( |,|$)" <<<"$depends" || bad "Depends lacks $d"
+done
+
+# Files where Debian puts them.
+listing=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in ./usr/sbin/amid ./usr/bin/amictl ./etc/amid/amid.toml ./usr/share/amid/instance-types.toml \
+         ./usr/share/amid/images/build-tiny ./usr/share/amid/images/build-debian \
+         ./usr/share/doc/amid/copyright ./usr/share/doc/amid/changelog.gz ./usr/share/doc/amid/README.md \
+         ./usr/lib/systemd/system/amid.service; do
+  grep -qxF "$f" <<<"$listing" || bad "the package has no $f"
+done
+if grep -vE '^\./(usr/(sbin|bin|share/(amid|doc/amid)|lib/systemd/system)|etc/amid)(/|$)|^\./$|^\./(usr|usr/share|usr/lib|usr/lib/systemd|etc|usr/share/doc)/$' <<<"$listing"; then
+  bad "files outside amid's folders (above)"
+fi
+control=$(mktemp -d)
+target=$(mktemp -d)
+trap 'rm -rf "$control" "$target"' EXIT
+dpkg-deb -e "$deb" "$control"
+[ "$(cat "$control/conffiles")" = /etc/amid/amid.toml ] || bad "conffiles is not /etc/amid/amid.toml: $(cat "$control/conffiles")"
+[ -x "$control/postinst" ] && [ -x "$control/postrm" ] || bad "postinst or postrm missing or not executable"
+
+# lintian: errors fail the test; its whole output is shown.
+echo "== lintian $deb"
+lint=$(lintian --tag-display-limit 0 "$deb" 2>&1) || true
+echo "${lint:-(no tags)}"
+if grep -q '^E: ' <<<"$lint"; then bad "lintian reports errors (above)"; fi
+
+# An install into a scratch root: a dpkg database and the files groupadd
+# edits, nothing else. Dependencies are not there (--force-depends).
+mkdir -p "$target"/var/lib/dpkg/{info,updates} "$target/etc" "$target/var/lib/amid"
+: >"$target/var/lib/dpkg/status"
+for f in passwd group shadow gshadow; do
+  grep -E '^root:' "/etc/$f" >"$target/etc/$f"
+done
+echo "keep me" >"$target/var/lib/amid/catalog-of-the-admin"
+# dpkg's own lines (every missing dependency) are shown only when it fails.
+dpkg_root() {
+  dpkg --root="$target" --force-script-chrootless --force-depends --log=/dev/null "$@" >"$control/dpkg.out" 2>&1 \
+    || { cat "$control/dpkg.out" >&2; echo "package test: dpkg $* failed" >&2; exit 1; }
+  grep -v "depends on\|is not installed\|dependency problems" "$control/dpkg.out" || true
+}
+echo "== dpkg --root $target -i"
+dpkg_root -i "$deb"
+for f in usr/sbin/amid usr/bin/amictl etc/amid/amid.toml usr/lib/systemd/system/amid.service; do
+  [ -f "$target/$f" ] || bad "installed: no /$f"
+done
+"$target/usr/bin/amictl" --version | grep -qxF "amictl $version" || bad "the installed amictl does not run"
+for g in amid amid-admin; do
+  grep -q "^$g:x:[0-9]*:" "$target/etc/group" || bad "postinst made no group $g"
+done
+awk '/^Package: amid$/,/^$/' "$target/var/lib/dpkg/status" | grep -q '^ /etc/amid/amid.toml [0-9a-f]\{32\}$' \
+  || bad "dpkg did not record /etc/amid/amid.toml as a conffile"
+
+# The admin edits the config; installing the package again keeps the edit.
+echo "# the admin's line" >>"$target/etc/amid/amid.toml"
+dpkg_root -i "$deb"
+grep -qxF "# the admin's line" "$target/etc/amid/amid.toml" || bad "reinstalling replaced the admin's amid.toml"
+
+echo "== dpkg --root $target --remove, then --purge"
+dpkg_root --remove amid
+[ -e "$target/usr/sbin/amid" ] && bad "remove left /usr/sbin/amid"
+[ -f "$target/etc/amid/amid.toml" ] || bad "remove took the conffile (only purge may)"
+purge_out=$(dpkg_root --purge amid)
+echo "$purge_out"
+grep -q "var/lib/amid is left in place" <<<"$purge_out" || bad "purge did not say that /var/lib/amid stays"
+[ -f "$target/var/lib/amid/catalog-of-the-admin" ] || bad "purge deleted /var/lib/amid"
+[ -e "$target/etc/amid/amid.toml" ] && bad "purge left /etc/amid/amid.toml"
+[ "$fail" = 0 ] && echo "package test: passed"
+exit "$fail"
