@@ -9,6 +9,9 @@
 # Usage: tests/package_test.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
+for tool in dpkg-deb dpkg-shlibdeps lintian; do
+  command -v "$tool" >/dev/null || { echo "package test: $tool not found: run scripts/install-deps" >&2; exit 1; }
+done
 fail=0
 bad() { echo "package test: $*" >&2; fail=1; }
 
