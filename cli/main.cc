@@ -1,48 +1,34 @@
-// amictl: the command line for amid, with aws-cli-like sub-commands.
+// amictl: the command line for amid, with aws-cli-like sub-commands (cli/app.h).
 // Errors become one line on stderr and a fixed exit code (cli/exit_codes.h), here only.
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 
-#include "cli/commands/commands.h"
+#include "cli/app.h"
+#include "cli/client.h"
 #include "cli/exit_codes.h"
-#include "common/version.h"
 
 int main(int argc, char** argv) {
   using namespace amid::cli;
-  CLI::App app{"amictl: drive amid, the local EC2-style image and instance service"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may follow the sub-command, as with aws
-  std::string socket = default_socket_path();
-  std::string output = "table";
-  app.add_option("--socket", socket, "amid's socket (env AMID_SOCKET)")->default_str(socket);
-  std::string region;
-  if (const char* env = std::getenv("AMID_REGION"); env && *env) region = env;
-  app.add_option("--region", region,
-                 "the region to act in, as amid.toml's [regions] name them (env AMID_REGION; "
-                 "default: amid's default region)");
-  app.add_option("--output", output, "json | table | text")
-      ->check(CLI::IsMember({"json", "table", "text"}))
-      ->default_str("table");
-  app.set_version_flag("--version", std::string("amictl ") + amid::kVersion);
-
+  GlobalOptions globals;
   std::unique_ptr<Client> client;
   std::optional<Context> ctx;
   ContextFactory make_ctx = [&]() -> Context& {
     if (!ctx) {
-      client = std::make_unique<Client>(socket, region);
-      Format f = output == "json" ? Format::kJson : output == "text" ? Format::kText : Format::kTable;
+      client = std::make_unique<Client>(globals.socket, globals.region);
+      Format f = globals.output == "json" ? Format::kJson
+                 : globals.output == "text" ? Format::kText
+                                            : Format::kTable;
       ctx.emplace(Context{*client, f, std::cout, std::cerr});
     }
     return *ctx;
   };
-  for (const auto& entry : kCommands) entry.add(app, make_ctx);
+  std::unique_ptr<CLI::App> app = make_app(globals, make_ctx);
 
   try {
-    app.parse(argc, argv);
+    app->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
+    int code = app->exit(e);
     return code == 0 ? 0 : kBadArguments;
   } catch (const UnreachableError& e) {
     std::cerr << "amictl: " << e.what() << "\n";

@@ -50,6 +50,9 @@ void add_ssh(CLI::App& app, ContextFactory ctx);
 void add_create_access_key(CLI::App& app, ContextFactory ctx);
 void add_list_access_keys(CLI::App& app, ContextFactory ctx);
 void add_delete_access_key(CLI::App& app, ContextFactory ctx);
+// Hidden (not in kCommands, not in help): amictl __complete-ids KIND, the ids
+// the shell completion offers (complete_ids.cc).
+void add_complete_ids(CLI::App& app, ContextFactory ctx);
 
 // The commands as a table, in the order help lists them.
 struct CommandEntry {
