@@ -13,6 +13,10 @@
 #   image recipes               /usr/share/amid/images
 #   README, docs/, copyright    /usr/share/doc/amid
 #   systemd/amid.service        /usr/lib/systemd/system
+#   amictl.1, amid.8, amid.toml.5  /usr/share/man/man{1,8,5} (gzipped; made at
+#                               build time: packaging/man/man.cmake)
+#   amictl's completions        /usr/share/bash-completion/completions/amictl,
+#                               /usr/share/zsh/vendor-completions/_amictl
 include(GNUInstallDirs)
 
 set(AMID_PACKAGING ${PROJECT_SOURCE_DIR}/packaging)
@@ -44,6 +48,16 @@ add_custom_command(
   COMMENT "gzip -9n the Debian changelog")
 add_custom_target(amid_changelog ALL DEPENDS ${AMID_PACKAGING_OUT}/changelog.gz)
 install(FILES ${AMID_PACKAGING_OUT}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# Man pages and shell completions, generated at build time (packaging/man/man.cmake):
+# amictl's from its command table, amid's with help2man, amid.toml's from the file.
+include(${AMID_PACKAGING}/man/man.cmake)
+install(FILES ${AMID_MAN_OUT}/amictl.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${AMID_MAN_OUT}/amid.toml.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES ${AMID_MAN_OUT}/amid.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES ${PROJECT_BINARY_DIR}/cli/docs/amictl.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME amictl)
+install(FILES ${PROJECT_BINARY_DIR}/cli/docs/_amictl DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 
 # The package's control files: the groups (postinst), what a purge leaves
 # (postrm), and the config as a conffile.
