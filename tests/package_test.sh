@@ -44,7 +44,7 @@ for f in ./usr/sbin/amid ./usr/bin/amictl ./etc/amid/amid.toml ./usr/share/amid/
          ./usr/lib/systemd/system/amid.service; do
   grep -qxF "$f" <<<"$listing" || bad "the package has no $f"
 done
-if grep -vE '^\./(usr/(sbin|bin|share/(amid|doc/amid)|lib/systemd/system)|etc/amid)(/|$)|^\./$|^\./(usr|usr/share|usr/lib|usr/lib/systemd|etc|usr/share/doc)/$' <<<"$listing"; then
+if grep -vE '^\./(usr/(sbin|bin|share/(amid|doc/amid|man/man[158]|bash-completion/completions|zsh/vendor-completions)|lib/systemd/system)|etc/amid)(/|$)|^\./$|^\./(usr|usr/share|usr/lib|usr/lib/systemd|etc|usr/share/doc|usr/share/man|usr/share/bash-completion|usr/share/zsh)/$' <<<"$listing"; then
   bad "files outside amid's folders (above)"
 fi
 control=$(mktemp -d)
@@ -100,5 +100,14 @@ echo "$purge_out"
 grep -q "var/lib/amid is left in place" <<<"$purge_out" || bad "purge did not say that /var/lib/amid stays"
 [ -f "$target/var/lib/amid/catalog-of-the-admin" ] || bad "purge deleted /var/lib/amid"
 [ -e "$target/etc/amid/amid.toml" ] && bad "purge left /etc/amid/amid.toml"
+# Man pages and completions (packaging/man/man.cmake): in the package where man
+# and the shells look, and lintian has no page to miss (tests/man_test.sh checks
+# what the pages say, tests/completion_test.sh what the completions do).
+for f in ./usr/share/man/man1/amictl.1.gz ./usr/share/man/man5/amid.toml.5.gz ./usr/share/man/man8/amid.8.gz \
+         ./usr/share/bash-completion/completions/amictl ./usr/share/zsh/vendor-completions/_amictl; do
+  grep -qxF "$f" <<<"$listing" || bad "the package has no $f"
+done
+if grep -q 'no-manual-page' <<<"$lint"; then bad "lintian misses a man page (above)"; fi
+
 [ "$fail" = 0 ] && echo "package test: passed"
 exit "$fail"
