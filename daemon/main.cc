@@ -14,8 +14,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "daemon/api/asio_scheduler.h"
 #include "daemon/api/query_server.h"
@@ -24,6 +26,7 @@
 #include "daemon/host/fs.h"
 #include "daemon/host/log.h"
 #include "daemon/host/reaper.h"
+#include "daemon/host/systemd.h"
 #include "common/version.h"
 #include "daemon/region.h"
 
@@ -204,19 +207,31 @@ int run(int argc, char** argv) {
   Store state(config.state_dir);  // the catalog and the lock (and the one region's store by default)
   state.prepare();
   int lock_fd = lock_state_dir(state.lock_path());
-  if (socket_in_use(config.socket_path)) {
-    throw AmidError(codes::kInternalError,
-                    "another amid is already listening on " + config.socket_path);
+  // Under amid.socket systemd listens for amid, and keeps listening while amid restarts.
+  const std::optional<systemd::ActivatedSocket> activated = systemd::activated_socket();
+  if (activated) {
+    if (activated->path != config.socket_path) {
+      log_warn("systemd's socket is " + activated->path + ", amid.toml's " + config.socket_path +
+               "; serving systemd's (give amictl --socket " + activated->path + ", or make them agree)");
+      config.socket_path = activated->path;
+    }
+  } else {
+    if (socket_in_use(config.socket_path)) {
+      throw AmidError(codes::kInternalError, "another amid is already listening on " + config.socket_path);
+    }
+    fs::make_dirs(std::filesystem::path(config.socket_path).parent_path().string(), 0755);
   }
-  fs::make_dirs(std::filesystem::path(config.socket_path).parent_path().string(), 0755);
 
+  systemd::status("probing the accelerator");
   const AccelChoice host_choice = choose_accel(config.accel, probe_kvm());
   warn_if_kvm_unreadable_by_qemu();
   log_info(host_choice.reason);
 
+  systemd::status("opening the catalog " + state.catalog_path());
   Catalog catalog(state.catalog_path());
   std::vector<std::unique_ptr<Region>> regions;  // the default region first
   for (const RegionConfig& rc : config.effective_regions()) {
+    systemd::status("opening region " + rc.name + ": libvirt, then reconciling its instances");
     regions.push_back(open_region(config, rc, host_choice, catalog, types, state));
   }
   Dispatcher dispatcher(regions.front()->services());
@@ -235,7 +250,11 @@ int run(int argc, char** argv) {
   Server server(io, workers, readers, dispatcher, config.max_request_bytes, limits);
   const AccessPolicy policy = access_policy(config);
   server.set_access_policy(policy);
-  server.listen(config.socket_path);
+  if (activated) {
+    server.adopt(activated->fd);  // its mode and group are amid.socket's
+  } else {
+    server.listen(config.socket_path);
+  }
   // EC2's Query API (docs/EC2_API.md): the same dispatcher and limits behind an HTTP door.
   QueryHandler query_handler(dispatcher, regions.front()->access_keys(), policy);
   std::unique_ptr<QueryServer> query_door = open_query_server(config, io, workers, readers, query_handler, limits);
@@ -244,29 +263,47 @@ int run(int argc, char** argv) {
     if (auto door = open_metadata_server(*region, io, metadata_workers)) metadata_doors.push_back(std::move(door));
   }
 
+  asio::steady_timer watchdog(io);  // systemd's, below
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code, int sig) {
     log_info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
              "; guests keep running");
+    systemd::stopping();
     server.stop();
     if (query_door) query_door->stop();
     for (auto& door : metadata_doors) door->stop();
+    watchdog.cancel();
     io.stop();
   });
   // Opening libvirt (QEMU's capabilities read from its cache and parsed) and the
   // reconcile free more than they keep: a fresh amid held 5.8 MB of heap with
   // 1.6 MB in use, 3.5 MiB of VmRSS for nothing until an answer trimmed it.
   malloc_trim(0);
+  // systemd's watchdog (WatchdogSec=): pinged from the socket's own thread, so
+  // a stuck I/O thread is what gets amid restarted.
+  std::function<void()> ping_watchdog;
+  if (auto period = systemd::watchdog_period()) {
+    ping_watchdog = [&, period = *period] {
+      systemd::watchdog_ping();
+      watchdog.expires_after(period);
+      watchdog.async_wait([&](boost::system::error_code ec) {
+        if (!ec) ping_watchdog();
+      });
+    };
+    ping_watchdog();
+  }
   std::string served;
   for (const auto& region : regions) served += (served.empty() ? "" : ", ") + region->name();
-  log_info("amid ready on " + config.socket_path + " (regions " + served + "; default " + config.region +
-           "; state " + config.state_dir + ")");
+  const std::string ready = "amid ready on " + config.socket_path + " (regions " + served + "; default " +
+                            config.region + "; state " + config.state_dir + ")";
+  log_info(ready);
+  systemd::ready(ready);
   io.run();
   workers.join();
   readers.join();
   metadata_workers.join();
   for (auto& region : regions) region->release_network_if_unused();
-  ::unlink(config.socket_path.c_str());
+  if (!activated) ::unlink(config.socket_path.c_str());  // systemd's stays for the next amid
   ::close(lock_fd);
   log_info("amid stopped");
   return 0;
