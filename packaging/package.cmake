@@ -12,7 +12,9 @@
 #   instance types, examples    /usr/share/amid
 #   image recipes               /usr/share/amid/images
 #   README, docs/, copyright    /usr/share/doc/amid
-#   systemd/amid.service        /usr/lib/systemd/system
+#   systemd/amid.{socket,service} /usr/lib/systemd/system
+#   systemd/amid-qemu-system.conf /usr/share/doc/amid/examples (the drop-in
+#                               for qemu:///system)
 #   amictl.1, amid.8, amid.toml.5  /usr/share/man/man{1,8,5} (gzipped; made at
 #                               build time: packaging/man/man.cmake)
 #   amictl's completions        /usr/share/bash-completion/completions/amictl,
@@ -31,7 +33,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/configs/instance-types.toml ${PROJECT_SOURCE
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/images/build-tiny ${PROJECT_SOURCE_DIR}/images/build-debian
         DESTINATION ${CMAKE_INSTALL_DATADIR}/amid/images)
 install(FILES ${PROJECT_SOURCE_DIR}/images/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/amid/images)
-install(FILES ${PROJECT_SOURCE_DIR}/systemd/amid.service DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/amid.socket ${PROJECT_SOURCE_DIR}/systemd/amid.service
+        DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/amid-qemu-system.conf DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 file(GLOB AMID_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md ${PROJECT_SOURCE_DIR}/docs/*.png)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${AMID_DOCS} ${AMID_PACKAGING}/debian/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -59,10 +63,12 @@ install(FILES ${PROJECT_BINARY_DIR}/cli/docs/amictl.bash DESTINATION ${CMAKE_INS
         RENAME amictl)
 install(FILES ${PROJECT_BINARY_DIR}/cli/docs/_amictl DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 
-# The package's control files: the groups (postinst), what a purge leaves
-# (postrm), and the config as a conffile.
+# The package's control files: the groups and systemd's reload (postinst),
+# stopping amid on remove (prerm), what a purge leaves (postrm), and the config
+# as a conffile.
 file(WRITE ${AMID_PACKAGING_OUT}/conffiles "${CMAKE_INSTALL_FULL_SYSCONFDIR}/amid/amid.toml\n")
-file(COPY ${AMID_PACKAGING}/debian/postinst ${AMID_PACKAGING}/debian/postrm DESTINATION ${AMID_PACKAGING_OUT}
+file(COPY ${AMID_PACKAGING}/debian/postinst ${AMID_PACKAGING}/debian/prerm ${AMID_PACKAGING}/debian/postrm
+     DESTINATION ${AMID_PACKAGING_OUT}
      FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 
 set(CPACK_GENERATOR DEB)
@@ -88,7 +94,8 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "qemu-system-x86, qemu-utils, libvirt-daemon-driver-qemu, iproute2, nftables, dosfstools, mtools, openssh-client, passwd")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt-daemon-system, putty-tools, qemu-system-arm, qemu-efi-aarch64")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${AMID_PACKAGING_OUT}/conffiles ${AMID_PACKAGING_OUT}/postinst ${AMID_PACKAGING_OUT}/postrm)
+    ${AMID_PACKAGING_OUT}/conffiles ${AMID_PACKAGING_OUT}/postinst ${AMID_PACKAGING_OUT}/prerm
+    ${AMID_PACKAGING_OUT}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_OUTPUT_FILE_PREFIX ${PROJECT_BINARY_DIR})

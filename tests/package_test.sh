@@ -41,7 +41,8 @@ listing=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/amid ./usr/bin/amictl ./etc/amid/amid.toml ./usr/share/amid/instance-types.toml \
          ./usr/share/amid/images/build-tiny ./usr/share/amid/images/build-debian \
          ./usr/share/doc/amid/copyright ./usr/share/doc/amid/changelog.gz ./usr/share/doc/amid/README.md \
-         ./usr/lib/systemd/system/amid.service; do
+         ./usr/lib/systemd/system/amid.service ./usr/lib/systemd/system/amid.socket \
+         ./usr/share/doc/amid/examples/amid-qemu-system.conf; do
   grep -qxF "$f" <<<"$listing" || bad "the package has no $f"
 done
 if grep -vE '^\./(usr/(sbin|bin|share/(amid|doc/amid|man/man[158]|bash-completion/completions|zsh/vendor-completions)|lib/systemd/system)|etc/amid)(/|$)|^\./$|^\./(usr|usr/share|usr/lib|usr/lib/systemd|etc|usr/share/doc|usr/share/man|usr/share/bash-completion|usr/share/zsh)/$' <<<"$listing"; then
@@ -52,7 +53,7 @@ target=$(mktemp -d)
 trap 'rm -rf "$control" "$target"' EXIT
 dpkg-deb -e "$deb" "$control"
 [ "$(cat "$control/conffiles")" = /etc/amid/amid.toml ] || bad "conffiles is not /etc/amid/amid.toml: $(cat "$control/conffiles")"
-[ -x "$control/postinst" ] && [ -x "$control/postrm" ] || bad "postinst or postrm missing or not executable"
+for s in postinst prerm postrm; do [ -x "$control/$s" ] || bad "$s missing or not executable"; done
 
 # lintian: errors fail the test; its whole output is shown.
 echo "== lintian $deb"
@@ -76,7 +77,8 @@ dpkg_root() {
 }
 echo "== dpkg --root $target -i"
 dpkg_root -i "$deb"
-for f in usr/sbin/amid usr/bin/amictl etc/amid/amid.toml usr/lib/systemd/system/amid.service; do
+for f in usr/sbin/amid usr/bin/amictl etc/amid/amid.toml usr/lib/systemd/system/amid.service \
+         usr/lib/systemd/system/amid.socket; do
   [ -f "$target/$f" ] || bad "installed: no /$f"
 done
 "$target/usr/bin/amictl" --version | grep -qxF "amictl $version" || bad "the installed amictl does not run"
@@ -90,6 +92,26 @@ awk '/^Package: amid$/,/^$/' "$target/var/lib/dpkg/status" | grep -q '^ /etc/ami
 echo "# the admin's line" >>"$target/etc/amid/amid.toml"
 dpkg_root -i "$deb"
 grep -qxF "# the admin's line" "$target/etc/amid/amid.toml" || bad "reinstalling replaced the admin's amid.toml"
+
+# An upgrade whose amid.toml changed too: the same package repacked as a later
+# version with a line added to amid.toml. Unattended (--force-confold, as
+# unattended-upgrades runs dpkg), the admin's file stays and the package's new
+# one lands beside it as amid.toml.dpkg-dist.
+echo "== upgrade to $version+test1 with a changed amid.toml (--force-confold)"
+upgrade=$control/upgrade
+dpkg-deb -R "$deb" "$upgrade"
+sed -i "s/^Version: .*/Version: $version+test1/" "$upgrade/DEBIAN/control"
+echo "# new in $version+test1" >>"$upgrade/etc/amid/amid.toml"
+(cd "$upgrade" && find . -type f ! -path './DEBIAN/*' -printf '%P\n' | sort | xargs md5sum >DEBIAN/md5sums)
+dpkg-deb --root-owner-group -b "$upgrade" "$control/amid_upgrade.deb" >/dev/null
+dpkg_root --force-confold -i "$control/amid_upgrade.deb"
+awk '/^Package: amid$/,/^$/' "$target/var/lib/dpkg/status" | grep -qx "Version: $version+test1" \
+  || bad "the upgrade to $version+test1 did not install"
+grep -qxF "# the admin's line" "$target/etc/amid/amid.toml" || bad "the upgrade replaced the admin's amid.toml"
+grep -qxF "# new in $version+test1" "$target/etc/amid/amid.toml" && bad "the upgrade merged into the admin's amid.toml"
+grep -qxF "# new in $version+test1" "$target/etc/amid/amid.toml.dpkg-dist" \
+  || bad "the upgrade left no amid.toml.dpkg-dist with the package's new config"
+[ -f "$target/var/lib/amid/catalog-of-the-admin" ] || bad "the upgrade touched /var/lib/amid"
 
 echo "== dpkg --root $target --remove, then --purge"
 dpkg_root --remove amid
