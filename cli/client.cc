@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -13,10 +14,16 @@ namespace amid::cli {
 
 std::string default_socket_path() {
   if (const char* env = std::getenv("AMID_SOCKET"); env && *env) return env;
-  if (::geteuid() == 0) return "/run/amid/amid.sock";
+  constexpr const char* kSystem = "/run/amid/amid.sock";
+  if (::geteuid() == 0) return kSystem;
   const char* runtime = std::getenv("XDG_RUNTIME_DIR");
   std::string base = (runtime && *runtime) ? runtime : "/tmp/amid-" + std::to_string(::getuid());
-  return base + "/amid/amid.sock";
+  std::string own = base + "/amid/amid.sock";
+  // A user's own amid first; else the system's (amid.socket), which members
+  // of group amid may use.
+  struct stat st {};
+  if (::stat(own.c_str(), &st) != 0 && ::stat(kSystem, &st) == 0 && S_ISSOCK(st.st_mode)) return kSystem;
+  return own;
 }
 
 Client::~Client() {

@@ -33,7 +33,9 @@ class Client {
   std::string pending_;  // bytes read past the last answer
 };
 
-// AMID_SOCKET, else /run/amid/amid.sock for root, else $XDG_RUNTIME_DIR/amid/amid.sock.
+// AMID_SOCKET, else /run/amid/amid.sock for root, else $XDG_RUNTIME_DIR/amid/amid.sock
+// when that exists (the user's own amid), else /run/amid/amid.sock when that
+// exists (the system's, for members of group amid), else the user's own path.
 std::string default_socket_path();
 
 }  // namespace amid::cli
