@@ -88,11 +88,13 @@ new images as EC2's CreateImage does, copies and shares images between
 regions, and answers EC2's API so that the AWS CLI and SDKs work against it.
 amictl is its command-line client.")
 # dpkg-shlibdeps adds the shared libraries the binaries link; these are the
-# programs amid runs.
+# programs amid runs. libvirt-daemon-system even for the embedded driver: it
+# makes the user libvirt-qemu that libvirt's QEMU driver runs guests as
+# (without it the embedded driver fails to start: tests/service_test.sh).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "qemu-system-x86, qemu-utils, libvirt-daemon-driver-qemu, iproute2, nftables, dosfstools, mtools, openssh-client, passwd")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt-daemon-system, putty-tools, qemu-system-arm, qemu-efi-aarch64")
+    "qemu-system-x86, qemu-utils, libvirt-daemon-driver-qemu, libvirt-daemon-system, iproute2, nftables, dosfstools, mtools, openssh-client, passwd")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "putty-tools, qemu-system-arm, qemu-efi-aarch64")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${AMID_PACKAGING_OUT}/conffiles ${AMID_PACKAGING_OUT}/postinst ${AMID_PACKAGING_OUT}/prerm
     ${AMID_PACKAGING_OUT}/postrm)

@@ -32,7 +32,7 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Architecture)" = amd64 ] || bad "Architecture is '$(field Architecture)'"
 depends=$(field Depends)
 echo "Depends: $depends"
-for d in libvirt0 libsqlite3-0 libc6 qemu-system-x86 qemu-utils libvirt-daemon-driver-qemu nftables; do
+for d in libvirt0 libsqlite3-0 libc6 qemu-system-x86 qemu-utils libvirt-daemon-driver-qemu libvirt-daemon-system nftables libsystemd0; do
   grep -qE "(^|, )$d( |,|$)" <<<"$depends" || bad "Depends lacks $d"
 done
 
