@@ -15,6 +15,8 @@
 #  - systemctl restart amid: the guest's QEMU keeps running (same pid), the
 #    new amid reports the instance running and still has the region network;
 #  - journalctl AMID_INSTANCE_ID= inside the container tells its story;
+#  - the other variant: the qemu:///system drop-in from the package's examples,
+#    a guest run by libvirtd (virsh lists it), kept across a restart of amid;
 #  - dpkg --remove stops amid.socket and amid, and the guest still runs.
 # Usage: service_test.sh BUILD_DIR   (root; $AMID_TINY_IMAGE)
 set -euo pipefail
@@ -44,15 +46,15 @@ deb=$build/amid_${version}_amd64.deb
 
 # The root: systemd, and the package's Depends, first alternative, no versions.
 depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' | grep -v '^$' | sort | paste -sd,)
-hash=$(printf 'systemd,systemd-sysv,dbus,%s|1' "$depends" | sha256sum | cut -c1-16)
+hash=$(printf 'systemd,systemd-sysv,dbus,%s|2' "$depends" | sha256sum | cut -c1-16)
 cache=$build/service-root/$hash
 if [ ! -d "$cache" ]; then
   step "mmdebstrap a Debian 12 root with systemd and $depends (once per Depends)"
   rm -rf "$build/service-root"
   mkdir -p "$build/service-root"
+  # No path-exclude for docs: the package's examples are in /usr/share/doc/amid.
   mmdebstrap --variant=minbase --include="systemd,systemd-sysv,dbus,$depends" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$cache.tmp" >"$build/service-root/mmdebstrap.log" 2>&1 ||
+    bookworm "$cache.tmp" >"$build/service-root/mmdebstrap.log" 2>&1 ||
     { tail -20 "$build/service-root/mmdebstrap.log"; fail "mmdebstrap failed"; }
   mv "$cache.tmp" "$cache"
 fi
@@ -93,6 +95,14 @@ for _ in $(seq 200); do
 done
 [ -n "$leader" ] || { tail -20 "$work/console.log"; fail "the container's systemd did not start"; }
 inside() { nsenter --target "$leader" --all --root --wd=/ -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# journald stores what amid sends a moment later: look for up to 5 s.
+journal_has() {
+  for _ in $(seq 50); do
+    inside journalctl --no-pager -u amid.service -o cat | grep -q "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 as_user() { local u=$1; shift; inside runuser -u "$u" -- env HOME="/home/$u" "$@"; }
 state=""
 for _ in $(seq 240); do  # systemctl answers once systemd's own socket is up
@@ -141,10 +151,11 @@ grep -q running <<<"$state" || fail "after the restart amid says $iid is $state"
 echo "amid $old_main -> $new_main; QEMU $qemu still running; $iid $state"
 
 step "journalctl AMID_INSTANCE_ID=$iid"
+journal_has "instance $iid launched" || fail "the journal lacks $iid's launch"
 story=$(inside journalctl --no-pager -o cat AMID_INSTANCE_ID="$iid")
 sed 's/^/    /' <<<"$story"
 grep -q "instance $iid launched from $ami" <<<"$story" || fail "the journal lacks the launch"
-inside journalctl --no-pager -u amid.service -o cat | grep -q "amid ready on" || fail "journalctl -u amid lacks amid's lines"
+journal_has "amid ready on" || fail "journalctl -u amid lacks amid's lines"
 network=$(inside journalctl --no-pager -u amid.service -o cat | grep "region local-1: guest network\|region local-1: instances get no network" | tail -1)
 echo "$network"
 grep -q "guest network in namespace" <<<"$network" || fail "no region network under the unit: $network"
@@ -153,6 +164,30 @@ grep -q "guest network in namespace" <<<"$network" || fail "no region network un
 # ProtectSystem= or PrivateTmp=, loses it).
 inside journalctl --no-pager -u amid.service -o cat | grep "instances get no network" &&
   fail "an amid under the unit lost the region network (above)"
+
+step "the other variant: the qemu:///system drop-in, guests under libvirtd"
+as_user alice amictl terminate-instances --instance-ids "$iid" >/dev/null
+as_user alice amictl wait instance-terminated --instance-ids "$iid" >/dev/null
+for _ in $(seq 50); do kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$qemu" 2>/dev/null && fail "terminating $iid left its QEMU running"
+inside mkdir -p /etc/systemd/system/amid.service.d
+inside cp /usr/share/doc/amid/examples/amid-qemu-system.conf /etc/systemd/system/amid.service.d/
+inside systemctl daemon-reload
+inside systemctl restart amid.service
+[ "$(inside systemctl is-active libvirtd.service)" = active ] || fail "the drop-in did not bring libvirtd up"
+journal_has "libvirt connected: qemu:///system" || fail "amid did not connect to qemu:///system"
+iid=$(as_user alice amictl --output json run-instances --image-id "$ami" --instance-type t3.nano |
+  grep -o '"i-[0-9a-f]*"' | head -1 | tr -d '"')
+[ -n "$iid" ] || fail "run-instances under qemu:///system gave no instance id"
+as_user alice amictl get-console-output --instance-id "$iid" --wait-for "amid-tiny: ready" --timeout 240 >/dev/null ||
+  fail "the guest under libvirtd did not reach its ready line"
+inside virsh -c qemu:///system list --name | grep -qx "$iid" || fail "virsh -c qemu:///system does not list $iid"
+qemu=$(pgrep -f -- "qemu-system.*$iid" | head -1)
+inside systemctl restart amid.service
+kill -0 "$qemu" 2>/dev/null || fail "restarting amid stopped libvirtd's guest"
+as_user alice amictl --output json describe-instances --instance-ids "$iid" | grep -q '"Name": *"running"' ||
+  fail "after the restart amid does not report $iid running"
+echo "$iid runs under libvirtd (virsh lists it), QEMU $qemu kept across systemctl restart amid"
 
 step "dpkg --remove amid: systemd stops listening and amid stops; the guest runs on"
 inside dpkg --remove amid >"$work/remove.out" 2>&1 || { cat "$work/remove.out"; fail "dpkg --remove failed"; }

@@ -125,8 +125,11 @@ iid=$("$amictl" --socket "$sock" --output json run-instances --image-id "$ami" -
 [ -n "$iid" ] || fail "run-instances gave no instance id"
 "$amictl" --socket "$sock" terminate-instances --instance-ids "$iid" >/dev/null
 "$amictl" --socket "$sock" wait instance-terminated --instance-ids "$iid" >/dev/null
-journalctl --flush 2>/dev/null || true
-story=$(journalctl --no-pager -o cat AMID_INSTANCE_ID="$iid")
+for _ in $(seq 50); do  # journald stores what amid sends a moment later
+  story=$(journalctl --no-pager -o cat AMID_INSTANCE_ID="$iid")
+  grep -q "instance $iid terminated" <<<"$story" && break
+  sleep 0.1
+done
 grep -q "instance $iid launched from $ami" <<<"$story" || fail "journalctl AMID_INSTANCE_ID=$iid lacks the launch: $story"
 grep -q "instance $iid terminated" <<<"$story" || fail "journalctl AMID_INSTANCE_ID=$iid lacks the termination: $story"
 grep -v -q "$iid" <<<"$story" && fail "a line without $iid under AMID_INSTANCE_ID=$iid: $story"
