@@ -14,24 +14,15 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "daemon/host/unique_fd.h"
 
 namespace amid {
 namespace {
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 // Runs "mov al,0x42; out 0x10,al; hlt" in real mode; true when KVM reports the out.
 bool runs_guest_code(int kvm, std::string& why) {
-  Fd vm(ioctl(kvm, KVM_CREATE_VM, 0));
-  if (vm.fd < 0) return why = "KVM_CREATE_VM failed: " + std::string(strerror(errno)), false;
+  UniqueFd vm(ioctl(kvm, KVM_CREATE_VM, 0));
+  if (vm.get() < 0) return why = "KVM_CREATE_VM failed: " + std::string(strerror(errno)), false;
   const size_t mem_size = 0x1000;
   void* mem = mmap(nullptr, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return why = "mmap failed", false;
@@ -44,12 +35,12 @@ bool runs_guest_code(int kvm, std::string& why) {
   region.userspace_addr = reinterpret_cast<unsigned long>(mem);
   bool ok = false;
   do {
-    if (ioctl(vm.fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+    if (ioctl(vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) {
       why = "KVM_SET_USER_MEMORY_REGION failed";
       break;
     }
-    Fd vcpu(ioctl(vm.fd, KVM_CREATE_VCPU, 0));
-    if (vcpu.fd < 0) {
+    UniqueFd vcpu(ioctl(vm.get(), KVM_CREATE_VCPU, 0));
+    if (vcpu.get() < 0) {
       why = "KVM_CREATE_VCPU failed";
       break;
     }
@@ -58,7 +49,7 @@ bool runs_guest_code(int kvm, std::string& why) {
       why = "KVM_GET_VCPU_MMAP_SIZE failed";
       break;
     }
-    void* run_mem = mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.fd, 0);
+    void* run_mem = mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
     if (run_mem == MAP_FAILED) {
       why = "mmap of kvm_run failed";
       break;
@@ -66,15 +57,15 @@ bool runs_guest_code(int kvm, std::string& why) {
     auto* run = static_cast<kvm_run*>(run_mem);
     kvm_sregs sregs{};
     kvm_regs regs{};
-    if (ioctl(vcpu.fd, KVM_GET_SREGS, &sregs) == 0) {
+    if (ioctl(vcpu.get(), KVM_GET_SREGS, &sregs) == 0) {
       sregs.cs.base = 0;
       sregs.cs.selector = 0;
-      ioctl(vcpu.fd, KVM_SET_SREGS, &sregs);
+      ioctl(vcpu.get(), KVM_SET_SREGS, &sregs);
       regs.rip = 0x1000;
       regs.rflags = 0x2;
-      ioctl(vcpu.fd, KVM_SET_REGS, &regs);
+      ioctl(vcpu.get(), KVM_SET_REGS, &regs);
       for (int i = 0; i < 4 && !ok; ++i) {
-        if (ioctl(vcpu.fd, KVM_RUN, 0) < 0) {
+        if (ioctl(vcpu.get(), KVM_RUN, 0) < 0) {
           why = "KVM_RUN failed: " + std::string(strerror(errno));
           break;
         }
@@ -101,17 +92,17 @@ bool runs_guest_code(int kvm, std::string& why) {
 
 KvmProbe probe_kvm(const std::string& dev, const std::string& sys_module) {
   KvmProbe p;
-  Fd kvm(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
-  if (kvm.fd < 0) {
+  UniqueFd kvm(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
+  if (kvm.get() < 0) {
     p.reason = dev + " cannot be opened (" + strerror(errno) + ")";
     return p;
   }
-  if (ioctl(kvm.fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+  if (ioctl(kvm.get(), KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
     p.reason = dev + " speaks an unexpected KVM API version";
     return p;
   }
   std::string why;
-  if (!runs_guest_code(kvm.fd, why)) {
+  if (!runs_guest_code(kvm.get(), why)) {
     p.reason = dev + " did not run a test guest: " + why;
     return p;
   }

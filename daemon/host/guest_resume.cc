@@ -11,6 +11,7 @@
 
 #include "common/base64.h"
 #include "common/error.h"
+#include "daemon/host/unique_fd.h"
 
 namespace amid {
 namespace {
@@ -19,20 +20,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kGreeting = "amid-resume-ready 1";
 
 [[noreturn]] void fail(const std::string& what) { throw AmidError(codes::kInternalError, "resume port: " + what); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // A connection to QEMU's end of the port, retried until the deadline while the
 // socket is missing or not listening yet (QEMU is still starting).
@@ -132,7 +119,7 @@ bool wait_for_resume_listener(const std::string& socket_path, std::chrono::milli
   const auto deadline = Clock::now() + timeout;
   // A connection QEMU accepted while the guest was still booting says nothing
   // until the listener starts: one connection is enough.
-  Fd fd(connect_until(socket_path, deadline));
+  UniqueFd fd(connect_until(socket_path, deadline));
   if (fd.get() < 0) return false;
   LineReader lines(fd.get(), deadline);
   return greeted(lines);
@@ -141,7 +128,7 @@ bool wait_for_resume_listener(const std::string& socket_path, std::chrono::milli
 void resume_guest(const std::string& socket_path, const ResumeMessage& message, std::chrono::milliseconds timeout) {
   const std::string text = render_resume_message(message);
   const auto deadline = Clock::now() + timeout;
-  Fd fd(connect_until(socket_path, deadline));
+  UniqueFd fd(connect_until(socket_path, deadline));
   if (fd.get() < 0) fail(socket_path + ": no socket to connect to within " + std::to_string(timeout.count()) + " ms");
   // The message goes first, without waiting for the greeting: a guest saved
   // before it saw amid's earlier connection close (wait_for_resume_listener's)

@@ -42,8 +42,6 @@ using libvirt::PoolHandle;
 using libvirt::StreamHandle;
 using libvirt::VolHandle;
 
-[[noreturn]] void throw_libvirt(const std::string& what) { libvirt::throw_error(what); }
-
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -190,7 +188,7 @@ class LibvirtFiles final : public RegionFiles {
     std::lock_guard lock(mu_);
     pools_.erase(dir);
     virStoragePoolDestroy(p.get());
-    if (virStoragePoolDelete(p.get(), 0) < 0) throw_libvirt("cannot remove the folder " + dir);
+    if (virStoragePoolDelete(p.get(), 0) < 0) libvirt::throw_error("cannot remove the folder " + dir);
     virStoragePoolUndefine(p.get());
   }
 
@@ -205,14 +203,14 @@ class LibvirtFiles final : public RegionFiles {
     if (!v) throw AmidError(codes::kInternalError, path + " is missing on " + hv_.uri());
     virStorageVolInfo info{};
     if (virStorageVolGetInfoFlags(v.get(), &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) {
-      throw_libvirt("cannot read " + path);
+      libvirt::throw_error("cannot read " + path);
     }
     return info.allocation;  // with GET_PHYSICAL: the file's length
   }
 
   void remove(const std::string& path) override {
     VolHandle v = volume(path);
-    if (v && virStorageVolDelete(v.get(), 0) < 0) throw_libvirt("cannot remove " + path);
+    if (v && virStorageVolDelete(v.get(), 0) < 0) libvirt::throw_error("cannot remove " + path);
   }
 
   void write_file(const std::string& path, const std::string& data, unsigned mode) override {
@@ -220,17 +218,17 @@ class LibvirtFiles final : public RegionFiles {
     VolHandle v = create(path, volume_xml(name_of(path), "raw", data.size(), mode));
     try {
       StreamHandle st(virStreamNew(conn(), 0));
-      if (!st || virStorageVolUpload(v.get(), st.get(), 0, data.size(), 0) < 0) throw_libvirt("cannot write " + path);
+      if (!st || virStorageVolUpload(v.get(), st.get(), 0, data.size(), 0) < 0) libvirt::throw_error("cannot write " + path);
       std::size_t off = 0;
       while (off < data.size()) {
         int n = virStreamSend(st.get(), data.data() + off, data.size() - off);
         if (n < 0) {
           virStreamAbort(st.get());
-          throw_libvirt("cannot write " + path);
+          libvirt::throw_error("cannot write " + path);
         }
         off += static_cast<std::size_t>(n);
       }
-      if (virStreamFinish(st.get()) < 0) throw_libvirt("cannot write " + path);
+      if (virStreamFinish(st.get()) < 0) libvirt::throw_error("cannot write " + path);
     } catch (...) {
       virStorageVolDelete(v.get(), 0);
       throw;
@@ -242,14 +240,14 @@ class LibvirtFiles final : public RegionFiles {
     if (!v) return {};
     virStorageVolInfo info{};
     if (virStorageVolGetInfoFlags(v.get(), &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) {
-      throw_libvirt("cannot read " + path);
+      libvirt::throw_error("cannot read " + path);
     }
     std::uint64_t size = info.allocation;  // with GET_PHYSICAL: the file's length
     std::uint64_t start = size > max_bytes ? size - max_bytes : 0;
     if (size == start) return {};
     StreamHandle st(virStreamNew(conn(), 0));
     if (!st || virStorageVolDownload(v.get(), st.get(), start, size - start, 0) < 0) {
-      throw_libvirt("cannot read " + path);
+      libvirt::throw_error("cannot read " + path);
     }
     std::string out;
     char buf[64 * 1024];
@@ -257,7 +255,7 @@ class LibvirtFiles final : public RegionFiles {
       int n = virStreamRecv(st.get(), buf, sizeof buf);
       if (n < 0) {
         virStreamAbort(st.get());
-        throw_libvirt("cannot read " + path);
+        libvirt::throw_error("cannot read " + path);
       }
       if (n == 0) break;
       out.append(buf, static_cast<std::size_t>(n));
@@ -283,7 +281,7 @@ class LibvirtFiles final : public RegionFiles {
     VolHandle v = volume(path);
     if (!v) throw AmidError(codes::kInvalidDisk, "disk: cannot read " + path + ": no such file on " + hv_.uri());
     CString xml(virStorageVolGetXMLDesc(v.get(), 0));
-    if (!xml) throw_libvirt("cannot read " + path);
+    if (!xml) libvirt::throw_error("cannot read " + path);
     pugi::xml_document doc;
     doc.load_string(xml.get());
     pugi::xml_node vol = doc.child("volume");
@@ -313,13 +311,13 @@ class LibvirtFiles final : public RegionFiles {
       StreamHandle stream(virStreamNew(conn(), 0));
       if (!stream || virStorageVolUpload(v.get(), stream.get(), 0, static_cast<unsigned long long>(s.size),
                                          VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
-        throw_libvirt("cannot send " + local_from + " to " + path);
+        libvirt::throw_error("cannot send " + local_from + " to " + path);
       }
       if (virStreamSparseSendAll(stream.get(), send_data, send_hole, send_skip, &s) < 0) {
         virStreamAbort(stream.get());
-        throw_libvirt("cannot send " + local_from + " to " + path);
+        libvirt::throw_error("cannot send " + local_from + " to " + path);
       }
-      if (virStreamFinish(stream.get()) < 0) throw_libvirt("cannot send " + local_from + " to " + path);
+      if (virStreamFinish(stream.get()) < 0) libvirt::throw_error("cannot send " + local_from + " to " + path);
       // libvirt still takes it for the raw file it made: a refresh reads what
       // it is (qcow2, its virtual size, its backing file), which overlays made
       // on it and copies made from it rely on.
@@ -345,13 +343,13 @@ class LibvirtFiles final : public RegionFiles {
     try {
       StreamHandle stream(virStreamNew(conn(), 0));
       if (!stream || virStorageVolDownload(v.get(), stream.get(), 0, 0, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0) {
-        throw_libvirt("cannot fetch " + path);
+        libvirt::throw_error("cannot fetch " + path);
       }
       if (virStreamSparseRecvAll(stream.get(), recv_data, recv_hole, &r) < 0) {
         virStreamAbort(stream.get());
-        throw_libvirt("cannot fetch " + path);
+        libvirt::throw_error("cannot fetch " + path);
       }
-      if (virStreamFinish(stream.get()) < 0) throw_libvirt("cannot fetch " + path);
+      if (virStreamFinish(stream.get()) < 0) libvirt::throw_error("cannot fetch " + path);
       if (::fsync(fd) != 0) throw AmidError(codes::kInternalError, "cannot sync " + tmp);
     } catch (...) {
       ::close(fd);
@@ -377,7 +375,7 @@ class LibvirtFiles final : public RegionFiles {
     // libvirt runs qemu-img convert on that host: the whole chain, one file.
     std::string xml = volume_xml(name_of(to), "qcow2", info.virtual_size, 0440);
     VolHandle v(virStorageVolCreateXMLFrom(p.get(), xml.c_str(), src.get(), 0));
-    if (!v) throw_libvirt("cannot copy " + from + " to " + to);
+    if (!v) libvirt::throw_error("cannot copy " + from + " to " + to);
     refresh(dir_of(to));  // until then libvirt describes it with the source's backing file
     if (progress) progress(1.0);
   }
@@ -421,18 +419,18 @@ class LibvirtFiles final : public RegionFiles {
       std::string xml = "<pool type='dir'><name>" + pool_name_for(dir) + "</name><target><path>" + xml_escape(dir) +
                         "</path><permissions><mode>0711</mode></permissions></target></pool>";
       p.reset(virStoragePoolDefineXML(conn(), xml.c_str(), 0));
-      if (!p) throw_libvirt("cannot define a storage pool for " + dir);
+      if (!p) libvirt::throw_error("cannot define a storage pool for " + dir);
       defined_here = true;
     }
     if (virStoragePoolIsActive(p.get()) == 1) return p;
-    if (make && virStoragePoolBuild(p.get(), 0) < 0) throw_libvirt("cannot create the folder " + dir);
+    if (make && virStoragePoolBuild(p.get(), 0) < 0) libvirt::throw_error("cannot create the folder " + dir);
     if (virStoragePoolCreate(p.get(), 0) < 0) {
       if (!make) {
         // No such folder there: nothing to find, and no pool left behind.
         if (defined_here) virStoragePoolUndefine(p.get());
         return nullptr;
       }
-      throw_libvirt("cannot open the folder " + dir);
+      libvirt::throw_error("cannot open the folder " + dir);
     }
     return p;
   }
@@ -444,7 +442,7 @@ class LibvirtFiles final : public RegionFiles {
     if (!p) throw AmidError(codes::kInternalError, "the folder " + dir + " is gone from " + hv_.uri());
     for (int attempt = 0;; ++attempt) {
       if (virStoragePoolRefresh(p.get(), 0) == 0) return;
-      if (attempt == 50) throw_libvirt("cannot rescan " + dir);
+      if (attempt == 50) libvirt::throw_error("cannot rescan " + dir);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -463,7 +461,7 @@ class LibvirtFiles final : public RegionFiles {
   VolHandle create(const std::string& path, const std::string& xml) {
     PoolHandle p = pool(dir_of(path), true);
     VolHandle v(virStorageVolCreateXML(p.get(), xml.c_str(), 0));
-    if (!v) throw_libvirt("cannot create " + path);
+    if (!v) libvirt::throw_error("cannot create " + path);
     return v;
   }
 
@@ -471,7 +469,7 @@ class LibvirtFiles final : public RegionFiles {
     virStoragePoolRefresh(p, 0);
     virStorageVolPtr* vols = nullptr;
     int n = virStoragePoolListAllVolumes(p, &vols, 0);
-    if (n < 0) throw_libvirt("cannot list a folder");
+    if (n < 0) libvirt::throw_error("cannot list a folder");
     std::string failed;
     for (int i = 0; i < n; ++i) {
       VolHandle v(vols[i]);
@@ -480,7 +478,7 @@ class LibvirtFiles final : public RegionFiles {
       if (virStorageVolDelete(v.get(), 0) < 0) failed = name ? name : "?";
     }
     free(vols);  // NOLINT: libvirt allocates with malloc
-    if (!failed.empty()) throw_libvirt("cannot remove " + failed);
+    if (!failed.empty()) libvirt::throw_error("cannot remove " + failed);
   }
 
   Hypervisor& hv_;

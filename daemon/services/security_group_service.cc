@@ -13,15 +13,15 @@
 namespace amid {
 namespace {
 
-constexpr const char* kNotFound = "InvalidGroup.NotFound";
+constexpr const char* kGroupNotFound = "InvalidGroup.NotFound";
 constexpr const char* kMalformed = "InvalidGroupId.Malformed";
 
-[[noreturn]] void not_found_id(const std::string& id) {
-  throw AmidError(kNotFound, "The security group '" + id + "' does not exist");
+[[noreturn]] void group_not_found(const std::string& id) {
+  throw AmidError(kGroupNotFound, "The security group '" + id + "' does not exist");
 }
 
-[[noreturn]] void not_found_named(const std::string& name, const std::string& vpc_id) {
-  throw AmidError(kNotFound, "The security group '" + name + "' does not exist in default VPC '" + vpc_id + "'");
+[[noreturn]] void group_not_found_named(const std::string& name, const std::string& vpc_id) {
+  throw AmidError(kGroupNotFound, "The security group '" + name + "' does not exist in default VPC '" + vpc_id + "'");
 }
 
 void check_group_id(const std::string& id, const std::string& field) {
@@ -111,12 +111,12 @@ std::vector<SecurityGroupRecord> SecurityGroupService::describe_security_groups(
     auto it = std::find_if(mine.begin(), mine.end(), [&](const SecurityGroupRecord& g) {
       return g.owner == caller.account && same_name(g.name, name);
     });
-    if (it == mine.end()) not_found_named(name, default_vpc_id(caller.account, rt_.settings.region));
+    if (it == mine.end()) group_not_found_named(name, default_vpc_id(caller.account, rt_.settings.region));
     if (taken.insert(it->id).second) out.push_back(*it);
   }
   for (const auto& id : ids) {
     auto it = std::find_if(mine.begin(), mine.end(), [&](const SecurityGroupRecord& g) { return g.id == id; });
-    if (it == mine.end()) not_found_id(id);
+    if (it == mine.end()) group_not_found(id);
     if (taken.insert(it->id).second) out.push_back(*it);
   }
   return out;
@@ -124,7 +124,7 @@ std::vector<SecurityGroupRecord> SecurityGroupService::describe_security_groups(
 
 SecurityGroupRecord SecurityGroupService::group_by_id(const Caller& caller, const std::string& id) {
   auto g = rt_.catalog.find_security_group(id);
-  if (!g || g->region != rt_.settings.region || !caller.may_manage(g->owner)) not_found_id(id);
+  if (!g || g->region != rt_.settings.region || !caller.may_manage(g->owner)) group_not_found(id);
   return *g;
 }
 
@@ -138,7 +138,7 @@ SecurityGroupRecord SecurityGroupService::group_of(const Caller& caller, const G
   }
   if (same_name(which.name, kDefaultGroupName)) return default_group(caller.account);
   auto g = rt_.catalog.find_security_group_named(caller.account, rt_.settings.region, which.name);
-  if (!g) not_found_named(which.name, default_vpc_id(caller.account, rt_.settings.region));
+  if (!g) group_not_found_named(which.name, default_vpc_id(caller.account, rt_.settings.region));
   return *g;
 }
 
@@ -171,7 +171,7 @@ RuleChange SecurityGroupService::authorize_ingress(const Caller& caller, const G
     rules[i].id = new_id("sgr");
   }
   RuleEditRefusal refusal = rt_.catalog.add_security_group_rules(g.id, rules, kMaxRulesPerGroup);
-  if (refusal.missing_group) not_found_id(g.id);
+  if (refusal.missing_group) group_not_found(g.id);
   if (refusal.conflict) {
     throw AmidError("InvalidPermission.Duplicate", "the specified rule '" + rule_text(*refusal.conflict) +
                                                        "' already exists in " + g.id + "; nothing was added");
@@ -192,7 +192,7 @@ RuleChange SecurityGroupService::revoke_ingress(const Caller& caller, const Grou
   SecurityGroupRecord g = group_of(caller, which);
   std::vector<SecurityGroupRule> removed;
   RuleEditRefusal refusal = rt_.catalog.remove_security_group_rules(g.id, rules, removed);
-  if (refusal.missing_group) not_found_id(g.id);
+  if (refusal.missing_group) group_not_found(g.id);
   if (refusal.conflict) {
     throw AmidError("InvalidPermission.NotFound", "the specified rule '" + rule_text(*refusal.conflict) +
                                                       "' does not exist in " + g.id + "; nothing was revoked");
@@ -215,7 +215,7 @@ std::vector<GroupRef> SecurityGroupService::groups_for_launch(const Caller& call
     check_group_id(id, "SecurityGroupIds");
     auto g = rt_.catalog.find_security_group(id);
     // A launch's groups are the launching account's own (one VPC: its default).
-    if (!g || g->region != rt_.settings.region || g->owner != caller.account) not_found_id(id);
+    if (!g || g->region != rt_.settings.region || g->owner != caller.account) group_not_found(id);
     add(*g);
   }
   for (const auto& name : names) add(group_of(caller, {"", name}));
@@ -240,7 +240,7 @@ void SecurityGroupService::set_instance_groups(const Caller& caller, const std::
   for (const auto& id : ids) {
     check_group_id(id, "Groups");
     auto g = rt_.catalog.find_security_group(id);
-    if (!g || g->region != rec.region || g->owner != rec.owner) not_found_id(id);
+    if (!g || g->region != rec.region || g->owner != rec.owner) group_not_found(id);
     if (std::find(group_ids.begin(), group_ids.end(), id) == group_ids.end()) group_ids.push_back(id);
   }
   if (group_ids.size() > kMaxGroupsPerInstance) {
