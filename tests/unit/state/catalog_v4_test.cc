@@ -17,7 +17,7 @@ using ::amid::testing::kSchemaThreeCatalog;
 using ::amid::testing::sqlite_exec;
 using ::amid::testing::user_version;
 
-InstanceRecord instance(const std::string& id, const std::string& reservation) {
+InstanceRecord v4_instance(const std::string& id, const std::string& reservation) {
   InstanceRecord r;
   r.id = id;
   r.reservation_id = reservation;
@@ -30,7 +30,7 @@ InstanceRecord instance(const std::string& id, const std::string& reservation) {
   return r;
 }
 
-ImageRecord image(const std::string& id, const std::string& name) {
+ImageRecord v4_image(const std::string& id, const std::string& name) {
   ImageRecord r;
   r.id = id;
   r.name = name;
@@ -68,7 +68,7 @@ TEST_F(CatalogV4Test, UpgradesASchemaThreeCatalogAndKeepsItsRows) {
     // The new columns and the token table work on the upgraded file.
     c.set_image_protection("ami-0000000000000000a", "enabled-with-cooldown", "");
     c.set_image_deprecation("ami-0000000000000000a", "2030-01-01T00:00:00.000Z");
-    EXPECT_TRUE(c.insert_instances_with_token({instance("i-0000000000000000b", "r-0000000000000000b")},
+    EXPECT_TRUE(c.insert_instances_with_token({v4_instance("i-0000000000000000b", "r-0000000000000000b")},
                                               token("t", "r-0000000000000000b")));
   }
   EXPECT_EQ(user_version(db_path()), 16) << "upgraded on to the current schema";
@@ -84,7 +84,7 @@ TEST_F(CatalogV4Test, UpgradesASchemaThreeCatalogAndKeepsItsRows) {
 
 TEST_F(CatalogV4Test, ProtectionAndDeprecationRoundTrip) {
   Catalog c(db_path());
-  ImageRecord r = image("ami-0000000000000000a", "alpha");
+  ImageRecord r = v4_image("ami-0000000000000000a", "alpha");
   r.deregistration_protection = "disabled";
   r.protected_until = "2026-05-06T07:08:09.000Z";
   r.deprecation_time = "2027-01-01T00:00:00.000Z";
@@ -104,16 +104,16 @@ TEST_F(CatalogV4Test, ProtectionAndDeprecationRoundTrip) {
 
 TEST_F(CatalogV4Test, ATokenIsWrittenWithItsInstancesOrNotAtAll) {
   Catalog c(db_path());
-  ASSERT_TRUE(c.insert_instances_with_token({instance("i-0000000000000000a", "r-0000000000000000a")},
+  ASSERT_TRUE(c.insert_instances_with_token({v4_instance("i-0000000000000000a", "r-0000000000000000a")},
                                             token("t1", "r-0000000000000000a")));
   // The same token again: nothing of the second batch is written.
-  EXPECT_FALSE(c.insert_instances_with_token({instance("i-0000000000000000b", "r-0000000000000000b")},
+  EXPECT_FALSE(c.insert_instances_with_token({v4_instance("i-0000000000000000b", "r-0000000000000000b")},
                                              token("t1", "r-0000000000000000b")));
   EXPECT_FALSE(c.find_instance("i-0000000000000000b").has_value());
   EXPECT_EQ(c.find_client_token("000000001000", "RunInstances", "t1")->resource_id, "r-0000000000000000a");
   // A batch that fails writes no token.
-  EXPECT_THROW(c.insert_instances_with_token({instance("i-0000000000000000c", "r-0000000000000000c"),
-                                              instance("i-0000000000000000a", "r-0000000000000000c")},
+  EXPECT_THROW(c.insert_instances_with_token({v4_instance("i-0000000000000000c", "r-0000000000000000c"),
+                                              v4_instance("i-0000000000000000a", "r-0000000000000000c")},
                                              token("t2", "r-0000000000000000c")),
                AmidError);
   EXPECT_FALSE(c.find_client_token("000000001000", "RunInstances", "t2").has_value());
@@ -125,8 +125,8 @@ TEST_F(CatalogV4Test, ATokenIsWrittenWithItsInstancesOrNotAtAll) {
 
 TEST_F(CatalogV4Test, UndoingTheLastInstanceOfALaunchDropsItsToken) {
   Catalog c(db_path());
-  ASSERT_TRUE(c.insert_instances_with_token({instance("i-0000000000000000a", "r-0000000000000000a"),
-                                             instance("i-0000000000000000b", "r-0000000000000000a")},
+  ASSERT_TRUE(c.insert_instances_with_token({v4_instance("i-0000000000000000a", "r-0000000000000000a"),
+                                             v4_instance("i-0000000000000000b", "r-0000000000000000a")},
                                             token("t", "r-0000000000000000a")));
   c.undo_launch_row("i-0000000000000000a");
   EXPECT_TRUE(c.find_client_token("000000001000", "RunInstances", "t").has_value()) << "one instance is left";
@@ -138,19 +138,19 @@ TEST_F(CatalogV4Test, UndoingTheLastInstanceOfALaunchDropsItsToken) {
 TEST_F(CatalogV4Test, ImageInsertChecksNameAndTokenTogether) {
   Catalog c(db_path());
   auto t = token("cap", "ami-0000000000000000a", "CreateImage");
-  EXPECT_EQ(c.insert_image_checked(image("ami-0000000000000000a", "web"), &t), ImageInsert::kInserted);
+  EXPECT_EQ(c.insert_image_checked(v4_image("ami-0000000000000000a", "web"), &t), ImageInsert::kInserted);
   EXPECT_TRUE(c.find_client_token("000000001000", "CreateImage", "cap").has_value());
   auto t2 = token("cap", "ami-0000000000000000b", "CreateImage");
-  EXPECT_EQ(c.insert_image_checked(image("ami-0000000000000000b", "other"), &t2), ImageInsert::kTokenTaken);
+  EXPECT_EQ(c.insert_image_checked(v4_image("ami-0000000000000000b", "other"), &t2), ImageInsert::kTokenTaken);
   auto t3 = token("cap-2", "ami-0000000000000000c", "CreateImage");
-  EXPECT_EQ(c.insert_image_checked(image("ami-0000000000000000c", "web"), &t3), ImageInsert::kNameTaken);
+  EXPECT_EQ(c.insert_image_checked(v4_image("ami-0000000000000000c", "web"), &t3), ImageInsert::kNameTaken);
   EXPECT_FALSE(c.find_client_token("000000001000", "CreateImage", "cap-2").has_value()) << "nothing written";
   EXPECT_EQ(c.list_images().size(), 1u);
 }
 
 TEST_F(CatalogV4Test, DeletingAnImageTakesItsSnapshotsInOneGo) {
   Catalog c(db_path());
-  c.insert_image(image("ami-0000000000000000a", "web"));
+  c.insert_image(v4_image("ami-0000000000000000a", "web"));
   SnapshotRecord s;
   s.id = "snap-0000000000000000a";
   s.image_id = "ami-0000000000000000a";
