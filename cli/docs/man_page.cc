@@ -77,8 +77,9 @@ void write_man_page(const AppDoc& app, const std::vector<ExitCodeDoc>& exit_code
   }
   out << ".SH ENVIRONMENT\n"
       << ".TP\n.B AMID_SOCKET\namid's socket when \\fB\\-\\-socket\\fR is not given.\n"
-         "Without either: \\fI/run/amid/amid.sock\\fR for root, else\n"
-         "\\fI$XDG_RUNTIME_DIR/amid/amid.sock\\fR.\n"
+         "Without either: \\fI/run/amid/amid.sock\\fR for root; for anyone else their own\n"
+         "amid's \\fI$XDG_RUNTIME_DIR/amid/amid.sock\\fR when it exists, else the system's\n"
+         "\\fI/run/amid/amid.sock\\fR (amid.socket; for members of group \\fBamid\\fR).\n"
       << ".TP\n.B AMID_REGION\nThe region to act in when \\fB\\-\\-region\\fR is not given;\n"
          "without either, amid's default region (\\fBregion\\fR in \\fBamid.toml\\fR(5)).\n"
       << ".SH EXIT STATUS\n";
