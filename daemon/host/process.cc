@@ -36,6 +36,11 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     dup2(err_pipe[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    // Nothing else of amid's goes with the tool: Asio opens its sockets without
+    // close-on-exec, and a qemu-img that outlived a killed amid kept its
+    // listening socket open, so the next amid found the socket "in use"
+    // (the chaos test, killing amid mid-capture).
+    close_range(3, ~0U, 0);
     // What amid's tools (qemu-img) create is not readable by other users; libvirt
     // gives QEMU's own user access to the disks it hands it.
     umask(027);

@@ -3,6 +3,7 @@
 #include "daemon/host/process.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -16,6 +17,20 @@ TEST(RunProcess, CollectsExitCodeStdoutAndStderr) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.out, "out\n");
   EXPECT_EQ(r.err, "err\n");
+}
+
+TEST(RunProcess, TheToolInheritsNoneOfAmidsOtherDescriptors) {
+  // A socket Asio opened (no close-on-exec), stood for by a plain pipe: a tool
+  // that outlives a killed amid must not keep amid's listening socket open.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string check = "test -e /proc/$$/fd/" + std::to_string(fds[0]) + " || test -e /proc/$$/fd/" +
+                      std::to_string(fds[1]) + " && echo inherited || echo none";
+  ProcessResult r = run_process({"sh", "-c", check});
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "none\n");
 }
 
 TEST(RunProcess, PassesArgumentsWithoutAShell) {
