@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "daemon/api/query_protocol.h"
+#include "daemon/api/sigv4_text.h"
 
 namespace amid {
 namespace {
@@ -29,33 +30,8 @@ class XmlAnswers final : public AnswerWriter {
   const query::Ec2Model& model_;
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // application/x-www-form-urlencoded decoding: %XX and '+' for a space.
-std::optional<std::string> form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]);
-      int lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+std::optional<std::string> form_decode(std::string_view s) { return sigv4::text::percent_decode(s, true); }
 
 // Appends the pairs of one urlencoded text (a query or a body) to `form`.
 std::optional<Problem> add_pairs(std::string_view text, const char* where, Form& form, std::set<std::string>& seen) {

@@ -107,14 +107,12 @@ int hex_digit(char c) {
   return -1;
 }
 
-// `s` with its %XX escapes decoded; nullopt when one is broken. "+" stays "+":
-// AWS's SDKs send a space as %20, and what a client signed is what it sent.
-static std::optional<std::string> percent_decode(std::string_view s) {
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '%') {
-      out += s[i];
+      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;

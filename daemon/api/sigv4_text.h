@@ -36,6 +36,12 @@ std::string uri_encode(std::string_view s, bool keep_slash);
 
 int hex_digit(char c);
 
+// `s` with its %XX escapes decoded; nullopt when one is broken. "+" stays "+"
+// for a signature's query (AWS's SDKs send a space as %20, and what a client
+// signed is what it sent); a form body (application/x-www-form-urlencoded)
+// passes plus_is_space.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
+
 // The parameters of a query, decoded, in order; empty pieces ("a&&b") skipped.
 Params parse_query(std::string_view query);
 
