@@ -36,19 +36,31 @@ void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instance
   }
 }
 
+bool has_guest_network(const Runtime& rt, const InstanceRecord& instance) {
+  return rt.network && !instance.private_ip.empty();
+}
+
+void prepare_guest_network(Runtime& rt, const InstanceRecord& instance) {
+  if (!has_guest_network(rt, instance)) return;
+  update_filter(rt);  // its rules are in place before its first frame
+  rt.network->create_tap(tap_of(instance.id));
+}
+
+void attach_guest_network(Runtime& rt, const InstanceRecord& instance) {
+  if (has_guest_network(rt, instance)) rt.network->attach_tap(tap_of(instance.id));
+}
+
 void start_guest(Runtime& rt, const InstanceRecord& instance, const std::function<void(bool paused)>& start) {
   auto start_qemu = [&](bool paused) {
     if (start) start(paused);
     else rt.hypervisor.start_domain(instance.id, paused);
   };
-  if (!rt.network || instance.private_ip.empty()) return start_qemu(false);
-  const std::string tap = tap_of(instance.id);
-  update_filter(rt);  // its rules are in place before its first frame
-  rt.network->create_tap(tap);
+  if (!has_guest_network(rt, instance)) return start_qemu(false);
+  prepare_guest_network(rt, instance);
   try {
     // Paused, so that the guest's first frame already leaves inside the namespace.
     start_qemu(/*paused=*/true);
-    rt.network->attach_tap(tap);
+    attach_guest_network(rt, instance);
     rt.hypervisor.resume_domain(instance.id);
   } catch (...) {
     try {

@@ -30,12 +30,25 @@ std::string tap_of(const std::string& instance_id);
 // holds the lock under which launches record their rows (Runtime::image_refs_mu).
 void assign_private_addresses(Runtime& rt, std::vector<InstanceRecord>& instances);
 
+// Whether the instance has a place on its region's network (an address, and
+// the region a network): its domain then has a NIC and its start a tap.
+bool has_guest_network(const Runtime& rt, const InstanceRecord& instance);
+
 // Starts the instance's defined domain: with a network, a fresh tap, QEMU
 // started paused, the tap moved into the namespace, then the vCPUs resumed.
 // `start(paused)` starts QEMU (default: boots the definition); a warm launch
 // restores a save image instead.
 void start_guest(Runtime& rt, const InstanceRecord& instance,
                  const std::function<void(bool paused)>& start = nullptr);
+
+// start_guest's network steps, for a warm launch that does them beside its
+// other work (InstanceService::restore_guest). Before QEMU starts: the
+// region's filter with the instance in it and a fresh tap in the host's
+// namespace. Once QEMU holds the tap: the tap moved into the region's
+// namespace, on its bridge, up. Each does nothing for an instance without a
+// network; each throws when a step fails (release_guest_network undoes them).
+void prepare_guest_network(Runtime& rt, const InstanceRecord& instance);
+void attach_guest_network(Runtime& rt, const InstanceRecord& instance);
 
 // Makes the instance's forwards match what it is now: while it is pending or
 // running, one forward from 127.0.0.1 to each port its security groups open to

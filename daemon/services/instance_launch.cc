@@ -466,10 +466,23 @@ bool InstanceService::restore_guest(const InstanceRecord& rec, const DomainSpec&
   // per launch, removed once QEMU read it.
   const std::string save = rec.dir + "/restore.save";
   try {
+    // The copy, and the filter and tap, side by side: neither needs the other.
+    auto network = std::async(std::launch::async, [&] { prepare_guest_network(rt_, rec); });
     write_save_image(warm.memory_file, save, restore_xml(warm, spec), /*running=*/true);
-    start_guest(rt_, rec, [&](bool paused) { rt_.hypervisor.restore_domain(save, paused); });
+    network.get();
+    // Running at once, not paused as a boot starts (start_guest): the restored
+    // NIC's link is down (restore_xml) until the guest has answered, so no
+    // frame leaves before the tap is in the region's namespace. The tap goes
+    // there while the guest takes its identity.
+    rt_.hypervisor.restore_domain(save, /*paused=*/false);
     rt_.files->remove(save);
+    auto attached = std::async(std::launch::async, [&] { attach_guest_network(rt_, rec); });
     resume_restored(rt_, rec, spec, user_data);
+    attached.get();
+    if (has_guest_network(rt_, rec)) {
+      rt_.hypervisor.set_link(rec.id, spec.mac, true);
+      update_forwards(rt_, rec.id);
+    }
     return true;
   } catch (const std::exception& e) {
     log_warn("instance " + rec.id + ": restoring " + warm.image_id + "'s warm state failed (" + e.what() +

@@ -32,8 +32,6 @@ std::string resume_socket_of(Runtime& rt, const std::string& instance_id) {
   return path;
 }
 
-bool has_network(const Runtime& rt, const InstanceRecord& rec) { return rt.network && !rec.private_ip.empty(); }
-
 void remove_quietly(RegionFiles& files, const std::string& path) {
   try {
     files.remove(path);
@@ -177,7 +175,7 @@ void record_saved_machine(Runtime& rt, const InstanceRecord& rec, WarmStateRecor
   warm.cpu = machine.cpu;
   warm.accelerator = machine.domain_type;
   warm.qemu_version = rt.hypervisor.version();
-  warm.nic = has_network(rt, rec);
+  warm.nic = has_guest_network(rt, rec);
 }
 
 std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const InstanceRecord& rec,
@@ -199,7 +197,7 @@ std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const Ins
   if (const std::string version = rt.hypervisor.version(); version != warm.qemu_version) {
     return "the warm state was saved by QEMU " + warm.qemu_version + ", and this host has " + version;
   }
-  if (has_network(rt, rec) != warm.nic) {
+  if (has_guest_network(rt, rec) != warm.nic) {
     return warm.nic ? "the warm state has a network interface and this instance none"
                     : "the warm state has no network interface and this instance one";
   }
@@ -235,7 +233,6 @@ void resume_restored(Runtime& rt, const InstanceRecord& rec, const DomainSpec& s
   // The path amid chose, when it chose one: no read of the live XML on the way.
   const std::string socket = spec.resume_socket.empty() ? resume_socket_of(rt, rec.id) : spec.resume_socket;
   resume_guest(socket, message, kResumeTimeout);
-  if (!spec.tap.empty()) rt.hypervisor.set_link(rec.id, spec.mac, true);
 }
 
 }  // namespace amid

@@ -84,8 +84,9 @@ std::string warm_mismatch(const Runtime& rt, const ImageRecord& image, const Ins
 // link down, the machine exactly as saved.
 std::string restore_xml(const WarmStateRecord& warm, DomainSpec spec);
 
-// Tells the restored guest of `rec` who it is (host/guest_resume.h) and sets
-// its NIC's link up. Throws when the guest does not take its identity.
+// Tells the restored guest of `rec` who it is (host/guest_resume.h); its NIC's
+// link stays down (the caller sets it up). Throws when the guest does not
+// take its identity.
 void resume_restored(Runtime& rt, const InstanceRecord& rec, const DomainSpec& spec,
                      const std::optional<std::string>& user_data);
 
