@@ -314,6 +314,24 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
   RegionFiles& files = *rt_.files;
   files.make_dir(rec.dir);
   files.make_dir(rt_.store.volumes_dir());
+  // cloud-init's NoCloud seed (x86_64): what the instance is told about
+  // itself, its key, its user data. Made beside the disks (two tools run).
+  const bool with_seed = libvirt_arch(image.architecture) == "x86_64";
+  const std::string seed = rec.dir + "/seed.img";
+  std::future<void> seed_made;
+  if (with_seed) {
+    seed_made = std::async(std::launch::async, [&] {
+      auto seed_files = nocloud_files(metadata_of(rec, req.key_pair, req.user_data));
+      if (files.on_this_host()) {
+        write_nocloud_seed(seed, seed_files);
+      } else {
+        std::string local = files.staging_dir() + "/" + rec.id + ".seed";
+        write_nocloud_seed(local, seed_files);
+        files.put(local, seed, 0600);
+        ::unlink(local.c_str());
+      }
+    });
+  }
   std::vector<DiskSpec> disks;
   std::string root = rec.dir + "/root.qcow2";
   std::uint64_t root_size = image.size_bytes;
@@ -425,19 +443,9 @@ InstanceRecord InstanceService::launch_one(const InstanceRecord& proto, const Im
     spec.user_data_file = path;
   }
   const std::size_t volumes = spec.disks.size();
-  if (spec.arch == "x86_64") {
-    // cloud-init's NoCloud seed, last of the disks (so that no volume's guest
-    // name moves): what the instance is told about itself, its key, its user data.
-    std::string seed = rec.dir + "/seed.img";
-    auto seed_files = nocloud_files(metadata_of(rec, req.key_pair, req.user_data));
-    if (files.on_this_host()) {
-      write_nocloud_seed(seed, seed_files);
-    } else {
-      std::string local = files.staging_dir() + "/" + rec.id + ".seed";
-      write_nocloud_seed(local, seed_files);
-      files.put(local, seed, 0600);
-      ::unlink(local.c_str());
-    }
+  if (with_seed) {
+    seed_made.get();
+    // The seed is the last of the disks, so that no volume's guest name moves.
     spec.disks.push_back({seed, kSeedTarget, {}, true, "raw"});
   }
   spec.owner = rec.owner;
