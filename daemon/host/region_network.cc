@@ -96,8 +96,7 @@ void RegionNetwork::create_tap(const std::string& tap) {
 
 void RegionNetwork::attach_tap(const std::string& tap) {
   ip({"link", "set", "dev", tap, "netns", name_});
-  ip({"-n", name_, "link", "set", "dev", tap, "master", kBridge});
-  ip({"-n", name_, "link", "set", "dev", tap, "up"});
+  ip({"-n", name_, "link", "set", "dev", tap, "master", kBridge, "up"});  // one request, one process fewer
 }
 
 void RegionNetwork::remove_tap(const std::string& tap) {
